@@ -1,0 +1,233 @@
+// Every differentiable op: forward on Tensors, then its backward right below it in
+// the closure handed to record(). Shapes: gy always has the output's shape; each
+// returned gradient has its input's shape.
+#include "autograd/ops.h"
+
+#include "core/gemm.h"
+#include "core/kernels.h"
+
+namespace dapa {
+
+// ---- elementwise (broadcasting: each gradient is summed back to its input's shape) ----
+
+Var add(const Var& a, const Var& b) {
+  Shape sa = a.shape(), sb = b.shape();
+  return record("add", dapa::add(a.value(), b.value()), {a, b},
+                [sa, sb](const Tensor& gy, const Needs& need) -> Grads {
+                  return {need[0] ? sum_to(gy, sa) : Tensor(), need[1] ? sum_to(gy, sb) : Tensor()};
+                });
+}
+
+Var sub(const Var& a, const Var& b) {
+  Shape sa = a.shape(), sb = b.shape();
+  return record("sub", dapa::sub(a.value(), b.value()), {a, b},
+                [sa, sb](const Tensor& gy, const Needs& need) -> Grads {
+                  return {need[0] ? sum_to(gy, sa) : Tensor(),
+                          need[1] ? sum_to(dapa::scale(gy, -1.0f), sb) : Tensor()};
+                });
+}
+
+Var mul(const Var& a, const Var& b) {
+  Tensor av = a.value(), bv = b.value();
+  return record("mul", dapa::mul(av, bv), {a, b},
+                [av, bv](const Tensor& gy, const Needs& need) -> Grads {
+                  return {need[0] ? sum_to(dapa::mul(gy, bv), av.shape()) : Tensor(),
+                          need[1] ? sum_to(dapa::mul(gy, av), bv.shape()) : Tensor()};
+                });
+}
+
+Var scale(const Var& x, float s) {
+  return record("scale", dapa::scale(x.value(), s), {x},
+                [s](const Tensor& gy, const Needs&) -> Grads { return {dapa::scale(gy, s)}; });
+}
+
+// ---- products ----
+// For Y = A B: dA = dY B^T, dB = A^T dY. With A = a^T (ta): da = (dA)^T = B dY^T, and
+// likewise for b; `product` is matmul or bmm, which take the transposes as flags.
+
+template <class Product>
+Grads product_grads(const Tensor& gy, const Tensor& a, const Tensor& b, bool ta, bool tb,
+                    const Needs& need, Product product) {
+  Tensor ga, gb;
+  if (need[0]) ga = ta ? product(b, gy, tb, true) : product(gy, b, false, !tb);
+  if (need[1]) gb = tb ? product(gy, a, true, ta) : product(a, gy, !ta, false);
+  return {ga, gb};
+}
+
+Var matmul(const Var& a, const Var& b, bool ta, bool tb) {
+  Tensor av = a.value(), bv = b.value();
+  return record("matmul", dapa::matmul(av, bv, ta, tb), {a, b},
+                [av, bv, ta, tb](const Tensor& gy, const Needs& need) {
+                  return product_grads(gy, av, bv, ta, tb, need,
+                                       [](const Tensor& x, const Tensor& y, bool tx, bool ty) {
+                                         return dapa::matmul(x, y, tx, ty);
+                                       });
+                });
+}
+
+Var bmm(const Var& a, const Var& b, bool ta, bool tb) {
+  Tensor av = a.value(), bv = b.value();
+  return record("bmm", dapa::bmm(av, bv, ta, tb), {a, b},
+                [av, bv, ta, tb](const Tensor& gy, const Needs& need) {
+                  return product_grads(gy, av, bv, ta, tb, need,
+                                       [](const Tensor& x, const Tensor& y, bool tx, bool ty) {
+                                         return dapa::bmm(x, y, tx, ty);
+                                       });
+                });
+}
+
+Var linear(const Var& x, const Var& weight, const Var& bias) {
+  const Shape& xs = x.shape();
+  if (weight.value().ndim() != 2 || xs.empty() || xs.back() != weight.shape()[1])
+    shape_error("linear", xs, weight.shape(), "needs x (..., in) and weight (out, in)");
+  int64_t in = weight.shape()[1], out = weight.shape()[0];
+  if (bias.defined() && bias.shape() != Shape{out})
+    shape_error("linear", weight.shape(), bias.shape(), "bias must be (out,)");
+  Tensor x2 = x.value().reshape({-1, in});  // x2: (R, in)
+  Tensor w = weight.value();
+  Tensor y = Tensor::empty({x2.shape()[0], out});  // y: (R, out)
+  if (bias.defined()) {
+    // Broadcast the bias into y, then let sgemm accumulate on top (beta = 1).
+    Tensor b = bias.value().contiguous();
+    ConstArrayMap bv(b.data(), out);
+    for (int64_t r = 0; r < y.shape()[0]; ++r) ArrayMap(y.data() + r * out, out) = bv;
+  }
+  matmul_into(x2, w, false, true, bias.defined() ? 1.0f : 0.0f, y);
+  Shape ys = xs;
+  ys.back() = out;
+  std::vector<Var> inputs = {x, weight};
+  if (bias.defined()) inputs.push_back(bias);
+  return record("linear", y.reshape(ys), inputs,
+                [x2, w, xs, out](const Tensor& gy, const Needs& need) -> Grads {
+                  Tensor g2 = gy.reshape({-1, out});  // g2: (R, out)
+                  Grads g(need.size());
+                  if (need[0]) g[0] = dapa::matmul(g2, w).reshape(xs);   // (R, in)
+                  if (need[1]) g[1] = dapa::matmul(g2, x2, true, false);  // (out, in)
+                  if (need.size() > 2 && need[2]) g[2] = sum_to(g2, {out});
+                  return g;
+                });
+}
+
+// ---- reductions ----
+
+Var sum(const Var& x, int axis, bool keepdim) {
+  Shape xs = x.shape();
+  int a = x.value().normalize_axis(axis, "sum");
+  return record("sum", dapa::sum(x.value(), a, keepdim), {x},
+                [xs, a](const Tensor& gy, const Needs&) -> Grads {
+                  Shape kept = xs;
+                  kept[a] = 1;
+                  return {broadcast_to(gy.reshape(kept), xs)};
+                });
+}
+
+Var mean(const Var& x, int axis, bool keepdim) {
+  int64_t n = x.shape()[x.value().normalize_axis(axis, "mean")];
+  return scale(sum(x, axis, keepdim), n > 0 ? 1.0f / static_cast<float>(n) : 0.0f);
+}
+
+// ---- transformer pieces ----
+
+Var softmax(const Var& x) {
+  Tensor y = dapa::softmax(x.value());
+  return record("softmax", y, {x}, [y](const Tensor& gy, const Needs&) -> Grads {
+    return {softmax_backward(y, gy)};
+  });
+}
+
+Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps) {
+  Tensor xv = x.value(), wv = weight.value();
+  LayerNormResult r = dapa::layer_norm(xv, wv, bias.value(), eps);
+  Tensor mean = r.mean, rstd = r.rstd;
+  return record("layer_norm", r.y, {x, weight, bias},
+                [xv, wv, mean, rstd](const Tensor& gy, const Needs&) -> Grads {
+                  LayerNormGrads g = layer_norm_backward(gy, xv, wv, mean, rstd);
+                  return {g.x, g.weight, g.bias};
+                });
+}
+
+Var gelu(const Var& x) {
+  Tensor xv = x.value();
+  return record("gelu", dapa::gelu(xv), {x},
+                [xv](const Tensor& gy, const Needs&) -> Grads { return {gelu_backward(xv, gy)}; });
+}
+
+Var gelu_tanh(const Var& x) {
+  Tensor xv = x.value();
+  return record("gelu_tanh", dapa::gelu_tanh(xv), {x}, [xv](const Tensor& gy, const Needs&) -> Grads {
+    return {gelu_tanh_backward(xv, gy)};
+  });
+}
+
+Var relu(const Var& x) {
+  Tensor xv = x.value();
+  return record("relu", dapa::relu(xv), {x},
+                [xv](const Tensor& gy, const Needs&) -> Grads { return {relu_backward(xv, gy)}; });
+}
+
+Var cross_entropy(const Var& logits, const Labels& labels) {
+  CrossEntropyResult r = dapa::cross_entropy(logits.value(), labels);
+  Tensor grad = r.grad;  // d mean-loss / d logits, computed with the forward
+  return record("cross_entropy", Tensor::scalar(r.loss), {logits},
+                [grad](const Tensor& gy, const Needs&) -> Grads {
+                  return {dapa::scale(grad, gy.item())};
+                });
+}
+
+// ---- layout ----
+
+Var reshape(const Var& x, const Shape& shape) {
+  Shape xs = x.shape();
+  return record("reshape", x.value().reshape(shape), {x},
+                [xs](const Tensor& gy, const Needs&) -> Grads { return {gy.reshape(xs)}; });
+}
+
+Var permute(const Var& x, const std::vector<int>& dims) {
+  std::vector<int> inverse = inverse_permutation(dims);
+  return record("permute", dapa::permute(x.value(), dims), {x},
+                [inverse](const Tensor& gy, const Needs&) -> Grads {
+                  return {dapa::permute(gy, inverse)};
+                });
+}
+
+Var slice(const Var& x, int axis, int64_t start, int64_t end) {
+  Shape xs = x.shape();
+  int a = x.value().normalize_axis(axis, "slice");
+  return record("slice", x.value().slice(a, start, end).contiguous(), {x},
+                [xs, a, start, end](const Tensor& gy, const Needs&) -> Grads {
+                  Tensor gx = Tensor::zeros(xs);
+                  Tensor window = gx.slice(a, start, end);
+                  window.copy_from(gy);
+                  return {gx};
+                });
+}
+
+std::vector<Var> split(const Var& x, const std::vector<int64_t>& sizes, int axis) {
+  std::vector<Var> parts;
+  int64_t start = 0, total = 0;
+  for (int64_t s : sizes) total += s;
+  if (total != x.value().size(axis))
+    shape_error("split", "sizes add up to " + std::to_string(total) + " but axis " +
+                             std::to_string(axis) + " of " + shape_str(x.shape()) + " has " +
+                             std::to_string(x.value().size(axis)));
+  for (int64_t s : sizes) {
+    parts.push_back(slice(x, axis, start, start + s));
+    start += s;
+  }
+  return parts;
+}
+
+Var concat(const std::vector<Var>& xs, int axis) {
+  std::vector<Tensor> values;
+  std::vector<int64_t> sizes;
+  for (const Var& x : xs) {
+    values.push_back(x.value());
+    sizes.push_back(x.value().size(axis));
+  }
+  return record("concat", dapa::concat(values, axis), xs,
+                [sizes, axis](const Tensor& gy, const Needs&) -> Grads {
+                  return dapa::split(gy, sizes, axis);
+                });
+}
+
+}  // namespace dapa

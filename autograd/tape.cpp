@@ -1,0 +1,81 @@
+// The tape and the backward pass; see variable.h.
+#include <stdexcept>
+
+#include "autograd/variable.h"
+#include "core/kernels.h"
+
+namespace dapa {
+
+namespace {
+struct Node {
+  const char* op;
+  std::vector<Var> inputs;
+  std::shared_ptr<Var::Impl> output;
+  BackwardFn backward;
+};
+
+thread_local std::vector<Node> tape;
+thread_local bool enabled = true;
+
+void accumulate(Var::Impl& v, Tensor g, const char* op) {
+  if (g.shape() != v.value.shape())
+    shape_error(std::string("backward of ") + op, v.value.shape(), g.shape(),
+                "gradient shape differs from its input's");
+  if (!v.grad.defined()) {
+    // Take ownership only of storage no one else holds: a backward may return the same
+    // tensor for two inputs (add), and later accumulation updates grads in place.
+    v.grad = g.unique_storage() && g.is_contiguous() ? std::move(g) : g.clone();
+  } else {
+    add_inplace(v.grad, g);
+  }
+}
+}  // namespace
+
+Var::Var(Tensor value, bool requires_grad) : impl_(std::make_shared<Impl>()) {
+  impl_->value = std::move(value);
+  impl_->requires_grad = requires_grad;
+}
+
+Var record(const char* op, Tensor out, std::vector<Var> inputs, BackwardFn backward) {
+  bool needs_grad = false;
+  if (enabled)
+    for (const Var& v : inputs) needs_grad = needs_grad || v.requires_grad();
+  Var y(std::move(out), needs_grad);
+  if (needs_grad) tape.push_back({op, std::move(inputs), y.impl(), std::move(backward)});
+  return y;
+}
+
+void backward(const Var& root) {
+  if (!root.defined() || root.value().numel() != 1)
+    throw std::invalid_argument("backward: root must have one element (got shape " +
+                                shape_str(root.defined() ? root.shape() : Shape{}) +
+                                "); pass a seed gradient for other shapes");
+  backward(root, Tensor::ones(root.shape()));
+}
+
+void backward(const Var& root, const Tensor& seed) {
+  if (!root.requires_grad())
+    throw std::invalid_argument("backward: the root does not depend on anything that requires grad");
+  accumulate(*root.impl(), seed, "root");
+  for (auto it = tape.rbegin(); it != tape.rend(); ++it) {
+    Node& node = *it;
+    if (!node.output->grad.defined()) continue;  // not on a path from the root
+    Needs needs(node.inputs.size());
+    for (size_t i = 0; i < needs.size(); ++i) needs[i] = node.inputs[i].requires_grad();
+    Grads grads = node.backward(node.output->grad, needs);
+    node.output->grad = Tensor();  // intermediate gradient consumed: free it now
+    for (size_t i = 0; i < needs.size(); ++i)
+      if (needs[i] && i < grads.size() && grads[i].defined())
+        accumulate(*node.inputs[i].impl(), std::move(grads[i]), node.op);
+  }
+  tape.clear();
+}
+
+void clear_tape() { tape.clear(); }
+size_t tape_size() { return tape.size(); }
+
+bool grad_enabled() { return enabled; }
+NoGradGuard::NoGradGuard() : previous_(enabled) { enabled = false; }
+NoGradGuard::~NoGradGuard() { enabled = previous_; }
+
+}  // namespace dapa

@@ -1,0 +1,76 @@
+// Reverse-mode autograd on a tape, small enough to read in one sitting.
+//
+// A Var is a tensor in the graph: a value, a gradient filled in by backward(), and
+// whether it needs one. Each differentiable op (ops.cpp) computes its forward on
+// Tensors, then record()s a node: its inputs, its output and its hand-written backward.
+// Nodes are appended to a thread-local tape in creation order, which is a topological
+// order, so backward() just walks the tape in reverse. Gradients accumulate into
+// Var::grad; intermediate gradients and every saved tensor are released when the tape is.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace dapa {
+
+class Var {
+ public:
+  struct Impl {
+    Tensor value;
+    Tensor grad;  // undefined until a backward pass reaches this Var
+    bool requires_grad = false;
+  };
+
+  Var() = default;
+  explicit Var(Tensor value, bool requires_grad = false);
+
+  bool defined() const { return impl_ != nullptr; }
+  const Tensor& value() const { return impl_->value; }
+  Tensor& value() { return impl_->value; }
+  const Tensor& grad() const { return impl_->grad; }
+  Tensor& grad() { return impl_->grad; }
+  bool requires_grad() const { return impl_ && impl_->requires_grad; }
+  const Shape& shape() const { return impl_->value.shape(); }
+  void zero_grad() { impl_->grad = Tensor(); }
+  const std::shared_ptr<Impl>& impl() const { return impl_; }
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// A backward function gets dL/d(output) and which inputs need a gradient, and returns
+// dL/d(input) for each input (an undefined Tensor where not needed).
+using Needs = std::vector<bool>;
+using Grads = std::vector<Tensor>;
+using BackwardFn = std::function<Grads(const Tensor& grad_out, const Needs& needs)>;
+
+// Wraps an op's forward result; records a node when grad mode is on and any input
+// requires a gradient, otherwise returns a constant.
+Var record(const char* op, Tensor out, std::vector<Var> inputs, BackwardFn backward);
+
+// Backpropagates from a one-element root (seed 1), or from any root with an explicit
+// seed gradient of its shape. Releases the tape afterwards.
+void backward(const Var& root);
+void backward(const Var& root, const Tensor& seed);
+
+// Drops every recorded node without backpropagating (e.g. after an aborted step).
+void clear_tape();
+size_t tape_size();
+
+bool grad_enabled();
+// Evaluation scope: ops record nothing while one is alive.
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+}  // namespace dapa

@@ -1,0 +1,39 @@
+# Every third-party dependency comes from a Debian package (scripts/install-deps.sh) and is found here.
+find_package(Eigen3 3.4 REQUIRED NO_MODULE)
+find_package(xtl REQUIRED)
+find_package(xtensor REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(HDF5 REQUIRED COMPONENTS C CXX)
+find_package(CLI11 REQUIRED)
+find_package(ZLIB REQUIRED)
+
+# OpenBLAS, OpenMP build: it shares libgomp's thread pool with our kernels and runs
+# single-threaded when called inside one of our parallel regions (no oversubscription).
+# Debian installs the variants side by side; pick the OpenMP one explicitly.
+if(CMAKE_LIBRARY_ARCHITECTURE)
+  set(_dapa_multiarch ${CMAKE_LIBRARY_ARCHITECTURE})
+endif()
+find_library(OPENBLAS_LIBRARY NAMES openblas
+  PATH_SUFFIXES ${_dapa_multiarch}/openblas-openmp openblas-openmp
+  NO_CMAKE_SYSTEM_PATH)
+if(NOT OPENBLAS_LIBRARY)
+  find_library(OPENBLAS_LIBRARY NAMES openblas
+    PATHS /usr/lib/${_dapa_multiarch}/openblas-openmp NO_DEFAULT_PATH)
+endif()
+find_path(OPENBLAS_INCLUDE_DIR NAMES cblas.h
+  PATHS /usr/include/${_dapa_multiarch}/openblas-openmp
+  PATH_SUFFIXES ${_dapa_multiarch}/openblas-openmp openblas-openmp openblas
+  NO_DEFAULT_PATH)
+if(NOT OPENBLAS_LIBRARY OR NOT OPENBLAS_INCLUDE_DIR)
+  message(FATAL_ERROR "OpenBLAS (OpenMP build) not found: install libopenblas-openmp-dev "
+                      "(scripts/install-deps.sh)")
+endif()
+message(STATUS "OpenBLAS: ${OPENBLAS_LIBRARY} (headers ${OPENBLAS_INCLUDE_DIR})")
+add_library(dapa_openblas INTERFACE)
+target_link_libraries(dapa_openblas INTERFACE ${OPENBLAS_LIBRARY})
+target_include_directories(dapa_openblas SYSTEM INTERFACE ${OPENBLAS_INCLUDE_DIR})
+
+add_library(dapa_hdf5 INTERFACE)
+target_include_directories(dapa_hdf5 SYSTEM INTERFACE ${HDF5_INCLUDE_DIRS})
+target_link_libraries(dapa_hdf5 INTERFACE ${HDF5_CXX_LIBRARIES} ${HDF5_LIBRARIES})
+target_compile_definitions(dapa_hdf5 INTERFACE ${HDF5_DEFINITIONS})

@@ -1,0 +1,73 @@
+// Matrix products on OpenBLAS; see gemm.h.
+#include "core/gemm.h"
+
+#include <cblas.h>
+
+#include "core/parallel.h"
+
+namespace dapa {
+
+void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  num_threads();  // make sure DAPA_NUM_THREADS reached OpenBLAS before its first call
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(M), static_cast<blasint>(N), static_cast<blasint>(K), alpha,
+              A, static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C,
+              static_cast<blasint>(ldc));
+}
+
+namespace {
+struct Dims {
+  int64_t M, N, K;
+};
+
+Dims check_dims(const Shape& a, const Shape& b, bool ta, bool tb, const char* op) {
+  size_t r = a.size();
+  int64_t M = ta ? a[r - 1] : a[r - 2], Ka = ta ? a[r - 2] : a[r - 1];
+  int64_t Kb = tb ? b[r - 1] : b[r - 2], N = tb ? b[r - 2] : b[r - 1];
+  if (Ka != Kb)
+    shape_error(op, a, b,
+                std::string("inner dimensions differ") + (ta ? ", a transposed" : "") +
+                    (tb ? ", b transposed" : ""));
+  return {M, N, Ka};
+}
+}  // namespace
+
+void matmul_into(const Tensor& a, const Tensor& b, bool ta, bool tb, float beta, Tensor& c) {
+  if (a.ndim() != 2 || b.ndim() != 2) shape_error("matmul", a.shape(), b.shape(), "needs 2-D");
+  Dims d = check_dims(a.shape(), b.shape(), ta, tb, "matmul");
+  if (c.shape() != Shape{d.M, d.N} || !c.is_contiguous())
+    shape_error("matmul", c.shape(), Shape{d.M, d.N}, "output shape differs from the product's");
+  Tensor ac = a.contiguous(), bc = b.contiguous();
+  sgemm(ta, tb, d.M, d.N, d.K, 1.0f, ac.data(), ac.shape()[1], bc.data(), bc.shape()[1], beta,
+        c.data(), d.N);
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  if (a.ndim() != 2 || b.ndim() != 2) shape_error("matmul", a.shape(), b.shape(), "needs 2-D");
+  Dims d = check_dims(a.shape(), b.shape(), ta, tb, "matmul");
+  Tensor c = Tensor::empty({d.M, d.N});
+  matmul_into(a, b, ta, tb, 0.0f, c);
+  return c;
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  if (a.ndim() != 3 || b.ndim() != 3 || a.shape()[0] != b.shape()[0])
+    shape_error("bmm", a.shape(), b.shape(), "needs 3-D tensors with equal batch");
+  Dims d = check_dims(a.shape(), b.shape(), ta, tb, "bmm");
+  Tensor ac = a.contiguous(), bc = b.contiguous();
+  int64_t batch = a.shape()[0];
+  Tensor c = Tensor::empty({batch, d.M, d.N});
+  int64_t sa = ac.shape()[1] * ac.shape()[2], sb = bc.shape()[1] * bc.shape()[2];
+  int64_t sc = d.M * d.N, lda = ac.shape()[2], ldb = bc.shape()[2];
+  const float *A = ac.data(), *B = bc.data();
+  float* C = c.data();
+  parallel_for(batch, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      sgemm(ta, tb, d.M, d.N, d.K, 1.0f, A + i * sa, lda, B + i * sb, ldb, 0.0f, C + i * sc, d.N);
+  });
+  return c;
+}
+
+}  // namespace dapa

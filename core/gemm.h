@@ -1,0 +1,23 @@
+// Matrix products. All routed to OpenBLAS sgemm (OpenMP build): Eigen's own GEMM,
+// compiled without -march=native, is SSE-only and far below OpenBLAS's runtime-
+// dispatched AVX2/AVX-512 (x86) and NEON (ARM) kernels; see docs/design.md.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace dapa {
+
+// C(M, N) = alpha * op(A) op(B) + beta * C, row-major, op = transpose when ta/tb.
+void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// 2-D: a (M, K) or (K, M) when ta; b (K, N) or (N, K) when tb -> (M, N).
+Tensor matmul(const Tensor& a, const Tensor& b, bool ta = false, bool tb = false);
+// c = op(a) op(b) + beta * c (c must be contiguous and of the right shape).
+void matmul_into(const Tensor& a, const Tensor& b, bool ta, bool tb, float beta, Tensor& c);
+
+// Batched 3-D: a (Bt, M, K), b (Bt, K, N) -> (Bt, M, N), transposes per matrix.
+// The batch is spread over threads, each running a single-threaded sgemm.
+Tensor bmm(const Tensor& a, const Tensor& b, bool ta = false, bool tb = false);
+
+}  // namespace dapa

@@ -1,0 +1,236 @@
+// HDF5 tensor store; see h5.h.
+#include "core/h5.h"
+
+#include <H5Cpp.h>
+
+namespace dapa {
+
+namespace {
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw H5Error(path + ": " + what);
+}
+
+// Creates the parent groups of "a/b/c" (a and a/b) when missing.
+void make_parents(H5::H5File& f, const std::string& name) {
+  for (size_t pos = name.find('/', 1); pos != std::string::npos; pos = name.find('/', pos + 1)) {
+    std::string g = name.substr(0, pos);
+    if (!f.nameExists(g)) f.createGroup(g);
+  }
+}
+
+H5::DataSpace space_of(const Shape& shape) {
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  return shape.empty() ? H5::DataSpace(H5S_SCALAR)
+                       : H5::DataSpace(static_cast<int>(dims.size()), dims.data());
+}
+
+Shape shape_of(const H5::DataSet& ds) {
+  H5::DataSpace sp = ds.getSpace();
+  int rank = sp.getSimpleExtentNdims();
+  std::vector<hsize_t> dims(rank);
+  if (rank > 0) sp.getSimpleExtentDims(dims.data());
+  return Shape(dims.begin(), dims.end());
+}
+
+// An attribute holder: the root group, or a named group or dataset.
+struct Object {
+  H5::Group group;
+  H5::DataSet dataset;
+  bool is_dataset = false;
+  H5::H5Object* get() { return is_dataset ? static_cast<H5::H5Object*>(&dataset) : &group; }
+};
+
+Object open_object(H5::H5File& f, const std::string& object) {
+  Object o;
+  if (object.empty() || object == "/") {
+    o.group = f.openGroup("/");
+  } else if (f.childObjType(object) == H5O_TYPE_GROUP) {
+    o.group = f.openGroup(object);
+  } else {
+    o.dataset = f.openDataSet(object);
+    o.is_dataset = true;
+  }
+  return o;
+}
+}  // namespace
+
+H5Store::H5Store(const std::string& path, Mode mode) : path_(path) {
+  H5::Exception::dontPrint();
+  try {
+    if (mode == Mode::Read) {
+      if (!H5::H5File::isHdf5(path)) fail(path, "not an HDF5 file (or missing/unreadable)");
+      file_ = std::make_unique<H5::H5File>(path, H5F_ACC_RDONLY);
+    } else {
+      file_ = std::make_unique<H5::H5File>(path, H5F_ACC_TRUNC);
+    }
+  } catch (const H5::Exception& e) {
+    fail(path, mode == Mode::Read ? "cannot open for reading (" + e.getDetailMsg() + ")"
+                                  : "cannot create (" + e.getDetailMsg() + ")");
+  }
+}
+
+H5Store::~H5Store() = default;
+
+bool H5Store::exists(const std::string& name) const {
+  // nameExists only checks the last link; walk the path one level at a time.
+  std::string prefix;
+  size_t start = name[0] == '/' ? 1 : 0;
+  while (start <= name.size()) {
+    size_t pos = name.find('/', start);
+    prefix = name.substr(0, pos == std::string::npos ? name.size() : pos);
+    if (!file_->nameExists(prefix)) return false;
+    if (pos == std::string::npos) break;
+    start = pos + 1;
+  }
+  return true;
+}
+
+std::vector<std::string> H5Store::children(const std::string& group) const {
+  std::vector<std::string> names;
+  try {
+    H5::Group g = file_->openGroup(group);
+    for (hsize_t i = 0; i < g.getNumObjs(); ++i) names.push_back(g.getObjnameByIdx(i));
+  } catch (const H5::Exception&) {
+    fail(path_, "no group '" + group + "'");
+  }
+  return names;
+}
+
+Tensor H5Store::read_tensor(const std::string& name) const {
+  if (!exists(name)) fail(path_, "missing dataset '" + name + "'");
+  try {
+    H5::DataSet ds = file_->openDataSet(name);
+    if (ds.getTypeClass() != H5T_FLOAT && ds.getTypeClass() != H5T_INTEGER)
+      fail(path_, "dataset '" + name + "' is not numeric");
+    Tensor t = Tensor::empty(shape_of(ds));
+    ds.read(t.data(), H5::PredType::NATIVE_FLOAT);
+    return t;
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot read dataset '" + name + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
+Labels H5Store::read_labels(const std::string& name) const {
+  if (!exists(name)) fail(path_, "missing dataset '" + name + "'");
+  try {
+    H5::DataSet ds = file_->openDataSet(name);
+    if (ds.getTypeClass() != H5T_INTEGER) fail(path_, "dataset '" + name + "' is not integer");
+    Labels out(shape_numel(shape_of(ds)));
+    ds.read(out.data(), H5::PredType::NATIVE_INT32);
+    return out;
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot read dataset '" + name + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
+std::vector<uint8_t> H5Store::read_bytes(const std::string& name, Shape* shape) const {
+  if (!exists(name)) fail(path_, "missing dataset '" + name + "'");
+  try {
+    H5::DataSet ds = file_->openDataSet(name);
+    if (ds.getTypeClass() != H5T_INTEGER) fail(path_, "dataset '" + name + "' is not integer");
+    Shape s = shape_of(ds);
+    std::vector<uint8_t> out(shape_numel(s));
+    ds.read(out.data(), H5::PredType::NATIVE_UINT8);
+    if (shape) *shape = s;
+    return out;
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot read dataset '" + name + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
+void H5Store::write_tensor(const std::string& name, const Tensor& t) {
+  try {
+    make_parents(*file_, name);
+    Tensor c = t.contiguous();
+    H5::DataSet ds = file_->createDataSet(name, H5::PredType::IEEE_F32LE, space_of(t.shape()));
+    ds.write(c.data(), H5::PredType::NATIVE_FLOAT);
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot write dataset '" + name + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
+void H5Store::write_labels(const std::string& name, const Labels& labels) {
+  try {
+    make_parents(*file_, name);
+    H5::DataSet ds = file_->createDataSet(name, H5::PredType::STD_I32LE,
+                                          space_of({static_cast<int64_t>(labels.size())}));
+    ds.write(labels.data(), H5::PredType::NATIVE_INT32);
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot write dataset '" + name + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
+void H5Store::write_bytes(const std::string& name, const std::vector<uint8_t>& data,
+                          const Shape& shape) {
+  if (static_cast<int64_t>(data.size()) != shape_numel(shape))
+    fail(path_, "dataset '" + name + "': data does not fill shape " + shape_str(shape));
+  try {
+    make_parents(*file_, name);
+    H5::DataSet ds = file_->createDataSet(name, H5::PredType::STD_U8LE, space_of(shape));
+    ds.write(data.data(), H5::PredType::NATIVE_UINT8);
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot write dataset '" + name + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
+void H5Store::write_attr(const std::string& object, const std::string& key,
+                         const std::string& value) {
+  try {
+    Object o = open_object(*file_, object);
+    H5::H5Object* obj = o.get();
+    H5::StrType type(H5::PredType::C_S1, value.empty() ? 1 : value.size());
+    H5::Attribute a = obj->createAttribute(key, type, H5::DataSpace(H5S_SCALAR));
+    a.write(type, value.empty() ? std::string(1, '\0') : value);
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot write attribute '" + key + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
+void H5Store::write_attr(const std::string& object, const std::string& key, double value) {
+  try {
+    Object o = open_object(*file_, object);
+    H5::H5Object* obj = o.get();
+    H5::Attribute a =
+        obj->createAttribute(key, H5::PredType::IEEE_F64LE, H5::DataSpace(H5S_SCALAR));
+    a.write(H5::PredType::NATIVE_DOUBLE, &value);
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot write attribute '" + key + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
+bool H5Store::has_attr(const std::string& object, const std::string& key) const {
+  try {
+    Object o = open_object(*file_, object);
+    return o.get()->attrExists(key);
+  } catch (const H5::Exception&) {
+    return false;
+  }
+}
+
+std::string H5Store::read_attr_string(const std::string& object, const std::string& key) const {
+  if (!has_attr(object, key)) fail(path_, "missing attribute '" + key + "' on '" + object + "'");
+  try {
+    Object o = open_object(*file_, object);
+    H5::Attribute a = o.get()->openAttribute(key);
+    std::string value;
+    a.read(a.getStrType(), value);
+    return value;
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot read attribute '" + key + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
+double H5Store::read_attr_double(const std::string& object, const std::string& key) const {
+  if (!has_attr(object, key)) fail(path_, "missing attribute '" + key + "' on '" + object + "'");
+  try {
+    Object o = open_object(*file_, object);
+    H5::Attribute a = o.get()->openAttribute(key);
+    double v = 0.0;
+    a.read(H5::PredType::NATIVE_DOUBLE, &v);
+    return v;
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot read attribute '" + key + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
+}  // namespace dapa

@@ -1,0 +1,55 @@
+// HDF5 I/O for tensors, labels and attributes (HDF5 C++ API). Shared by checkpoints
+// (nn/), DAPA tables (dapa/) and test fixtures. Every failure throws H5Error naming the
+// file and the dataset, never a bare HDF5 stack dump.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace H5 {
+class H5File;
+}
+
+namespace dapa {
+
+struct H5Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class H5Store {
+ public:
+  enum class Mode { Read, Truncate };
+  H5Store(const std::string& path, Mode mode);
+  ~H5Store();
+  H5Store(const H5Store&) = delete;
+  H5Store& operator=(const H5Store&) = delete;
+
+  const std::string& path() const { return path_; }
+  bool exists(const std::string& name) const;  // dataset or group, nested names allowed
+  std::vector<std::string> children(const std::string& group) const;
+
+  Tensor read_tensor(const std::string& name) const;  // float32 (converted from any numeric)
+  Labels read_labels(const std::string& name) const;  // int32 (converted)
+  std::vector<uint8_t> read_bytes(const std::string& name, Shape* shape) const;
+
+  void write_tensor(const std::string& name, const Tensor& t);
+  void write_labels(const std::string& name, const Labels& labels);
+  void write_bytes(const std::string& name, const std::vector<uint8_t>& data, const Shape& shape);
+
+  // Attributes on the root group or any object.
+  void write_attr(const std::string& object, const std::string& key, const std::string& value);
+  void write_attr(const std::string& object, const std::string& key, double value);
+  std::string read_attr_string(const std::string& object, const std::string& key) const;
+  double read_attr_double(const std::string& object, const std::string& key) const;
+  bool has_attr(const std::string& object, const std::string& key) const;
+
+ private:
+  std::string path_;
+  std::unique_ptr<H5::H5File> file_;
+};
+
+}  // namespace dapa

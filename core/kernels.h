@@ -1,0 +1,73 @@
+// Compute kernels on Tensors (no autograd here: autograd/ops.cpp pairs each forward
+// kernel with its backward). Inputs may be any layout; outputs are new contiguous
+// tensors. Loops are vectorised through Eigen arrays and threaded with parallel_for
+// only when the work pays for it.
+#pragma once
+
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace dapa {
+
+// ---- elementwise, NumPy broadcasting (elementwise.cpp) ----
+Shape broadcast_shape(const Shape& a, const Shape& b, const char* op);
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor scale(const Tensor& x, float s);
+void add_inplace(Tensor& acc, const Tensor& x);  // acc += x, same shape, acc contiguous
+// Repeats x along broadcast axes to `shape` (the backward of a reduction).
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
+// Sums x over the axes that broadcasting expanded, giving `shape` (the backward of a
+// broadcast). x.shape() must be broadcast_shape(shape, x.shape()).
+Tensor sum_to(const Tensor& x, const Shape& shape);
+
+// ---- reductions (elementwise.cpp) ----
+Tensor sum(const Tensor& x, int axis, bool keepdim = false);
+Tensor mean(const Tensor& x, int axis, bool keepdim = false);
+double sum_all(const Tensor& x);  // double accumulation
+
+// ---- transformer kernels (nn_kernels.cpp) ----
+// Softmax over the last axis, numerically stable (max subtracted).
+Tensor softmax(const Tensor& x);
+// gx = y * (gy - sum(gy * y)) over the last axis.
+Tensor softmax_backward(const Tensor& y, const Tensor& gy);
+
+// Layer norm over the last axis of x (..., C) with weight and bias (C).
+struct LayerNormResult {
+  Tensor y;     // (..., C)
+  Tensor mean;  // (rows)
+  Tensor rstd;  // (rows): 1 / sqrt(var + eps)
+};
+LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps);
+struct LayerNormGrads {
+  Tensor x, weight, bias;
+};
+LayerNormGrads layer_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& rstd);
+
+// GELU, erf form: x * Phi(x); and its exact derivative Phi(x) + x phi(x).
+Tensor gelu(const Tensor& x);
+Tensor gelu_backward(const Tensor& x, const Tensor& gy);
+// GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), exact derivative.
+Tensor gelu_tanh(const Tensor& x);
+Tensor gelu_tanh_backward(const Tensor& x, const Tensor& gy);
+Tensor relu(const Tensor& x);
+Tensor relu_backward(const Tensor& x, const Tensor& gy);
+
+// Cross-entropy of logits (B, C) against labels (B), mean over the batch, fused with its
+// gradient d loss / d logits = (softmax - onehot) / B.
+struct CrossEntropyResult {
+  float loss;
+  Tensor grad;  // (B, C)
+};
+CrossEntropyResult cross_entropy(const Tensor& logits, const Labels& labels);
+
+// ---- layout (layout.cpp) ----
+Tensor concat(const std::vector<Tensor>& xs, int axis);
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int axis);
+Tensor permute(const Tensor& x, const std::vector<int>& dims);  // contiguous copy
+std::vector<int> inverse_permutation(const std::vector<int>& dims);
+
+}  // namespace dapa

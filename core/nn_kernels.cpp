@@ -1,0 +1,233 @@
+// Transformer kernels: softmax, layer norm, GELU (erf and tanh forms), ReLU and the
+// fused cross-entropy; see kernels.h. Rows are independent, so threads split rows;
+// per-row work is vectorised with Eigen arrays (vectorised exp, erf, tanh).
+#include <unsupported/Eigen/SpecialFunctions>
+
+#include <cmath>
+#include <string>
+
+#include "core/kernels.h"
+#include "core/parallel.h"
+
+namespace dapa {
+
+namespace {
+constexpr int64_t kGrain = 1 << 14;
+
+// Rows of the last axis: x viewed as (rows, width).
+struct Rows {
+  int64_t rows, width;
+};
+Rows rows_of(const Tensor& x, const char* op) {
+  if (x.ndim() < 1) shape_error(op, "needs at least 1-D, got " + shape_str(x.shape()));
+  int64_t w = x.shape().back();
+  return {w ? x.numel() / w : 0, w};
+}
+
+int64_t row_grain(int64_t width) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(width, 1)); }
+
+// Applies f(in_chunk, out_chunk) over contiguous chunks of a flat tensor.
+template <class F>
+Tensor map_flat(const Tensor& x, F f) {
+  Tensor xc = x.contiguous();
+  Tensor out = Tensor::empty(x.shape());
+  const float* px = xc.data();
+  float* po = out.data();
+  parallel_for(out.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+    f(ConstArrayMap(px + i0, i1 - i0), ArrayMap(po + i0, i1 - i0));
+  });
+  return out;
+}
+
+// Same for elementwise backward kernels: f(x_chunk, gy_chunk, gx_chunk).
+template <class F>
+Tensor map_flat2(const Tensor& x, const Tensor& gy, const char* op, F f) {
+  if (x.shape() != gy.shape()) shape_error(op, x.shape(), gy.shape(), "x and grad differ");
+  Tensor xc = x.contiguous(), gc = gy.contiguous();
+  Tensor out = Tensor::empty(x.shape());
+  const float *px = xc.data(), *pg = gc.data();
+  float* po = out.data();
+  parallel_for(out.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+    f(ConstArrayMap(px + i0, i1 - i0), ConstArrayMap(pg + i0, i1 - i0),
+      ArrayMap(po + i0, i1 - i0));
+  });
+  return out;
+}
+
+constexpr float kInvSqrt2 = 0.70710678118654752440f;
+constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+constexpr float kSqrt2OverPi = 0.79788456080286535588f;
+constexpr float kGeluCubic = 0.044715f;
+}  // namespace
+
+// ---- softmax over the last axis ----
+Tensor softmax(const Tensor& x) {
+  auto [rows, width] = rows_of(x, "softmax");
+  Tensor xc = x.contiguous();
+  Tensor y = Tensor::empty(x.shape());
+  const float* px = xc.data();
+  float* py = y.data();
+  parallel_for(rows, row_grain(width), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      ConstArrayMap xr(px + r * width, width);
+      ArrayMap yr(py + r * width, width);
+      yr = (xr - xr.maxCoeff()).exp();
+      yr /= yr.sum();
+    }
+  });
+  return y;
+}
+
+Tensor softmax_backward(const Tensor& y, const Tensor& gy) {
+  if (y.shape() != gy.shape()) shape_error("softmax_backward", y.shape(), gy.shape(), "differ");
+  auto [rows, width] = rows_of(y, "softmax_backward");
+  Tensor yc = y.contiguous(), gc = gy.contiguous();
+  Tensor gx = Tensor::empty(y.shape());
+  const float *py = yc.data(), *pg = gc.data();
+  float* px = gx.data();
+  parallel_for(rows, row_grain(width), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      ConstArrayMap yr(py + r * width, width), gr(pg + r * width, width);
+      ArrayMap(px + r * width, width) = yr * (gr - (gr * yr).sum());
+    }
+  });
+  return gx;
+}
+
+// ---- layer norm over the last axis ----
+LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
+  auto [rows, width] = rows_of(x, "layer_norm");
+  if (weight.shape() != Shape{width} || bias.shape() != Shape{width})
+    shape_error("layer_norm", x.shape(), weight.shape(),
+                "weight and bias must be (C,) for input (..., C)");
+  Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.contiguous();
+  LayerNormResult r{Tensor::empty(x.shape()), Tensor::empty({rows}), Tensor::empty({rows})};
+  const float* px = xc.data();
+  float *py = r.y.data(), *pm = r.mean.data(), *ps = r.rstd.data();
+  ConstArrayMap w(wc.data(), width), b(bc.data(), width);
+  parallel_for(rows, row_grain(width), [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
+      ConstArrayMap xr(px + i * width, width);
+      float m = xr.sum() / width;
+      float var = (xr - m).square().sum() / width;  // two-pass: no cancellation
+      float rstd = 1.0f / std::sqrt(var + eps);
+      ArrayMap(py + i * width, width) = (xr - m) * rstd * w + b;
+      pm[i] = m;
+      ps[i] = rstd;
+    }
+  });
+  return r;
+}
+
+LayerNormGrads layer_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& rstd) {
+  if (gy.shape() != x.shape()) shape_error("layer_norm_backward", gy.shape(), x.shape(), "differ");
+  auto [rows, width] = rows_of(x, "layer_norm_backward");
+  Tensor xc = x.contiguous(), gc = gy.contiguous(), wc = weight.contiguous();
+  LayerNormGrads g{Tensor::empty(x.shape()), Tensor::zeros({width}), Tensor::zeros({width})};
+  // Weight and bias gradients sum over rows: fixed blocks of rows, each summed on its
+  // own and then added in block order, so the result does not depend on thread count.
+  const int64_t block = 64;
+  int64_t nblocks = (rows + block - 1) / block;
+  Eigen::ArrayXXf gw_part = Eigen::ArrayXXf::Zero(width, nblocks);
+  Eigen::ArrayXXf gb_part = Eigen::ArrayXXf::Zero(width, nblocks);
+  const float *px = xc.data(), *pg = gc.data(), *pm = mean.data(), *ps = rstd.data();
+  float* pgx = g.x.data();
+  ConstArrayMap w(wc.data(), width);
+  parallel_for(nblocks, std::max<int64_t>(1, row_grain(width) / block), [&](int64_t b0, int64_t b1) {
+    Eigen::ArrayXf xhat(width), gxhat(width);
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      for (int64_t i = blk * block; i < std::min(rows, (blk + 1) * block); ++i) {
+        ConstArrayMap xr(px + i * width, width), gr(pg + i * width, width);
+        xhat = (xr - pm[i]) * ps[i];
+        gxhat = gr * w;
+        float mean_g = gxhat.sum() / width;
+        float mean_gx = (gxhat * xhat).sum() / width;
+        ArrayMap(pgx + i * width, width) = ps[i] * (gxhat - mean_g - xhat * mean_gx);
+        gw_part.col(blk) += gr * xhat;
+        gb_part.col(blk) += gr;
+      }
+    }
+  });
+  for (int64_t blk = 0; blk < nblocks; ++blk) {
+    g.weight.array() += gw_part.col(blk);
+    g.bias.array() += gb_part.col(blk);
+  }
+  return g;
+}
+
+// ---- activations ----
+Tensor gelu(const Tensor& x) {
+  return map_flat(x, [](auto in, auto out) { out = 0.5f * in * (1.0f + (in * kInvSqrt2).erf()); });
+}
+
+Tensor gelu_backward(const Tensor& x, const Tensor& gy) {
+  return map_flat2(x, gy, "gelu_backward", [](auto in, auto g, auto out) {
+    auto cdf = 0.5f * (1.0f + (in * kInvSqrt2).erf());
+    auto pdf = kInvSqrt2Pi * (-0.5f * in.square()).exp();
+    out = g * (cdf + in * pdf);
+  });
+}
+
+Tensor gelu_tanh(const Tensor& x) {
+  return map_flat(x, [](auto in, auto out) {
+    out = 0.5f * in * (1.0f + (kSqrt2OverPi * (in + kGeluCubic * in.cube())).tanh());
+  });
+}
+
+Tensor gelu_tanh_backward(const Tensor& x, const Tensor& gy) {
+  return map_flat2(x, gy, "gelu_tanh_backward", [](auto in, auto g, auto out) {
+    Eigen::ArrayXf t = (kSqrt2OverPi * (in + kGeluCubic * in.cube())).tanh();
+    out = g * (0.5f * (1.0f + t) +
+               0.5f * in * (1.0f - t.square()) * kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * in.square()));
+  });
+}
+
+Tensor relu(const Tensor& x) {
+  return map_flat(x, [](auto in, auto out) { out = in.max(0.0f); });
+}
+
+Tensor relu_backward(const Tensor& x, const Tensor& gy) {
+  return map_flat2(x, gy, "relu_backward",
+                   [](auto in, auto g, auto out) { out = (in > 0.0f).select(g, 0.0f); });
+}
+
+// ---- cross-entropy with logits, fused with its gradient ----
+CrossEntropyResult cross_entropy(const Tensor& logits, const Labels& labels) {
+  if (logits.ndim() != 2)
+    shape_error("cross_entropy", "logits must be (B, C), got " + shape_str(logits.shape()));
+  int64_t B = logits.shape()[0], C = logits.shape()[1];
+  if (static_cast<int64_t>(labels.size()) != B)
+    shape_error("cross_entropy", logits.shape(), Shape{static_cast<int64_t>(labels.size())},
+                "one label per row expected");
+  if (B == 0) shape_error("cross_entropy", "empty batch");
+  for (int64_t i = 0; i < B; ++i)
+    if (labels[i] < 0 || labels[i] >= C)
+      shape_error("cross_entropy", "label " + std::to_string(labels[i]) + " at row " +
+                                       std::to_string(i) + " outside [0, " + std::to_string(C) +
+                                       ")");
+  Tensor lc = logits.contiguous();
+  CrossEntropyResult r{0.0f, Tensor::empty({B, C})};
+  std::vector<double> row_loss(B);
+  const float* px = lc.data();
+  float* pg = r.grad.data();
+  const float inv_b = 1.0f / static_cast<float>(B);
+  parallel_for(B, row_grain(C), [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
+      ConstArrayMap xr(px + i * C, C);
+      ArrayMap gr(pg + i * C, C);
+      float m = xr.maxCoeff();
+      gr = (xr - m).exp();
+      float s = gr.sum();
+      row_loss[i] = static_cast<double>(m) + std::log(static_cast<double>(s)) - xr[labels[i]];
+      gr *= inv_b / s;
+      gr[labels[i]] -= inv_b;
+    }
+  });
+  double total = 0.0;
+  for (double v : row_loss) total += v;  // fixed order: independent of threads
+  r.loss = static_cast<float>(total / B);
+  return r;
+}
+
+}  // namespace dapa

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs every build, test and data dependency from Debian's archive (apt-get, as root).
+# Idempotent: when all packages are present it does nothing (not even apt-get update).
+#   scripts/install-deps.sh              build + test + training data
+#   scripts/install-deps.sh --reference  also PyTorch and h5py (golden fixtures, side-by-side comparisons)
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libeigen3-dev xtensor-dev xtl-dev
+  libhdf5-dev hdf5-tools
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev zlib1g-dev libopenblas-openmp-dev
+  gnuplot-nox
+  verilator yosys
+  dataset-fashion-mnist
+  clang-format
+)
+
+for arg in "$@"; do
+  case "$arg" in
+    --reference) packages+=(python3-torch python3-h5py python3-numpy) ;;
+    -h | --help)
+      sed -n '2,5p' "$0"
+      exit 0
+      ;;
+    *)
+      echo "install-deps.sh: unknown option '$arg' (expected --reference)" >&2
+      exit 2
+      ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo_cmd=(sudo)
+  else
+    echo "install-deps.sh: missing packages (${missing[*]}) and not root; run as root" >&2
+    exit 1
+  fi
+fi
+
+echo "install-deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

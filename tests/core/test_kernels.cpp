@@ -1,0 +1,191 @@
+// Kernels against known answers and naive double-precision loops.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/gemm.h"
+#include "core/kernels.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "test_util.h"
+
+namespace dapa {
+namespace {
+
+using test::tensors_close;
+
+Tensor randn(const Shape& s, uint64_t seed) {
+  Rng rng(seed);
+  Tensor t = Tensor::empty(s);
+  rng.fill_normal(t, 0.0f, 1.0f);
+  return t;
+}
+
+// Naive reference: op(a) op(b) in double.
+Tensor naive_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  Tensor A = ta ? a.transpose(0, 1).contiguous() : a, B = tb ? b.transpose(0, 1).contiguous() : b;
+  int64_t M = A.shape()[0], K = A.shape()[1], N = B.shape()[1];
+  Tensor c = Tensor::empty({M, N});
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double acc = 0;
+      for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(A.at({i, k})) * B.at({k, j});
+      c.at({i, j}) = static_cast<float>(acc);
+    }
+  return c;
+}
+
+TEST(Gemm, KnownProduct) {
+  Tensor a = Tensor::from({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor b = Tensor::from({7, 8, 9, 10, 11, 12}, {3, 2});
+  EXPECT_EQ(matmul(a, b).to_vector(), (std::vector<float>{58, 64, 139, 154}));
+}
+
+TEST(Gemm, AllTransposesMatchNaive) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      Tensor a = randn(ta ? Shape{45, 67} : Shape{67, 45}, 1);
+      Tensor b = randn(tb ? Shape{33, 45} : Shape{45, 33}, 2);
+      EXPECT_TRUE(tensors_close(matmul(a, b, ta, tb), naive_matmul(a, b, ta, tb), 1e-4))
+          << "ta=" << ta << " tb=" << tb;
+    }
+}
+
+TEST(Gemm, BatchedMatchesPerMatrix) {
+  Tensor a = randn({6, 9, 5}, 3), b = randn({6, 7, 5}, 4);
+  Tensor c = bmm(a, b, false, true);
+  ASSERT_EQ(c.shape(), (Shape{6, 9, 7}));
+  for (int64_t i = 0; i < 6; ++i) {
+    Tensor ai = a.slice(0, i, i + 1).reshape({9, 5}), bi = b.slice(0, i, i + 1).reshape({7, 5});
+    EXPECT_TRUE(tensors_close(c.slice(0, i, i + 1).reshape({9, 7}), naive_matmul(ai, bi, false, true)));
+  }
+}
+
+TEST(Gemm, ShapeErrorsNameBothShapes) {
+  try {
+    matmul(Tensor::zeros({2, 3}), Tensor::zeros({4, 5}));
+    FAIL();
+  } catch (const ShapeError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("matmul"), std::string::npos);
+    EXPECT_NE(m.find("(2, 3)"), std::string::npos);
+    EXPECT_NE(m.find("(4, 5)"), std::string::npos);
+  }
+  EXPECT_THROW(bmm(Tensor::zeros({2, 3, 4}), Tensor::zeros({3, 4, 5})), ShapeError);
+}
+
+TEST(Elementwise, BroadcastingAllPaths) {
+  Tensor a = Tensor::from({1, 2, 3, 4, 5, 6}, {2, 3});
+  EXPECT_EQ(add(a, Tensor::from({10, 20, 30}, {3})).to_vector(),
+            (std::vector<float>{11, 22, 33, 14, 25, 36}));               // trailing block
+  EXPECT_EQ(sub(Tensor::from({10, 20, 30}, {3}), a).to_vector(),
+            (std::vector<float>{9, 18, 27, 6, 15, 24}));                  // block on the left
+  EXPECT_EQ(mul(a, Tensor::from({2, 3}, {2, 1})).to_vector(),
+            (std::vector<float>{2, 4, 6, 12, 15, 18}));                   // general (column)
+  Tensor outer = add(Tensor::from({1, 2}, {2, 1}), Tensor::from({10, 20, 30}, {1, 3}));
+  EXPECT_EQ(outer.shape(), (Shape{2, 3}));
+  EXPECT_EQ(outer.to_vector(), (std::vector<float>{11, 21, 31, 12, 22, 32}));
+  EXPECT_EQ(add(a.transpose(0, 1), a.transpose(0, 1)).to_vector(),
+            (std::vector<float>{2, 8, 4, 10, 6, 12}));                    // strided inputs
+  EXPECT_THROW(add(a, Tensor::zeros({2})), ShapeError);
+}
+
+TEST(Elementwise, SumToReversesBroadcast) {
+  Tensor g = Tensor::from({1, 2, 3, 4, 5, 6}, {2, 3});
+  EXPECT_EQ(sum_to(g, {3}).to_vector(), (std::vector<float>{5, 7, 9}));
+  EXPECT_EQ(sum_to(g, {2, 1}).to_vector(), (std::vector<float>{6, 15}));
+  EXPECT_EQ(sum_to(g, {1, 1}).to_vector(), (std::vector<float>{21}));
+  EXPECT_EQ(broadcast_to(Tensor::from({1, 2}, {2, 1}), {2, 3}).to_vector(),
+            (std::vector<float>{1, 1, 1, 2, 2, 2}));
+}
+
+TEST(Reduce, SumAndMeanOverAxes) {
+  Tensor t = Tensor::from({1, 2, 3, 4, 5, 6}, {2, 3});
+  EXPECT_EQ(sum(t, 0).to_vector(), (std::vector<float>{5, 7, 9}));
+  EXPECT_EQ(sum(t, 1).to_vector(), (std::vector<float>{6, 15}));
+  EXPECT_EQ(mean(t, -1, true).shape(), (Shape{2, 1}));
+  EXPECT_EQ(mean(t, -1, true).to_vector(), (std::vector<float>{2, 5}));
+  EXPECT_DOUBLE_EQ(sum_all(t), 21.0);
+}
+
+TEST(Softmax, KnownValuesAndStability) {
+  Tensor y = softmax(Tensor::from({1, 2, 3, 1000, 1001, 1002}, {2, 3}));
+  std::vector<float> v = y.to_vector();
+  const float expect[3] = {0.09003057f, 0.24472847f, 0.66524096f};
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(v[i], expect[i % 3], 1e-6) << i;
+}
+
+TEST(LayerNorm, KnownValues) {
+  auto r = layer_norm(Tensor::from({1, 2, 3, 4}, {1, 4}), Tensor::from({1, 2, 1, 1}, {4}),
+                      Tensor::from({0, 0, 0, 1}, {4}), 0.0f);
+  float s = 1.0f / std::sqrt(1.25f);
+  std::vector<float> v = r.y.to_vector();
+  EXPECT_NEAR(v[0], -1.5f * s, 1e-6);
+  EXPECT_NEAR(v[1], -0.5f * s * 2, 1e-6);
+  EXPECT_NEAR(v[3], 1.5f * s + 1, 1e-6);
+  EXPECT_FLOAT_EQ(r.mean.item(), 2.5f);
+  EXPECT_THROW(layer_norm(Tensor::zeros({2, 4}), Tensor::zeros({3}), Tensor::zeros({3}), 1e-5f),
+               ShapeError);
+}
+
+TEST(LayerNorm, BackwardIndependentOfThreadCount) {
+  Tensor x = randn({1000, 24}, 5), w = randn({24}, 6), gy = randn({1000, 24}, 7);
+  auto f = layer_norm(x, w, Tensor::zeros({24}), 1e-5f);
+  int before = num_threads();
+  set_num_threads(1);
+  auto g1 = layer_norm_backward(gy, x, w, f.mean, f.rstd);
+  set_num_threads(2);
+  auto g2 = layer_norm_backward(gy, x, w, f.mean, f.rstd);
+  set_num_threads(before);
+  EXPECT_EQ(g1.weight.to_vector(), g2.weight.to_vector());
+  EXPECT_EQ(g1.x.to_vector(), g2.x.to_vector());
+}
+
+TEST(Activations, GeluKnownValues) {
+  Tensor x = Tensor::from({-1, 0, 1, 3}, {4});
+  std::vector<float> y = gelu(x).to_vector();
+  EXPECT_NEAR(y[0], -0.15865525f, 1e-6);
+  EXPECT_NEAR(y[1], 0.0f, 1e-7);
+  EXPECT_NEAR(y[2], 0.84134475f, 1e-6);
+  EXPECT_NEAR(y[3], 2.99595031f, 1e-6);
+  std::vector<float> d = gelu_backward(x, Tensor::ones({4})).to_vector();
+  EXPECT_NEAR(d[1], 0.5f, 1e-6);
+  EXPECT_NEAR(d[2], 1.08331547f, 1e-6);  // Phi(1) + phi(1)
+  std::vector<float> t = gelu_tanh(x).to_vector();
+  EXPECT_NEAR(t[2], 0.84119199f, 1e-6);
+  EXPECT_NEAR(gelu_tanh_backward(x, Tensor::ones({4})).to_vector()[1], 0.5f, 1e-6);
+  EXPECT_EQ(relu(x).to_vector(), (std::vector<float>{0, 0, 1, 3}));
+  EXPECT_EQ(relu_backward(x, Tensor::full({4}, 2)).to_vector(), (std::vector<float>{0, 0, 2, 2}));
+}
+
+TEST(CrossEntropy, UniformLogitsGiveLogC) {
+  auto r = cross_entropy(Tensor::zeros({4, 10}), {0, 3, 9, 5});
+  EXPECT_NEAR(r.loss, std::log(10.0f), 1e-6);
+  std::vector<float> g = r.grad.to_vector();
+  EXPECT_NEAR(g[0], (0.1f - 1.0f) / 4, 1e-7);
+  EXPECT_NEAR(g[1], 0.1f / 4, 1e-7);
+  auto big = cross_entropy(Tensor::from({1000, 0}, {1, 2}), {1});
+  EXPECT_NEAR(big.loss, 1000.0f, 1e-3);  // no overflow
+}
+
+TEST(CrossEntropy, RejectsBadLabels) {
+  EXPECT_THROW(cross_entropy(Tensor::zeros({2, 3}), {0, 3}), ShapeError);
+  EXPECT_THROW(cross_entropy(Tensor::zeros({2, 3}), {0, -1}), ShapeError);
+  EXPECT_THROW(cross_entropy(Tensor::zeros({2, 3}), {0}), ShapeError);
+}
+
+TEST(Layout, ConcatSplitPermute) {
+  Tensor a = Tensor::from({1, 2, 3, 4}, {2, 2}), b = Tensor::from({5, 6}, {2, 1});
+  Tensor c = concat({a, b}, 1);
+  EXPECT_EQ(c.to_vector(), (std::vector<float>{1, 2, 5, 3, 4, 6}));
+  std::vector<Tensor> parts = split(c, {2, 1}, 1);
+  EXPECT_EQ(parts[0].to_vector(), a.to_vector());
+  EXPECT_EQ(parts[1].to_vector(), b.to_vector());
+  EXPECT_EQ(permute(a, {1, 0}).to_vector(), (std::vector<float>{1, 3, 2, 4}));
+  EXPECT_EQ(inverse_permutation({2, 0, 1}), (std::vector<int>{1, 2, 0}));
+  EXPECT_THROW(split(c, {2, 2}, 1), ShapeError);
+  EXPECT_THROW(concat({a, Tensor::zeros({3, 1})}, 1), ShapeError);
+}
+
+}  // namespace
+}  // namespace dapa

@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""Writes the PyTorch golden fixtures that the C++ tests compare against.
+
+Run with Debian's python3-torch and python3-h5py (scripts/install-deps.sh --reference):
+    /usr/bin/python3 tests/golden/make_golden.py [--out tests/golden/ops.h5]
+
+Every case computes in float64 (the fixture is then a near-exact reference for our
+float32 kernels) and stores float32 inputs, the output, a random upstream gradient
+`gy` and the gradient of every input (`g0`, `g1`, ...), under /ops/<case name>.
+The names match tests/autograd/op_cases.h one for one. /block holds one pre-norm
+transformer block (timm naming) with its parameters, input, output and all gradients.
+"""
+import argparse
+import math
+
+import h5py
+import numpy as np
+import torch
+
+F = torch.nn.functional
+
+
+def gelu_tanh(x):
+    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+
+
+# name -> (input shapes, function of (inputs, labels)); labels only for cross-entropy.
+CASES = {
+    "add": ([(3, 4, 5), (4, 5)], lambda x, l: x[0] + x[1]),
+    "add_broadcast_both": ([(2, 1, 4), (3, 1)], lambda x, l: x[0] + x[1]),
+    "sub": ([(3, 4), (3, 1)], lambda x, l: x[0] - x[1]),
+    "mul": ([(2, 3, 4), (2, 3, 4)], lambda x, l: x[0] * x[1]),
+    "mul_broadcast": ([(4,), (2, 3, 4)], lambda x, l: x[0] * x[1]),
+    "scale": ([(3, 4)], lambda x, l: x[0] * 0.37),
+    "matmul": ([(5, 3), (3, 4)], lambda x, l: x[0] @ x[1]),
+    "matmul_tn": ([(3, 5), (3, 4)], lambda x, l: x[0].T @ x[1]),
+    "matmul_nt": ([(5, 3), (4, 3)], lambda x, l: x[0] @ x[1].T),
+    "matmul_tt": ([(3, 5), (4, 3)], lambda x, l: x[0].T @ x[1].T),
+    "bmm": ([(2, 4, 3), (2, 3, 5)], lambda x, l: torch.bmm(x[0], x[1])),
+    "bmm_nt": ([(2, 4, 3), (2, 5, 3)], lambda x, l: torch.bmm(x[0], x[1].transpose(1, 2))),
+    "bmm_tn": ([(2, 3, 4), (2, 3, 5)], lambda x, l: torch.bmm(x[0].transpose(1, 2), x[1])),
+    "linear": ([(2, 3, 4), (5, 4), (5,)], lambda x, l: F.linear(x[0], x[1], x[2])),
+    "sum": ([(3, 4, 5)], lambda x, l: x[0].sum(1)),
+    "mean_keepdim": ([(3, 4, 5)], lambda x, l: x[0].mean(-1, keepdim=True)),
+    "softmax": ([(3, 4, 7)], lambda x, l: torch.softmax(x[0], -1)),
+    "layer_norm": ([(3, 4, 8), (8,), (8,)],
+                   lambda x, l: F.layer_norm(x[0], (8,), x[1], x[2], 1e-5)),
+    "gelu": ([(4, 9)], lambda x, l: F.gelu(x[0])),
+    "gelu_tanh": ([(4, 9)], lambda x, l: gelu_tanh(x[0])),
+    "relu": ([(4, 9)], lambda x, l: F.relu(x[0])),
+    "cross_entropy": ([(6, 10)], lambda x, l: F.cross_entropy(x[0], l)),
+    "reshape": ([(2, 3, 4)], lambda x, l: x[0].reshape(6, 4)),
+    "permute": ([(2, 3, 4, 5)], lambda x, l: x[0].permute(0, 2, 1, 3)),
+    "slice": ([(2, 7, 4)], lambda x, l: x[0][:, 2:5, :]),
+    "split": ([(2, 7, 4)], lambda x, l: torch.cat(list(reversed(x[0].split([2, 5], 1))), 1)),
+    "concat": ([(2, 3, 4), (2, 5, 4)], lambda x, l: torch.cat([x[0], x[1]], 1)),
+}
+
+
+def write_case(group, shapes, fn, gen):
+    xs = []
+    for i, s in enumerate(shapes):
+        x = torch.randn(s, dtype=torch.float64, generator=gen)
+        x = x.float().double().requires_grad_(True)  # exactly representable in float32
+        group[f"x{i}"] = x.detach().float().numpy()
+        xs.append(x)
+    labels = None
+    if group.name.endswith("cross_entropy"):
+        labels = torch.randint(0, shapes[0][1], (shapes[0][0],), generator=gen)
+        group["labels"] = labels.numpy().astype(np.int32)
+    y = fn(xs, labels)
+    gy = torch.randn(y.shape, dtype=torch.float64, generator=gen).float().double()
+    y.backward(gy)
+    group["y"] = y.detach().float().numpy()
+    group["gy"] = gy.float().numpy()
+    for i, x in enumerate(xs):
+        group[f"g{i}"] = x.grad.float().numpy()
+
+
+def block_forward(p, x, heads, eps=1e-6):
+    """timm's pre-norm Block: x + attn(norm1(x)), then + mlp(norm2(x))."""
+    B, T, C = x.shape
+    D = C // heads
+    h = F.layer_norm(x, (C,), p["norm1.weight"], p["norm1.bias"], eps)
+    qkv = F.linear(h, p["attn.qkv.weight"], p["attn.qkv.bias"])
+    qkv = qkv.reshape(B, T, 3, heads, D).permute(2, 0, 3, 1, 4)
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(D), -1)
+    a = (att @ v).transpose(1, 2).reshape(B, T, C)
+    x = x + F.linear(a, p["attn.proj.weight"], p["attn.proj.bias"])
+    h = F.layer_norm(x, (C,), p["norm2.weight"], p["norm2.bias"], eps)
+    h = F.linear(F.gelu(F.linear(h, p["mlp.fc1.weight"], p["mlp.fc1.bias"])),
+                 p["mlp.fc2.weight"], p["mlp.fc2.bias"])
+    return x + h
+
+
+def write_block(group, gen, B=2, T=5, C=16, heads=2, hidden=32):
+    shapes = {
+        "norm1.weight": (C,), "norm1.bias": (C,),
+        "attn.qkv.weight": (3 * C, C), "attn.qkv.bias": (3 * C,),
+        "attn.proj.weight": (C, C), "attn.proj.bias": (C,),
+        "norm2.weight": (C,), "norm2.bias": (C,),
+        "mlp.fc1.weight": (hidden, C), "mlp.fc1.bias": (hidden,),
+        "mlp.fc2.weight": (C, hidden), "mlp.fc2.bias": (C,),
+    }
+    params = {}
+    for name, s in shapes.items():
+        t = torch.randn(s, dtype=torch.float64, generator=gen)
+        t = (1 + 0.1 * t) if name.startswith("norm") and name.endswith("weight") else 0.3 * t
+        params[name] = t.float().double().requires_grad_(True)
+        group[f"params/{name}"] = params[name].detach().float().numpy()
+    x = torch.randn((B, T, C), dtype=torch.float64, generator=gen).float().double()
+    x.requires_grad_(True)
+    y = block_forward(params, x, heads)
+    gy = torch.randn(y.shape, dtype=torch.float64, generator=gen).float().double()
+    y.backward(gy)
+    group["x"] = x.detach().float().numpy()
+    group["y"] = y.detach().float().numpy()
+    group["gy"] = gy.float().numpy()
+    group["gx"] = x.grad.float().numpy()
+    for name, t in params.items():
+        group[f"grads/{name}"] = t.grad.float().numpy()
+    group.attrs["heads"] = heads
+    group.attrs["hidden"] = hidden
+    group.attrs["ln_eps"] = 1e-6
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="tests/golden/ops.h5")
+    args = ap.parse_args()
+    gen = torch.Generator().manual_seed(20260)
+    with h5py.File(args.out, "w") as f:
+        f.attrs["torch_version"] = str(torch.__version__).encode()
+        for name, (shapes, fn) in CASES.items():
+            write_case(f.create_group(f"ops/{name}"), shapes, fn, gen)
+        write_block(f.create_group("block"), gen)
+    print(f"wrote {args.out}: {len(CASES)} op cases and one transformer block")
+
+
+if __name__ == "__main__":
+    main()
