@@ -62,8 +62,8 @@ GradCheckResult gradcheck(const OpFn& f, const std::vector<Tensor>& inputs,
       if (err > options.atol + options.rtol * std::abs(numeric) && result.ok) {
         result.ok = false;
         std::ostringstream os;
-        os << "input " << i << " " << shape_str(x.shape()) << " element " << j << " (x = "
-           << original << "): backward " << exact << ", finite difference " << numeric;
+        os << "input " << i << " " << shape_str(x.shape()) << " element " << j
+           << " (x = " << original << "): backward " << exact << ", finite difference " << numeric;
         result.message = os.str();
       }
     }

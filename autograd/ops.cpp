@@ -101,7 +101,7 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
                 [x2, w, xs, out](const Tensor& gy, const Needs& need) -> Grads {
                   Tensor g2 = gy.reshape({-1, out});  // g2: (R, out)
                   Grads g(need.size());
-                  if (need[0]) g[0] = dapa::matmul(g2, w).reshape(xs);   // (R, in)
+                  if (need[0]) g[0] = dapa::matmul(g2, w).reshape(xs);    // (R, in)
                   if (need[1]) g[1] = dapa::matmul(g2, x2, true, false);  // (out, in)
                   if (need.size() > 2 && need[2]) g[2] = sum_to(g2, {out});
                   return g;
@@ -130,9 +130,8 @@ Var mean(const Var& x, int axis, bool keepdim) {
 
 Var softmax(const Var& x) {
   Tensor y = dapa::softmax(x.value());
-  return record("softmax", y, {x}, [y](const Tensor& gy, const Needs&) -> Grads {
-    return {softmax_backward(y, gy)};
-  });
+  return record("softmax", y, {x},
+                [y](const Tensor& gy, const Needs&) -> Grads { return {softmax_backward(y, gy)}; });
 }
 
 Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps) {
@@ -154,9 +153,9 @@ Var gelu(const Var& x) {
 
 Var gelu_tanh(const Var& x) {
   Tensor xv = x.value();
-  return record("gelu_tanh", dapa::gelu_tanh(xv), {x}, [xv](const Tensor& gy, const Needs&) -> Grads {
-    return {gelu_tanh_backward(xv, gy)};
-  });
+  return record(
+      "gelu_tanh", dapa::gelu_tanh(xv), {x},
+      [xv](const Tensor& gy, const Needs&) -> Grads { return {gelu_tanh_backward(xv, gy)}; });
 }
 
 Var relu(const Var& x) {
@@ -168,10 +167,9 @@ Var relu(const Var& x) {
 Var cross_entropy(const Var& logits, const Labels& labels) {
   CrossEntropyResult r = dapa::cross_entropy(logits.value(), labels);
   Tensor grad = r.grad;  // d mean-loss / d logits, computed with the forward
-  return record("cross_entropy", Tensor::scalar(r.loss), {logits},
-                [grad](const Tensor& gy, const Needs&) -> Grads {
-                  return {dapa::scale(grad, gy.item())};
-                });
+  return record(
+      "cross_entropy", Tensor::scalar(r.loss), {logits},
+      [grad](const Tensor& gy, const Needs&) -> Grads { return {dapa::scale(grad, gy.item())}; });
 }
 
 // ---- layout ----
@@ -184,10 +182,9 @@ Var reshape(const Var& x, const Shape& shape) {
 
 Var permute(const Var& x, const std::vector<int>& dims) {
   std::vector<int> inverse = inverse_permutation(dims);
-  return record("permute", dapa::permute(x.value(), dims), {x},
-                [inverse](const Tensor& gy, const Needs&) -> Grads {
-                  return {dapa::permute(gy, inverse)};
-                });
+  return record(
+      "permute", dapa::permute(x.value(), dims), {x},
+      [inverse](const Tensor& gy, const Needs&) -> Grads { return {dapa::permute(gy, inverse)}; });
 }
 
 Var slice(const Var& x, int axis, int64_t start, int64_t end) {

@@ -55,7 +55,8 @@ void backward(const Var& root) {
 
 void backward(const Var& root, const Tensor& seed) {
   if (!root.requires_grad())
-    throw std::invalid_argument("backward: the root does not depend on anything that requires grad");
+    throw std::invalid_argument(
+        "backward: the root does not depend on anything that requires grad");
   accumulate(*root.impl(), seed, "root");
   for (auto it = tape.rbegin(); it != tape.rend(); ++it) {
     Node& node = *it;
@@ -71,11 +72,21 @@ void backward(const Var& root, const Tensor& seed) {
   tape.clear();
 }
 
-void clear_tape() { tape.clear(); }
-size_t tape_size() { return tape.size(); }
+void clear_tape() {
+  tape.clear();
+}
+size_t tape_size() {
+  return tape.size();
+}
 
-bool grad_enabled() { return enabled; }
-NoGradGuard::NoGradGuard() : previous_(enabled) { enabled = false; }
-NoGradGuard::~NoGradGuard() { enabled = previous_; }
+bool grad_enabled() {
+  return enabled;
+}
+NoGradGuard::NoGradGuard() : previous_(enabled) {
+  enabled = false;
+}
+NoGradGuard::~NoGradGuard() {
+  enabled = previous_;
+}
 
 }  // namespace dapa

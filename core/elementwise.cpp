@@ -131,8 +131,7 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   int nd = xc.ndim();
   size_t lead = nd - shape.size();
   Shape ostride(nd, 0), ostr = contiguous_strides(shape);
-  for (size_t i = 0; i < shape.size(); ++i)
-    ostride[lead + i] = shape[i] == 1 ? 0 : ostr[i];
+  for (size_t i = 0; i < shape.size(); ++i) ostride[lead + i] = shape[i] == 1 ? 0 : ostr[i];
   std::vector<int64_t> idx(nd, 0);
   const float* px = xc.data();
   float* po = out.data();

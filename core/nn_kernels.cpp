@@ -24,7 +24,9 @@ Rows rows_of(const Tensor& x, const char* op) {
   return {w ? x.numel() / w : 0, w};
 }
 
-int64_t row_grain(int64_t width) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(width, 1)); }
+int64_t row_grain(int64_t width) {
+  return std::max<int64_t>(1, kGrain / std::max<int64_t>(width, 1));
+}
 
 // Applies f(in_chunk, out_chunk) over contiguous chunks of a flat tensor.
 template <class F>
@@ -48,8 +50,7 @@ Tensor map_flat2(const Tensor& x, const Tensor& gy, const char* op, F f) {
   const float *px = xc.data(), *pg = gc.data();
   float* po = out.data();
   parallel_for(out.numel(), kGrain, [&](int64_t i0, int64_t i1) {
-    f(ConstArrayMap(px + i0, i1 - i0), ConstArrayMap(pg + i0, i1 - i0),
-      ArrayMap(po + i0, i1 - i0));
+    f(ConstArrayMap(px + i0, i1 - i0), ConstArrayMap(pg + i0, i1 - i0), ArrayMap(po + i0, i1 - i0));
   });
   return out;
 }
@@ -134,21 +135,22 @@ LayerNormGrads layer_norm_backward(const Tensor& gy, const Tensor& x, const Tens
   const float *px = xc.data(), *pg = gc.data(), *pm = mean.data(), *ps = rstd.data();
   float* pgx = g.x.data();
   ConstArrayMap w(wc.data(), width);
-  parallel_for(nblocks, std::max<int64_t>(1, row_grain(width) / block), [&](int64_t b0, int64_t b1) {
-    Eigen::ArrayXf xhat(width), gxhat(width);
-    for (int64_t blk = b0; blk < b1; ++blk) {
-      for (int64_t i = blk * block; i < std::min(rows, (blk + 1) * block); ++i) {
-        ConstArrayMap xr(px + i * width, width), gr(pg + i * width, width);
-        xhat = (xr - pm[i]) * ps[i];
-        gxhat = gr * w;
-        float mean_g = gxhat.sum() / width;
-        float mean_gx = (gxhat * xhat).sum() / width;
-        ArrayMap(pgx + i * width, width) = ps[i] * (gxhat - mean_g - xhat * mean_gx);
-        gw_part.col(blk) += gr * xhat;
-        gb_part.col(blk) += gr;
-      }
-    }
-  });
+  parallel_for(nblocks, std::max<int64_t>(1, row_grain(width) / block),
+               [&](int64_t b0, int64_t b1) {
+                 Eigen::ArrayXf xhat(width), gxhat(width);
+                 for (int64_t blk = b0; blk < b1; ++blk) {
+                   for (int64_t i = blk * block; i < std::min(rows, (blk + 1) * block); ++i) {
+                     ConstArrayMap xr(px + i * width, width), gr(pg + i * width, width);
+                     xhat = (xr - pm[i]) * ps[i];
+                     gxhat = gr * w;
+                     float mean_g = gxhat.sum() / width;
+                     float mean_gx = (gxhat * xhat).sum() / width;
+                     ArrayMap(pgx + i * width, width) = ps[i] * (gxhat - mean_g - xhat * mean_gx);
+                     gw_part.col(blk) += gr * xhat;
+                     gb_part.col(blk) += gr;
+                   }
+                 }
+               });
   for (int64_t blk = 0; blk < nblocks; ++blk) {
     g.weight.array() += gw_part.col(blk);
     g.bias.array() += gb_part.col(blk);
@@ -178,8 +180,8 @@ Tensor gelu_tanh(const Tensor& x) {
 Tensor gelu_tanh_backward(const Tensor& x, const Tensor& gy) {
   return map_flat2(x, gy, "gelu_tanh_backward", [](auto in, auto g, auto out) {
     Eigen::ArrayXf t = (kSqrt2OverPi * (in + kGeluCubic * in.cube())).tanh();
-    out = g * (0.5f * (1.0f + t) +
-               0.5f * in * (1.0f - t.square()) * kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * in.square()));
+    out = g * (0.5f * (1.0f + t) + 0.5f * in * (1.0f - t.square()) * kSqrt2OverPi *
+                                       (1.0f + 3.0f * kGeluCubic * in.square()));
   });
 }
 

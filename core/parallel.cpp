@@ -28,11 +28,13 @@ int& thread_count() {
 }
 }  // namespace
 
-int num_threads() { return thread_count(); }
+int num_threads() {
+  return thread_count();
+}
 
 void set_num_threads(int n) {
-  if (n < 1) throw std::invalid_argument("set_num_threads: expected at least 1, got " +
-                                         std::to_string(n));
+  if (n < 1)
+    throw std::invalid_argument("set_num_threads: expected at least 1, got " + std::to_string(n));
   thread_count() = n;
   omp_set_num_threads(n);
   openblas_set_num_threads(n);

@@ -19,9 +19,9 @@ class Rng {
   explicit Rng(uint64_t seed = 0);
 
   uint64_t next_u64();
-  float uniform();                     // [0, 1)
-  float uniform(float lo, float hi);   // [lo, hi)
-  double normal_double();              // N(0, 1)
+  float uniform();                    // [0, 1)
+  float uniform(float lo, float hi);  // [lo, hi)
+  double normal_double();             // N(0, 1)
   float normal(float mean = 0.0f, float std = 1.0f);
   // N(mean, std) redrawn until it falls inside [lo, hi].
   float trunc_normal(float mean, float std, float lo, float hi);

@@ -7,7 +7,6 @@
 #include <numeric>
 #include <sstream>
 
-
 namespace dapa {
 
 std::string shape_str(const Shape& s) {
@@ -73,7 +72,9 @@ Tensor Tensor::empty(const Shape& shape) {
   return Tensor(allocate(shape_numel(shape)), shape, contiguous_strides(shape), 0);
 }
 
-Tensor Tensor::zeros(const Shape& shape) { return full(shape, 0.0f); }
+Tensor Tensor::zeros(const Shape& shape) {
+  return full(shape, 0.0f);
+}
 
 Tensor Tensor::full(const Shape& shape, float value) {
   Tensor t = empty(shape);
@@ -83,8 +84,8 @@ Tensor Tensor::full(const Shape& shape, float value) {
 
 Tensor Tensor::from(const std::vector<float>& values, const Shape& shape) {
   if (static_cast<int64_t>(values.size()) != shape_numel(shape))
-    shape_error("Tensor::from", std::to_string(values.size()) + " values do not fill shape " +
-                                    shape_str(shape));
+    shape_error("Tensor::from",
+                std::to_string(values.size()) + " values do not fill shape " + shape_str(shape));
   Tensor t = empty(shape);
   std::copy(values.begin(), values.end(), t.data());
   return t;
@@ -94,12 +95,14 @@ int Tensor::normalize_axis(int axis, const char* op) const {
   int n = ndim();
   int a = axis < 0 ? axis + n : axis;
   if (a < 0 || a >= n)
-    shape_error(op, "axis " + std::to_string(axis) + " out of range for shape " +
-                        shape_str(shape_));
+    shape_error(op,
+                "axis " + std::to_string(axis) + " out of range for shape " + shape_str(shape_));
   return a;
 }
 
-int64_t Tensor::size(int axis) const { return shape_[normalize_axis(axis, "Tensor::size")]; }
+int64_t Tensor::size(int axis) const {
+  return shape_[normalize_axis(axis, "Tensor::size")];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expect = 1;
@@ -112,8 +115,8 @@ bool Tensor::is_contiguous() const {
 
 int64_t Tensor::flat_index(std::initializer_list<int64_t> index) const {
   if (static_cast<int>(index.size()) != ndim())
-    shape_error("Tensor::at", "index of rank " + std::to_string(index.size()) +
-                                  " for shape " + shape_str(shape_));
+    shape_error("Tensor::at", "index of rank " + std::to_string(index.size()) + " for shape " +
+                                  shape_str(shape_));
   int64_t off = offset_;
   int i = 0;
   for (int64_t v : index) {
@@ -182,8 +185,8 @@ Tensor Tensor::transpose(int a, int b) const {
 
 Tensor Tensor::permute(const std::vector<int>& dims) const {
   if (static_cast<int>(dims.size()) != ndim())
-    shape_error("permute", "needs " + std::to_string(ndim()) + " dims for shape " +
-                               shape_str(shape_));
+    shape_error("permute",
+                "needs " + std::to_string(ndim()) + " dims for shape " + shape_str(shape_));
   std::vector<bool> seen(ndim(), false);
   Tensor t = *this;
   for (int i = 0; i < ndim(); ++i) {

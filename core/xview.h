@@ -25,7 +25,11 @@ auto xview_impl(T* data, const Tensor& t) {
   return xt::adapt(data, view_extent(t), xt::no_ownership(), shape, strides);
 }
 
-inline auto xview(Tensor& t) { return xview_impl(t.data(), t); }
-inline auto xview(const Tensor& t) { return xview_impl(t.data(), t); }
+inline auto xview(Tensor& t) {
+  return xview_impl(t.data(), t);
+}
+inline auto xview(const Tensor& t) {
+  return xview_impl(t.data(), t);
+}
 
 }  // namespace dapa

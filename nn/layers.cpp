@@ -12,14 +12,18 @@ Linear::Linear(int64_t in, int64_t out, Rng& rng, bool has_bias) {
   if (has_bias) register_parameter("bias", bias, Tensor::zeros({out}));
 }
 
-Var Linear::forward(const Var& x) { return linear(x, weight, bias); }
+Var Linear::forward(const Var& x) {
+  return linear(x, weight, bias);
+}
 
 LayerNorm::LayerNorm(int64_t dim, float eps_) : eps(eps_) {
   register_parameter("weight", weight, Tensor::ones({dim}));
   register_parameter("bias", bias, Tensor::zeros({dim}));
 }
 
-Var LayerNorm::forward(const Var& x) { return layer_norm(x, weight, bias, eps); }
+Var LayerNorm::forward(const Var& x) {
+  return layer_norm(x, weight, bias, eps);
+}
 
 Attention::Attention(int64_t dim_, int64_t heads_, Rng& rng)
     : dim(dim_), heads(heads_), qkv(dim_, 3 * dim_, rng), proj(dim_, dim_, rng) {
@@ -32,15 +36,16 @@ Attention::Attention(int64_t dim_, int64_t heads_, Rng& rng)
 
 Var Attention::forward(const Var& x) {
   int64_t B = x.shape()[0], T = x.shape()[1], C = x.shape()[2], H = heads, D = C / H;
-  Var qkv_out = reshape(qkv.forward(x), {B, T, 3, H, D});              // (B, T, 3, H, D)
+  Var qkv_out = reshape(qkv.forward(x), {B, T, 3, H, D});  // (B, T, 3, H, D)
   Var heads_first = reshape(permute(qkv_out, {2, 0, 3, 1, 4}), {3, B * H, T, D});
-  std::vector<Var> parts = split(heads_first, {1, 1, 1}, 0);           // 3 x (1, B*H, T, D)
+  std::vector<Var> parts = split(heads_first, {1, 1, 1}, 0);  // 3 x (1, B*H, T, D)
   Var q = reshape(parts[0], {B * H, T, D});
   Var k = reshape(parts[1], {B * H, T, D});
   Var v = reshape(parts[2], {B * H, T, D});
-  Var scores = scale(bmm(q, k, false, true), 1.0f / std::sqrt(static_cast<float>(D)));  // (B*H, T, T)
+  Var scores =
+      scale(bmm(q, k, false, true), 1.0f / std::sqrt(static_cast<float>(D)));  // (B*H, T, T)
   Var attn = softmax(scores);
-  Var out = bmm(attn, v);                                               // (B*H, T, D)
+  Var out = bmm(attn, v);  // (B*H, T, D)
   out = reshape(permute(reshape(out, {B, H, T, D}), {0, 2, 1, 3}), {B, T, C});
   return proj.forward(out);
 }
@@ -51,11 +56,15 @@ Mlp::Mlp(int64_t dim, int64_t hidden, std::unique_ptr<Activation> act_, Rng& rng
   register_module("fc2", fc2);
 }
 
-Var Mlp::forward(const Var& x) { return fc2.forward(act->forward(fc1.forward(x))); }
+Var Mlp::forward(const Var& x) {
+  return fc2.forward(act->forward(fc1.forward(x)));
+}
 
 Block::Block(int64_t dim, int64_t heads, int64_t mlp_hidden, std::unique_ptr<Activation> act,
              Rng& rng, float ln_eps)
-    : norm1(dim, ln_eps), attn(dim, heads, rng), norm2(dim, ln_eps),
+    : norm1(dim, ln_eps),
+      attn(dim, heads, rng),
+      norm2(dim, ln_eps),
       mlp(dim, mlp_hidden, std::move(act), rng) {
   register_module("norm1", norm1);
   register_module("attn", attn);

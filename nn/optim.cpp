@@ -27,7 +27,10 @@ double Optimizer::clip_grad_norm(double max_norm) {
 AdamW::AdamW(std::vector<ParamGroup> params, float weight_decay, float beta1, float beta2,
              float eps)
     : Optimizer(std::move(params)),
-      weight_decay_(weight_decay), beta1_(beta1), beta2_(beta2), eps_(eps) {
+      weight_decay_(weight_decay),
+      beta1_(beta1),
+      beta2_(beta2),
+      eps_(eps) {
   for (auto& p : params_) {
     m.push_back(Tensor::zeros(p.param->shape()));
     v.push_back(Tensor::zeros(p.param->shape()));

@@ -25,71 +25,180 @@ struct OpCase {
 };
 
 // gtest prints parameters; show the case name, not the struct's bytes.
-inline void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
+inline void PrintTo(const OpCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
-inline int64_t dim(Rng& r, int64_t lo = 1, int64_t hi = 5) { return lo + r.randint(hi - lo + 1); }
+inline int64_t dim(Rng& r, int64_t lo = 1, int64_t hi = 5) {
+  return lo + r.randint(hi - lo + 1);
+}
 
 inline std::vector<OpCase> op_cases() {
   using V = const std::vector<Var>&;
   using L = const Labels&;
   return {
-      {"add", [](Rng& r) { int64_t a = dim(r), b = dim(r), c = dim(r); return std::vector<Shape>{{a, b, c}, {b, c}}; },
+      {"add",
+       [](Rng& r) {
+         int64_t a = dim(r), b = dim(r), c = dim(r);
+         return std::vector<Shape>{{a, b, c}, {b, c}};
+       },
        [](V x, L) { return add(x[0], x[1]); }},
-      {"add_broadcast_both", [](Rng& r) { int64_t a = dim(r, 2), b = dim(r, 2), c = dim(r); return std::vector<Shape>{{a, 1, c}, {b, 1}}; },
+      {"add_broadcast_both",
+       [](Rng& r) {
+         int64_t a = dim(r, 2), b = dim(r, 2), c = dim(r);
+         return std::vector<Shape>{{a, 1, c}, {b, 1}};
+       },
        [](V x, L) { return add(x[0], x[1]); }},
-      {"sub", [](Rng& r) { int64_t a = dim(r), b = dim(r); return std::vector<Shape>{{a, b}, {a, 1}}; },
+      {"sub",
+       [](Rng& r) {
+         int64_t a = dim(r), b = dim(r);
+         return std::vector<Shape>{{a, b}, {a, 1}};
+       },
        [](V x, L) { return sub(x[0], x[1]); }},
-      {"mul", [](Rng& r) { Shape s{dim(r), dim(r), dim(r)}; return std::vector<Shape>{s, s}; },
+      {"mul",
+       [](Rng& r) {
+         Shape s{dim(r), dim(r), dim(r)};
+         return std::vector<Shape>{s, s};
+       },
        [](V x, L) { return mul(x[0], x[1]); }},
-      {"mul_broadcast", [](Rng& r) { int64_t c = dim(r); return std::vector<Shape>{{c}, {dim(r), dim(r), c}}; },
+      {"mul_broadcast",
+       [](Rng& r) {
+         int64_t c = dim(r);
+         return std::vector<Shape>{{c}, {dim(r), dim(r), c}};
+       },
        [](V x, L) { return mul(x[0], x[1]); }},
-      {"scale", [](Rng& r) { return std::vector<Shape>{{dim(r), dim(r)}}; },
+      {"scale",
+       [](Rng& r) {
+         return std::vector<Shape>{{dim(r), dim(r)}};
+       },
        [](V x, L) { return scale(x[0], 0.37f); }},
-      {"matmul", [](Rng& r) { int64_t m = dim(r), k = dim(r), n = dim(r); return std::vector<Shape>{{m, k}, {k, n}}; },
+      {"matmul",
+       [](Rng& r) {
+         int64_t m = dim(r), k = dim(r), n = dim(r);
+         return std::vector<Shape>{{m, k}, {k, n}};
+       },
        [](V x, L) { return matmul(x[0], x[1]); }},
-      {"matmul_tn", [](Rng& r) { int64_t m = dim(r), k = dim(r), n = dim(r); return std::vector<Shape>{{k, m}, {k, n}}; },
+      {"matmul_tn",
+       [](Rng& r) {
+         int64_t m = dim(r), k = dim(r), n = dim(r);
+         return std::vector<Shape>{{k, m}, {k, n}};
+       },
        [](V x, L) { return matmul(x[0], x[1], true, false); }},
-      {"matmul_nt", [](Rng& r) { int64_t m = dim(r), k = dim(r), n = dim(r); return std::vector<Shape>{{m, k}, {n, k}}; },
+      {"matmul_nt",
+       [](Rng& r) {
+         int64_t m = dim(r), k = dim(r), n = dim(r);
+         return std::vector<Shape>{{m, k}, {n, k}};
+       },
        [](V x, L) { return matmul(x[0], x[1], false, true); }},
-      {"matmul_tt", [](Rng& r) { int64_t m = dim(r), k = dim(r), n = dim(r); return std::vector<Shape>{{k, m}, {n, k}}; },
+      {"matmul_tt",
+       [](Rng& r) {
+         int64_t m = dim(r), k = dim(r), n = dim(r);
+         return std::vector<Shape>{{k, m}, {n, k}};
+       },
        [](V x, L) { return matmul(x[0], x[1], true, true); }},
-      {"bmm", [](Rng& r) { int64_t b = dim(r, 1, 3), m = dim(r), k = dim(r), n = dim(r); return std::vector<Shape>{{b, m, k}, {b, k, n}}; },
+      {"bmm",
+       [](Rng& r) {
+         int64_t b = dim(r, 1, 3), m = dim(r), k = dim(r), n = dim(r);
+         return std::vector<Shape>{{b, m, k}, {b, k, n}};
+       },
        [](V x, L) { return bmm(x[0], x[1]); }},
-      {"bmm_nt", [](Rng& r) { int64_t b = dim(r, 1, 3), m = dim(r), k = dim(r), n = dim(r); return std::vector<Shape>{{b, m, k}, {b, n, k}}; },
+      {"bmm_nt",
+       [](Rng& r) {
+         int64_t b = dim(r, 1, 3), m = dim(r), k = dim(r), n = dim(r);
+         return std::vector<Shape>{{b, m, k}, {b, n, k}};
+       },
        [](V x, L) { return bmm(x[0], x[1], false, true); }},
-      {"bmm_tn", [](Rng& r) { int64_t b = dim(r, 1, 3), m = dim(r), k = dim(r), n = dim(r); return std::vector<Shape>{{b, k, m}, {b, k, n}}; },
+      {"bmm_tn",
+       [](Rng& r) {
+         int64_t b = dim(r, 1, 3), m = dim(r), k = dim(r), n = dim(r);
+         return std::vector<Shape>{{b, k, m}, {b, k, n}};
+       },
        [](V x, L) { return bmm(x[0], x[1], true, false); }},
-      {"linear", [](Rng& r) { int64_t i = dim(r), o = dim(r); return std::vector<Shape>{{dim(r), dim(r), i}, {o, i}, {o}}; },
+      {"linear",
+       [](Rng& r) {
+         int64_t i = dim(r), o = dim(r);
+         return std::vector<Shape>{{dim(r), dim(r), i}, {o, i}, {o}};
+       },
        [](V x, L) { return linear(x[0], x[1], x[2]); }},
-      {"sum", [](Rng& r) { return std::vector<Shape>{{dim(r), dim(r), dim(r)}}; },
+      {"sum",
+       [](Rng& r) {
+         return std::vector<Shape>{{dim(r), dim(r), dim(r)}};
+       },
        [](V x, L) { return sum(x[0], 1); }},
-      {"mean_keepdim", [](Rng& r) { return std::vector<Shape>{{dim(r), dim(r), dim(r)}}; },
+      {"mean_keepdim",
+       [](Rng& r) {
+         return std::vector<Shape>{{dim(r), dim(r), dim(r)}};
+       },
        [](V x, L) { return mean(x[0], -1, true); }},
-      {"softmax", [](Rng& r) { return std::vector<Shape>{{dim(r), dim(r), dim(r, 2, 8)}}; },
+      {"softmax",
+       [](Rng& r) {
+         return std::vector<Shape>{{dim(r), dim(r), dim(r, 2, 8)}};
+       },
        [](V x, L) { return softmax(x[0]); }},
-      {"layer_norm", [](Rng& r) { int64_t c = dim(r, 2, 8); return std::vector<Shape>{{dim(r), dim(r), c}, {c}, {c}}; },
+      {"layer_norm",
+       [](Rng& r) {
+         int64_t c = dim(r, 2, 8);
+         return std::vector<Shape>{{dim(r), dim(r), c}, {c}, {c}};
+       },
        [](V x, L) { return layer_norm(x[0], x[1], x[2], 1e-5f); }},
-      {"gelu", [](Rng& r) { return std::vector<Shape>{{dim(r), dim(r, 1, 9)}}; },
+      {"gelu",
+       [](Rng& r) {
+         return std::vector<Shape>{{dim(r), dim(r, 1, 9)}};
+       },
        [](V x, L) { return gelu(x[0]); }},
-      {"gelu_tanh", [](Rng& r) { return std::vector<Shape>{{dim(r), dim(r, 1, 9)}}; },
+      {"gelu_tanh",
+       [](Rng& r) {
+         return std::vector<Shape>{{dim(r), dim(r, 1, 9)}};
+       },
        [](V x, L) { return gelu_tanh(x[0]); }},
-      {"relu", [](Rng& r) { return std::vector<Shape>{{dim(r), dim(r, 1, 9)}}; },
-       [](V x, L) { return relu(x[0]); }, {0.0f}},
-      {"cross_entropy", [](Rng& r) { return std::vector<Shape>{{dim(r), dim(r, 2, 10)}}; },
-       [](V x, L labels) { return cross_entropy(x[0], labels); }, {}, true},
-      {"reshape", [](Rng& r) { return std::vector<Shape>{{2, 3, dim(r)}}; },
-       [](V x, L) { return reshape(x[0], {6, -1}); }},
-      {"permute", [](Rng& r) { return std::vector<Shape>{{dim(r), dim(r), dim(r), dim(r)}}; },
-       [](V x, L) { return permute(x[0], {0, 2, 1, 3}); }},
-      {"slice", [](Rng& r) { return std::vector<Shape>{{dim(r), 7, dim(r)}}; },
+      {"relu",
+       [](Rng& r) {
+         return std::vector<Shape>{{dim(r), dim(r, 1, 9)}};
+       },
+       [](V x, L) { return relu(x[0]); },
+       {0.0f}},
+      {"cross_entropy",
+       [](Rng& r) {
+         return std::vector<Shape>{{dim(r), dim(r, 2, 10)}};
+       },
+       [](V x, L labels) { return cross_entropy(x[0], labels); },
+       {},
+       true},
+      {"reshape",
+       [](Rng& r) {
+         return std::vector<Shape>{{2, 3, dim(r)}};
+       },
+       [](V x, L) {
+         return reshape(x[0], {6, -1});
+       }},
+      {"permute",
+       [](Rng& r) {
+         return std::vector<Shape>{{dim(r), dim(r), dim(r), dim(r)}};
+       },
+       [](V x, L) {
+         return permute(x[0], {0, 2, 1, 3});
+       }},
+      {"slice",
+       [](Rng& r) {
+         return std::vector<Shape>{{dim(r), 7, dim(r)}};
+       },
        [](V x, L) { return slice(x[0], 1, 2, 5); }},
-      {"split", [](Rng& r) { return std::vector<Shape>{{dim(r), 7, dim(r)}}; },
+      {"split",
+       [](Rng& r) {
+         return std::vector<Shape>{{dim(r), 7, dim(r)}};
+       },
        [](V x, L) {
          std::vector<Var> parts = split(x[0], {2, 5}, 1);
          return concat({parts[1], parts[0]}, 1);
        }},
-      {"concat", [](Rng& r) { int64_t a = dim(r), c = dim(r); return std::vector<Shape>{{a, dim(r), c}, {a, dim(r), c}}; },
-       [](V x, L) { return concat({x[0], x[1]}, 1); }},
+      {"concat",
+       [](Rng& r) {
+         int64_t a = dim(r), c = dim(r);
+         return std::vector<Shape>{{a, dim(r), c}, {a, dim(r), c}};
+       },
+       [](V x, L) {
+         return concat({x[0], x[1]}, 1);
+       }},
   };
 }
 

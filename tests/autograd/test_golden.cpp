@@ -1,5 +1,5 @@
-// Parity with PyTorch: every op case, forward and backward, against fixtures written by tests/golden/make_golden.py (float64
-// PyTorch, stored as float32). Relative tolerance 1e-4.
+// Parity with PyTorch: every op case, forward and backward, against fixtures written by
+// tests/golden/make_golden.py (float64 PyTorch, stored as float32). Relative tolerance 1e-4.
 #include <gtest/gtest.h>
 
 #include "core/h5.h"

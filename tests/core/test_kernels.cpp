@@ -57,7 +57,8 @@ TEST(Gemm, BatchedMatchesPerMatrix) {
   ASSERT_EQ(c.shape(), (Shape{6, 9, 7}));
   for (int64_t i = 0; i < 6; ++i) {
     Tensor ai = a.slice(0, i, i + 1).reshape({9, 5}), bi = b.slice(0, i, i + 1).reshape({7, 5});
-    EXPECT_TRUE(tensors_close(c.slice(0, i, i + 1).reshape({9, 7}), naive_matmul(ai, bi, false, true)));
+    EXPECT_TRUE(
+        tensors_close(c.slice(0, i, i + 1).reshape({9, 7}), naive_matmul(ai, bi, false, true)));
   }
 }
 
@@ -77,16 +78,16 @@ TEST(Gemm, ShapeErrorsNameBothShapes) {
 TEST(Elementwise, BroadcastingAllPaths) {
   Tensor a = Tensor::from({1, 2, 3, 4, 5, 6}, {2, 3});
   EXPECT_EQ(add(a, Tensor::from({10, 20, 30}, {3})).to_vector(),
-            (std::vector<float>{11, 22, 33, 14, 25, 36}));               // trailing block
+            (std::vector<float>{11, 22, 33, 14, 25, 36}));  // trailing block
   EXPECT_EQ(sub(Tensor::from({10, 20, 30}, {3}), a).to_vector(),
-            (std::vector<float>{9, 18, 27, 6, 15, 24}));                  // block on the left
+            (std::vector<float>{9, 18, 27, 6, 15, 24}));  // block on the left
   EXPECT_EQ(mul(a, Tensor::from({2, 3}, {2, 1})).to_vector(),
-            (std::vector<float>{2, 4, 6, 12, 15, 18}));                   // general (column)
+            (std::vector<float>{2, 4, 6, 12, 15, 18}));  // general (column)
   Tensor outer = add(Tensor::from({1, 2}, {2, 1}), Tensor::from({10, 20, 30}, {1, 3}));
   EXPECT_EQ(outer.shape(), (Shape{2, 3}));
   EXPECT_EQ(outer.to_vector(), (std::vector<float>{11, 21, 31, 12, 22, 32}));
   EXPECT_EQ(add(a.transpose(0, 1), a.transpose(0, 1)).to_vector(),
-            (std::vector<float>{2, 8, 4, 10, 6, 12}));                    // strided inputs
+            (std::vector<float>{2, 8, 4, 10, 6, 12}));  // strided inputs
   EXPECT_THROW(add(a, Tensor::zeros({2})), ShapeError);
 }
 

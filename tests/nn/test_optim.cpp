@@ -56,11 +56,12 @@ TEST(Module, PyTorchStateDictNames) {
   Block block(8, 2, 16, make_activation("gelu"), rng);
   std::vector<std::string> names;
   for (auto& [name, v] : block.named_parameters()) names.push_back(name);
-  EXPECT_EQ(names, (std::vector<std::string>{
-                       "norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias",
-                       "attn.proj.weight", "attn.proj.bias", "norm2.weight", "norm2.bias",
-                       "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias"}));
-  EXPECT_EQ(block.parameter_count(), 2 * 8 + 8 * 24 + 24 + 64 + 8 + 2 * 8 + 8 * 16 + 16 + 16 * 8 + 8);
+  EXPECT_EQ(names, (std::vector<std::string>{"norm1.weight", "norm1.bias", "attn.qkv.weight",
+                                             "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
+                                             "norm2.weight", "norm2.bias", "mlp.fc1.weight",
+                                             "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias"}));
+  EXPECT_EQ(block.parameter_count(),
+            2 * 8 + 8 * 24 + 24 + 64 + 8 + 2 * 8 + 8 * 16 + 16 + 16 * 8 + 8);
   EXPECT_THROW(make_activation("swish"), std::invalid_argument);
   EXPECT_THROW(Attention(10, 3, rng), std::invalid_argument);
 }

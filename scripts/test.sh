@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds, and runs every test with ctest; non-zero on any failure.
+#   scripts/test.sh              Release build in build/
+#   scripts/test.sh --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer build in build-sanitize/
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+sanitize=0
+for arg in "$@"; do
+  case "$arg" in
+    --sanitize) sanitize=1 ;;
+    -h | --help) sed -n '2,4p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown option '$arg' (expected --sanitize)" >&2; exit 2 ;;
+  esac
+done
+
+./scripts/install-deps.sh
+
+if [ "$sanitize" = 1 ]; then
+  build="$root/build-sanitize"
+  BUILD_TYPE=RelWithDebInfo ./scripts/build.sh "$build" -DDAPA_SANITIZE=ON -DDAPA_BUILD_BENCH=OFF
+  # Any sanitizer report fails the test that triggered it.
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+else
+  build="$root/build"
+  ./scripts/build.sh "$build"
+fi
+
+cd "$build"
+ctest --output-on-failure -j "${JOBS:-2}"
