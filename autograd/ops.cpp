@@ -145,6 +145,15 @@ Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps) {
                 });
 }
 
+Var attention(const Var& qkv, int64_t heads) {
+  Tensor qv = qkv.value();
+  AttentionResult r = dapa::attention(qv, heads);
+  Tensor probs = r.probs;
+  return record("attention", r.out, {qkv}, [qv, probs, heads](const Tensor& gy, const Needs&) -> Grads {
+    return {attention_backward(gy, qv, probs, heads)};
+  });
+}
+
 Var gelu(const Var& x) {
   Tensor xv = x.value();
   return record("gelu", dapa::gelu(xv), {x},

@@ -28,6 +28,8 @@ Var mean(const Var& x, int axis, bool keepdim = false);
 // Transformer pieces.
 Var softmax(const Var& x);  // last axis
 Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps = 1e-5f);
+// Multi-head self-attention on a fused projection qkv (B, T, 3C) -> (B, T, C).
+Var attention(const Var& qkv, int64_t heads);
 Var gelu(const Var& x);
 Var gelu_tanh(const Var& x);
 Var relu(const Var& x);

@@ -9,17 +9,18 @@ namespace dapa {
 namespace {
 struct Node {
   const char* op;
-  std::vector<Var> inputs;
-  std::shared_ptr<Var::Impl> output;
+  std::vector<std::shared_ptr<Var::Slot>> inputs;
+  std::vector<Shape> input_shapes;
+  std::shared_ptr<Var::Slot> output;
   BackwardFn backward;
 };
 
 thread_local std::vector<Node> tape;
 thread_local bool enabled = true;
 
-void accumulate(Var::Impl& v, Tensor g, const char* op) {
-  if (g.shape() != v.value.shape())
-    shape_error(std::string("backward of ") + op, v.value.shape(), g.shape(),
+void accumulate(Var::Slot& v, const Shape& shape, Tensor g, const char* op) {
+  if (g.shape() != shape)
+    shape_error(std::string("backward of ") + op, shape, g.shape(),
                 "gradient shape differs from its input's");
   if (!v.grad.defined()) {
     // Take ownership only of storage no one else holds: a backward may return the same
@@ -31,9 +32,9 @@ void accumulate(Var::Impl& v, Tensor g, const char* op) {
 }
 }  // namespace
 
-Var::Var(Tensor value, bool requires_grad) : impl_(std::make_shared<Impl>()) {
-  impl_->value = std::move(value);
-  impl_->requires_grad = requires_grad;
+Var::Var(Tensor value, bool requires_grad)
+    : value_(std::move(value)), slot_(std::make_shared<Slot>()) {
+  slot_->requires_grad = requires_grad;
 }
 
 Var record(const char* op, Tensor out, std::vector<Var> inputs, BackwardFn backward) {
@@ -41,7 +42,14 @@ Var record(const char* op, Tensor out, std::vector<Var> inputs, BackwardFn backw
   if (enabled)
     for (const Var& v : inputs) needs_grad = needs_grad || v.requires_grad();
   Var y(std::move(out), needs_grad);
-  if (needs_grad) tape.push_back({op, std::move(inputs), y.impl(), std::move(backward)});
+  if (needs_grad) {
+    Node node{op, {}, {}, y.slot(), std::move(backward)};
+    for (const Var& v : inputs) {
+      node.inputs.push_back(v.slot());
+      node.input_shapes.push_back(v.shape());
+    }
+    tape.push_back(std::move(node));
+  }
   return y;
 }
 
@@ -57,17 +65,18 @@ void backward(const Var& root, const Tensor& seed) {
   if (!root.requires_grad())
     throw std::invalid_argument(
         "backward: the root does not depend on anything that requires grad");
-  accumulate(*root.impl(), seed, "root");
+  accumulate(*root.slot(), root.shape(), seed, "root");
   for (auto it = tape.rbegin(); it != tape.rend(); ++it) {
     Node& node = *it;
     if (!node.output->grad.defined()) continue;  // not on a path from the root
     Needs needs(node.inputs.size());
-    for (size_t i = 0; i < needs.size(); ++i) needs[i] = node.inputs[i].requires_grad();
+    for (size_t i = 0; i < needs.size(); ++i) needs[i] = node.inputs[i]->requires_grad;
     Grads grads = node.backward(node.output->grad, needs);
+    node.backward = nullptr;       // its saved tensors are not needed any more
     node.output->grad = Tensor();  // intermediate gradient consumed: free it now
     for (size_t i = 0; i < needs.size(); ++i)
       if (needs[i] && i < grads.size() && grads[i].defined())
-        accumulate(*node.inputs[i].impl(), std::move(grads[i]), node.op);
+        accumulate(*node.inputs[i], node.input_shapes[i], std::move(grads[i]), node.op);
   }
   tape.clear();
 }

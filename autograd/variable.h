@@ -1,11 +1,12 @@
 // Reverse-mode autograd on a tape, small enough to read in one sitting.
 //
-// A Var is a tensor in the graph: a value, a gradient filled in by backward(), and
-// whether it needs one. Each differentiable op (ops.cpp) computes its forward on
+// A Var is a tensor in the graph: a value, and a slot for the gradient filled in by
+// backward() (copies of a Var share the slot). Each differentiable op (ops.cpp) computes its forward on
 // Tensors, then record()s a node: its inputs, its output and its hand-written backward.
 // Nodes are appended to a thread-local tape in creation order, which is a topological
 // order, so backward() just walks the tape in reverse. Gradients accumulate into
 // Var::grad; intermediate gradients and every saved tensor are released when the tape is.
+// Nodes hold gradient slots, not values, so activations live only where saved.
 #pragma once
 
 #include <functional>
@@ -18,8 +19,9 @@ namespace dapa {
 
 class Var {
  public:
-  struct Impl {
-    Tensor value;
+  // What the tape keeps of a Var: its gradient, not its value. A value lives only as
+  // long as some Var handle or some backward closure that saved it.
+  struct Slot {
     Tensor grad;  // undefined until a backward pass reaches this Var
     bool requires_grad = false;
   };
@@ -27,18 +29,19 @@ class Var {
   Var() = default;
   explicit Var(Tensor value, bool requires_grad = false);
 
-  bool defined() const { return impl_ != nullptr; }
-  const Tensor& value() const { return impl_->value; }
-  Tensor& value() { return impl_->value; }
-  const Tensor& grad() const { return impl_->grad; }
-  Tensor& grad() { return impl_->grad; }
-  bool requires_grad() const { return impl_ && impl_->requires_grad; }
-  const Shape& shape() const { return impl_->value.shape(); }
-  void zero_grad() { impl_->grad = Tensor(); }
-  const std::shared_ptr<Impl>& impl() const { return impl_; }
+  bool defined() const { return slot_ != nullptr; }
+  const Tensor& value() const { return value_; }
+  Tensor& value() { return value_; }
+  const Tensor& grad() const { return slot_->grad; }
+  Tensor& grad() { return slot_->grad; }
+  bool requires_grad() const { return slot_ && slot_->requires_grad; }
+  const Shape& shape() const { return value_.shape(); }
+  void zero_grad() { slot_->grad = Tensor(); }
+  const std::shared_ptr<Slot>& slot() const { return slot_; }
 
  private:
-  std::shared_ptr<Impl> impl_;
+  Tensor value_;
+  std::shared_ptr<Slot> slot_;
 };
 
 // A backward function gets dL/d(output) and which inputs need a gradient, and returns

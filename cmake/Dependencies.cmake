@@ -5,6 +5,7 @@ find_package(xtensor REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(HDF5 REQUIRED COMPONENTS C CXX)
 find_package(CLI11 REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
 find_package(ZLIB REQUIRED)
 
 # OpenBLAS, OpenMP build: it shares libgomp's thread pool with our kernels and runs

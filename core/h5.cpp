@@ -2,6 +2,9 @@
 #include "core/h5.h"
 
 #include <H5Cpp.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 namespace dapa {
 
@@ -58,7 +61,8 @@ H5Store::H5Store(const std::string& path, Mode mode) : path_(path) {
   H5::Exception::dontPrint();
   try {
     if (mode == Mode::Read) {
-      if (!H5::H5File::isHdf5(path)) fail(path, "not an HDF5 file (or missing/unreadable)");
+      if (::access(path.c_str(), R_OK) != 0) fail(path, "no such file, or not readable");
+      if (!H5::H5File::isHdf5(path)) fail(path, "not an HDF5 file");
       file_ = std::make_unique<H5::H5File>(path, H5F_ACC_RDONLY);
     } else {
       file_ = std::make_unique<H5::H5File>(path, H5F_ACC_TRUNC);
@@ -198,6 +202,19 @@ void H5Store::write_attr(const std::string& object, const std::string& key, doub
   }
 }
 
+void H5Store::write_attr(const std::string& object, const std::string& key,
+                         const std::vector<double>& values) {
+  try {
+    Object o = open_object(*file_, object);
+    hsize_t n = values.size();
+    H5::Attribute a =
+        o.get()->createAttribute(key, H5::PredType::IEEE_F64LE, H5::DataSpace(1, &n));
+    a.write(H5::PredType::NATIVE_DOUBLE, values.data());
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot write attribute '" + key + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
 bool H5Store::has_attr(const std::string& object, const std::string& key) const {
   try {
     Object o = open_object(*file_, object);
@@ -227,6 +244,35 @@ double H5Store::read_attr_double(const std::string& object, const std::string& k
     H5::Attribute a = o.get()->openAttribute(key);
     double v = 0.0;
     a.read(H5::PredType::NATIVE_DOUBLE, &v);
+    return v;
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot read attribute '" + key + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
+void write_h5_atomically(const std::string& path, const std::function<void(H5Store&)>& fill) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  try {
+    {
+      H5Store store(tmp, H5Store::Mode::Truncate);
+      fill(store);
+    }  // closed (flushed) before the rename
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+      fail(path, "cannot replace with the new file " + tmp);
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+}
+
+std::vector<double> H5Store::read_attr_doubles(const std::string& object,
+                                               const std::string& key) const {
+  if (!has_attr(object, key)) fail(path_, "missing attribute '" + key + "' on '" + object + "'");
+  try {
+    Object o = open_object(*file_, object);
+    H5::Attribute a = o.get()->openAttribute(key);
+    std::vector<double> v(a.getSpace().getSimpleExtentNpoints());
+    a.read(H5::PredType::NATIVE_DOUBLE, v.data());
     return v;
   } catch (const H5::Exception& e) {
     fail(path_, "cannot read attribute '" + key + "' (" + e.getDetailMsg() + ")");

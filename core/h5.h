@@ -3,6 +3,7 @@
 // file and the dataset, never a bare HDF5 stack dump.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -43,13 +44,21 @@ class H5Store {
   // Attributes on the root group or any object.
   void write_attr(const std::string& object, const std::string& key, const std::string& value);
   void write_attr(const std::string& object, const std::string& key, double value);
+  void write_attr(const std::string& object, const std::string& key,
+                  const std::vector<double>& values);
   std::string read_attr_string(const std::string& object, const std::string& key) const;
   double read_attr_double(const std::string& object, const std::string& key) const;
+  std::vector<double> read_attr_doubles(const std::string& object, const std::string& key) const;
   bool has_attr(const std::string& object, const std::string& key) const;
 
  private:
   std::string path_;
   std::unique_ptr<H5::H5File> file_;
 };
+
+// Writes an HDF5 file atomically: `fill` writes into a temporary file beside `path`,
+// which then replaces `path` by rename. On any error the temporary is removed and
+// whatever was at `path` before stays intact.
+void write_h5_atomically(const std::string& path, const std::function<void(H5Store&)>& fill);
 
 }  // namespace dapa

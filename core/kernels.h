@@ -64,6 +64,17 @@ struct CrossEntropyResult {
 };
 CrossEntropyResult cross_entropy(const Tensor& logits, const Labels& labels);
 
+// Multi-head scaled dot-product self-attention on a fused projection (attention.cpp):
+// qkv (B, T, 3C) holds [q | k | v], each split into heads of D = C / heads;
+// out (B, T, C) = softmax(q k^T / sqrt(D)) v per head, heads side by side.
+struct AttentionResult {
+  Tensor out;    // (B, T, C)
+  Tensor probs;  // (B, heads, T, T), saved for backward
+};
+AttentionResult attention(const Tensor& qkv, int64_t heads);
+Tensor attention_backward(const Tensor& gout, const Tensor& qkv, const Tensor& probs,
+                          int64_t heads);  // -> (B, T, 3C)
+
 // ---- layout (layout.cpp) ----
 Tensor concat(const std::vector<Tensor>& xs, int axis);
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int axis);

@@ -1,6 +1,8 @@
 // Tensor storage, views and copies. See tensor.h.
 #include "core/tensor.h"
 
+#include "core/allocator.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -50,9 +52,8 @@ std::shared_ptr<float> allocate(int64_t n) {
   // and never zero bytes.
   size_t bytes = static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(float);
   bytes = (bytes + kAlign - 1) / kAlign * kAlign;
-  void* p = std::aligned_alloc(kAlign, bytes);
-  if (!p) throw std::bad_alloc();
-  return std::shared_ptr<float>(static_cast<float*>(p), [](float* q) { std::free(q); });
+  return std::shared_ptr<float>(static_cast<float*>(tensor_alloc(bytes)),
+                                [bytes](float* q) { tensor_free(q, bytes); });
 }
 
 void check_shape(const Shape& shape, const char* op) {

@@ -1,8 +1,6 @@
 // Transformer layers; see layers.h. Gradients come from the autograd ops.
 #include "nn/layers.h"
 
-#include <cmath>
-
 #include "autograd/ops.h"
 
 namespace dapa {
@@ -35,19 +33,7 @@ Attention::Attention(int64_t dim_, int64_t heads_, Rng& rng)
 }
 
 Var Attention::forward(const Var& x) {
-  int64_t B = x.shape()[0], T = x.shape()[1], C = x.shape()[2], H = heads, D = C / H;
-  Var qkv_out = reshape(qkv.forward(x), {B, T, 3, H, D});  // (B, T, 3, H, D)
-  Var heads_first = reshape(permute(qkv_out, {2, 0, 3, 1, 4}), {3, B * H, T, D});
-  std::vector<Var> parts = split(heads_first, {1, 1, 1}, 0);  // 3 x (1, B*H, T, D)
-  Var q = reshape(parts[0], {B * H, T, D});
-  Var k = reshape(parts[1], {B * H, T, D});
-  Var v = reshape(parts[2], {B * H, T, D});
-  Var scores =
-      scale(bmm(q, k, false, true), 1.0f / std::sqrt(static_cast<float>(D)));  // (B*H, T, T)
-  Var attn = softmax(scores);
-  Var out = bmm(attn, v);  // (B*H, T, D)
-  out = reshape(permute(reshape(out, {B, H, T, D}), {0, 2, 1, 3}), {B, T, C});
-  return proj.forward(out);
+  return proj.forward(attention(qkv.forward(x), heads));  // x: (B, T, C) -> (B, T, C)
 }
 
 Mlp::Mlp(int64_t dim, int64_t hidden, std::unique_ptr<Activation> act_, Rng& rng)

@@ -7,6 +7,15 @@
 
 namespace dapa {
 
+std::vector<ParamGroup> param_groups(Module& module) {
+  std::vector<ParamGroup> groups;
+  for (auto& [name, p] : module.named_parameters()) {
+    bool is_weight = name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0;
+    groups.push_back({name, p, is_weight && p->value().ndim() >= 2});
+  }
+  return groups;
+}
+
 void Optimizer::zero_grad() {
   for (auto& p : params_) p.param->zero_grad();
 }
@@ -61,6 +70,7 @@ Sgd::Sgd(std::vector<ParamGroup> params, float momentum, float weight_decay)
 }
 
 void Sgd::step(float lr) {
+  ++t_;
   for (size_t i = 0; i < params_.size(); ++i) {
     Var& p = *params_[i].param;
     if (!p.grad().defined()) continue;

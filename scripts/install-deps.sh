@@ -10,7 +10,7 @@ packages=(
   libeigen3-dev xtensor-dev xtl-dev
   libhdf5-dev hdf5-tools
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev zlib1g-dev libopenblas-openmp-dev
+  libcli11-dev nlohmann-json3-dev zlib1g-dev libopenblas-openmp-dev
   gnuplot-nox
   verilator yosys
   dataset-fashion-mnist

@@ -4,6 +4,8 @@
 // the final accuracy; exits non-zero if training did not learn.
 #include <CLI/CLI.hpp>
 
+#include "train/cli.h"
+
 #include <cmath>
 #include <cstdio>
 
@@ -56,13 +58,14 @@ int main(int argc, char** argv) {
   uint64_t seed = 0;
   float lr = 1e-2f;
   std::string act = "gelu";
-  app.add_option("--steps", steps, "training steps (full batch)")->check(CLI::PositiveNumber);
-  app.add_option("--hidden", hidden, "hidden width")->check(CLI::PositiveNumber);
-  app.add_option("--lr", lr, "AdamW learning rate")->check(CLI::PositiveNumber);
+  app.add_option("--steps", steps, "training steps (full batch)")->check(dapa::cli::positive());
+  app.add_option("--hidden", hidden, "hidden width")->check(dapa::cli::positive());
+  app.add_option("--lr", lr, "AdamW learning rate")->check(dapa::cli::positive());
   app.add_option("--act", act, "activation: gelu, gelu-tanh, relu");
   app.add_option("--seed", seed, "random seed");
   app.add_option("--threads", threads, "threads (default: DAPA_NUM_THREADS or all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(dapa::cli::non_negative());
+  dapa::cli::one_line_errors(app, "demo_mlp");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -72,10 +75,7 @@ int main(int argc, char** argv) {
     Labels labels;
     make_spiral(200, 3, rng, points, labels);
     SpiralNet net(hidden, act, rng);
-    std::vector<ParamGroup> groups;
-    for (auto& [name, p] : net.named_parameters())
-      groups.push_back({p, name.find("weight") != std::string::npos});
-    AdamW opt(groups, 1e-4f);
+    AdamW opt(param_groups(net), 1e-4f);
     Var x(points);
     std::printf("demo_mlp: %lld points, 3 classes, MLP 2-%d-%d-3 (%s), %lld parameters\n",
                 static_cast<long long>(points.shape()[0]), hidden, hidden, act.c_str(),

@@ -141,6 +141,13 @@ inline std::vector<OpCase> op_cases() {
          return std::vector<Shape>{{dim(r), dim(r), c}, {c}, {c}};
        },
        [](V x, L) { return layer_norm(x[0], x[1], x[2], 1e-5f); }},
+      {"attention",
+       [](Rng& r) {
+         int64_t heads = dim(r, 1, 3);
+         return std::vector<Shape>{{heads, dim(r, 1, 6), 3 * heads * dim(r, 1, 3)}};
+       },
+       // Batch size = head count (above), so the op can recover it.
+       [](V x, L) { return attention(x[0], x[0].shape()[0]); }},
       {"gelu",
        [](Rng& r) {
          return std::vector<Shape>{{dim(r), dim(r, 1, 9)}};

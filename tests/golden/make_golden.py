@@ -8,10 +8,13 @@ Every case computes in float64 (the fixture is then a near-exact reference for o
 float32 kernels) and stores float32 inputs, the output, a random upstream gradient
 `gy` and the gradient of every input (`g0`, `g1`, ...), under /ops/<case name>.
 The names match tests/autograd/op_cases.h one for one. /block holds one pre-norm
-transformer block (timm naming) with its parameters, input, output and all gradients.
+transformer block (timm naming) with its parameters, input, output and all gradients;
+/vit a whole tiny ViT (bench/pytorch/vit_ref.py) with logits, loss and all gradients.
 """
 import argparse
 import math
+import os
+import sys
 
 import h5py
 import numpy as np
@@ -22,6 +25,16 @@ F = torch.nn.functional
 
 def gelu_tanh(x):
     return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+
+
+def attention(qkv, heads):
+    """Multi-head self-attention on a fused projection (B, T, 3C) -> (B, T, C)."""
+    B, T, C3 = qkv.shape
+    C = C3 // 3
+    D = C // heads
+    q, k, v = qkv.reshape(B, T, 3, heads, D).permute(2, 0, 3, 1, 4)
+    att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(D), -1)
+    return (att @ v).transpose(1, 2).reshape(B, T, C)
 
 
 # name -> (input shapes, function of (inputs, labels)); labels only for cross-entropy.
@@ -45,6 +58,7 @@ CASES = {
     "softmax": ([(3, 4, 7)], lambda x, l: torch.softmax(x[0], -1)),
     "layer_norm": ([(3, 4, 8), (8,), (8,)],
                    lambda x, l: F.layer_norm(x[0], (8,), x[1], x[2], 1e-5)),
+    "attention": ([(2, 5, 12)], lambda x, l: attention(x[0], 2)),
     "gelu": ([(4, 9)], lambda x, l: F.gelu(x[0])),
     "gelu_tanh": ([(4, 9)], lambda x, l: gelu_tanh(x[0])),
     "relu": ([(4, 9)], lambda x, l: F.relu(x[0])),
@@ -79,15 +93,10 @@ def write_case(group, shapes, fn, gen):
 
 def block_forward(p, x, heads, eps=1e-6):
     """timm's pre-norm Block: x + attn(norm1(x)), then + mlp(norm2(x))."""
-    B, T, C = x.shape
-    D = C // heads
+    C = x.shape[-1]
     h = F.layer_norm(x, (C,), p["norm1.weight"], p["norm1.bias"], eps)
     qkv = F.linear(h, p["attn.qkv.weight"], p["attn.qkv.bias"])
-    qkv = qkv.reshape(B, T, 3, heads, D).permute(2, 0, 3, 1, 4)
-    q, k, v = qkv[0], qkv[1], qkv[2]
-    att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(D), -1)
-    a = (att @ v).transpose(1, 2).reshape(B, T, C)
-    x = x + F.linear(a, p["attn.proj.weight"], p["attn.proj.bias"])
+    x = x + F.linear(attention(qkv, heads), p["attn.proj.weight"], p["attn.proj.bias"])
     h = F.layer_norm(x, (C,), p["norm2.weight"], p["norm2.bias"], eps)
     h = F.linear(F.gelu(F.linear(h, p["mlp.fc1.weight"], p["mlp.fc1.bias"])),
                  p["mlp.fc2.weight"], p["mlp.fc2.bias"])
@@ -125,6 +134,30 @@ def write_block(group, gen, B=2, T=5, C=16, heads=2, hidden=32):
     group.attrs["ln_eps"] = 1e-6
 
 
+def write_vit(group, gen, B=3, classes=3):
+    """A tiny ViT (bench/pytorch/vit_ref.py's class): 1x8x8 images, 4x4 patches."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../bench/pytorch"))
+    import vit_ref
+    torch.manual_seed(7)
+    model = vit_ref.ViT(1, 8, 8, classes, dim=16, depth=2, heads=2, mlp=32, act=torch.nn.GELU).double()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            t = torch.randn(p.shape, dtype=torch.float64, generator=gen)
+            p.copy_(((1 + 0.1 * t) if "norm" in name and name.endswith("weight") else 0.3 * t).float().double())
+            group[f"params/{name}"] = p.detach().float().numpy()
+    x = torch.randn((B, 1, 8, 8), dtype=torch.float64, generator=gen).float().double()
+    labels = torch.randint(0, classes, (B,), generator=gen)
+    logits = model(x)
+    loss = F.cross_entropy(logits, labels)
+    loss.backward()
+    group["images"] = x.float().numpy()
+    group["labels"] = labels.numpy().astype(np.int32)
+    group["logits"] = logits.detach().float().numpy()
+    group["loss"] = np.float32(loss.item())
+    for name, p in model.named_parameters():
+        group[f"grads/{name}"] = p.grad.float().numpy()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="tests/golden/ops.h5")
@@ -135,7 +168,8 @@ def main():
         for name, (shapes, fn) in CASES.items():
             write_case(f.create_group(f"ops/{name}"), shapes, fn, gen)
         write_block(f.create_group("block"), gen)
-    print(f"wrote {args.out}: {len(CASES)} op cases and one transformer block")
+        write_vit(f.create_group("vit"), gen)
+    print(f"wrote {args.out}: {len(CASES)} op cases, one transformer block, one tiny ViT")
 
 
 if __name__ == "__main__":

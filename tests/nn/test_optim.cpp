@@ -12,7 +12,7 @@ namespace {
 
 TEST(AdamW, FirstStepsMatchHandComputation) {
   Var w(Tensor::from({1.0f, -2.0f}, {2}), true), b(Tensor::from({0.5f}, {1}), true);
-  AdamW opt({{&w, true}, {&b, false}}, 0.1f);
+  AdamW opt({{"w", &w, true}, {"b", &b, false}}, 0.1f);
   const float lr = 0.01f;
   w.grad() = Tensor::from({0.3f, -0.4f}, {2});
   b.grad() = Tensor::from({2.0f}, {1});
@@ -33,7 +33,7 @@ TEST(AdamW, FirstStepsMatchHandComputation) {
 
 TEST(Sgd, MomentumAccumulates) {
   Var w(Tensor::from({1.0f}, {1}), true);
-  Sgd opt({{&w, false}}, 0.9f, 0.0f);
+  Sgd opt({{"w", &w, false}}, 0.9f, 0.0f);
   w.grad() = Tensor::from({1.0f}, {1});
   opt.step(0.1f);
   EXPECT_NEAR(w.value().item(), 0.9f, 1e-7);
@@ -45,7 +45,7 @@ TEST(Optimizer, ClipGradNorm) {
   Var a(Tensor::zeros({2}), true), b(Tensor::zeros({1}), true);
   a.grad() = Tensor::from({3.0f, 0.0f}, {2});
   b.grad() = Tensor::from({4.0f}, {1});
-  Sgd opt({{&a, false}, {&b, false}}, 0.0f, 0.0f);
+  Sgd opt({{"a", &a, false}, {"b", &b, false}}, 0.0f, 0.0f);
   EXPECT_NEAR(opt.clip_grad_norm(1.0), 5.0, 1e-9);
   EXPECT_NEAR(a.grad().at({0}), 0.6f, 1e-6);
   EXPECT_NEAR(b.grad().at({0}), 0.8f, 1e-6);

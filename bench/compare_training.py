@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""Training throughput and memory, ours (train_vit) against PyTorch (vit_ref.py), side by side.
+
+Same machine, same data file, same threads and batch. Runs are interleaved (ours,
+PyTorch, ours, ...) so that drift in this shared machine's speed hits both alike; the
+median of the rounds is reported. Prints a markdown table with the ratios.
+    /usr/bin/python3 bench/compare_training.py --data data/fashion-mnist.h5 \
+        [--models vit-nano vit-micro] [--threads 2] [--batch 128] [--rounds 3] [--steps 20]
+Needs build/bin/train_vit and Debian's python3-torch (scripts/install-deps.sh --reference).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_json(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--models", nargs="+", default=["vit-nano", "vit-micro"])
+    ap.add_argument("--act", default="gelu")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build/bin"))
+    args = ap.parse_args()
+
+    ours_cmd = [os.path.join(args.bin, "train_vit"), "--data", args.data, "--act", args.act,
+                "--batch", str(args.batch), "--threads", str(args.threads),
+                "--benchmark-steps", str(args.steps)]
+    ref_cmd = [sys.executable, os.path.join(ROOT, "bench/pytorch/vit_ref.py"), "--data", args.data,
+               "--act", args.act, "--batch", str(args.batch), "--threads", str(args.threads),
+               "--benchmark-steps", str(args.steps)]
+    print(f"| model | ours images/s | PyTorch images/s | speed ratio | ours peak RSS MB | "
+          f"PyTorch peak RSS MB | memory ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for model in args.models:
+        ours, ref = [], []
+        for _ in range(args.rounds):
+            ours.append(run_json(ours_cmd + ["--model", model]))
+            ref.append(run_json(ref_cmd + ["--model", model]))
+        o_ips = statistics.median(r["images_per_s"] for r in ours)
+        r_ips = statistics.median(r["images_per_s"] for r in ref)
+        o_mem = max(r["peak_rss_mb"] for r in ours)
+        r_mem = max(r["peak_rss_mb"] for r in ref)
+        print(f"| {model} | {o_ips:.0f} | {r_ips:.0f} | {o_ips / r_ips:.2f}x | {o_mem:.0f} | "
+              f"{r_mem:.0f} | {r_mem / o_mem:.2f}x lower |", flush=True)
+    print(f"\nthreads {args.threads}, batch {args.batch}, act {args.act}, {args.steps} timed steps "
+          f"after 5 warm-up steps, median of {args.rounds} interleaved rounds; torch "
+          f"{ref[0].get('torch', '?')}")
+
+
+if __name__ == "__main__":
+    main()

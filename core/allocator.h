@@ -1,0 +1,23 @@
+// Tensor storage allocator. Training allocates the same sizes every step, so freed
+// blocks of 64 KiB and more are kept in per-size free lists and handed out again:
+// no page faults from fresh mmaps, and no heap fragmentation growing the resident
+// set (with plain malloc a vit-nano step's RSS was ~70 MB above its live tensors).
+// Call release_cached_memory() when the sizes change for good (after evaluation,
+// at a smaller last batch) to give the cached blocks back.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace dapa {
+
+void* tensor_alloc(size_t bytes);  // 64-byte aligned; throws std::bad_alloc
+void tensor_free(void* p, size_t bytes);
+void release_cached_memory();
+
+struct AllocatorStats {
+  int64_t live_bytes, peak_live_bytes, cached_bytes;
+};
+AllocatorStats allocator_stats();
+
+}  // namespace dapa

@@ -1,0 +1,83 @@
+// Vision Transformer; see vit.h.
+#include "nn/vit.h"
+
+#include <stdexcept>
+
+#include "autograd/ops.h"
+
+namespace dapa {
+
+std::vector<std::string> vit_model_names() { return {"vit-nano", "vit-micro", "vit-mini"}; }
+
+VitConfig vit_config(const std::string& model, int64_t channels, int64_t height, int64_t width,
+                     int64_t classes, const std::string& act) {
+  VitConfig c;
+  c.model = model;
+  if (model == "vit-nano") {
+    c.dim = 64, c.depth = 4, c.heads = 4, c.mlp_hidden = 256;
+  } else if (model == "vit-micro") {
+    c.dim = 128, c.depth = 6, c.heads = 4, c.mlp_hidden = 512;
+  } else if (model == "vit-mini") {
+    c.dim = 192, c.depth = 8, c.heads = 6, c.mlp_hidden = 768;
+  } else {
+    throw std::invalid_argument("--model: unknown model '" + model +
+                                "' (expected vit-nano, vit-micro or vit-mini)");
+  }
+  if (channels < 1 || height < c.patch || width < c.patch || height % c.patch ||
+      width % c.patch)
+    throw std::invalid_argument("images of " + std::to_string(channels) + "x" +
+                                std::to_string(height) + "x" + std::to_string(width) +
+                                " do not split into " + std::to_string(c.patch) + "x" +
+                                std::to_string(c.patch) + " patches");
+  c.channels = channels, c.height = height, c.width = width, c.classes = classes, c.act = act;
+  return c;
+}
+
+PatchEmbed::PatchEmbed(int64_t channels, int64_t patch_, int64_t dim, Rng& rng) : patch(patch_) {
+  register_parameter("proj.weight", weight, trunc_normal({dim, channels, patch, patch}, rng));
+  register_parameter("proj.bias", bias, Tensor::zeros({dim}));
+}
+
+Var PatchEmbed::forward(const Tensor& images) {
+  int64_t B = images.shape()[0], C = images.shape()[1], H = images.shape()[2],
+          W = images.shape()[3], p = patch, dim = weight.shape()[0];
+  if (C != weight.shape()[1] || H % p || W % p)
+    shape_error("PatchEmbed", images.shape(), weight.shape(), "images do not fit the patch weight");
+  // patches: (B, Hp*Wp, C*p*p), each patch flattened in (C, p, p) order like the weight.
+  Tensor patches = images.reshape({B, C, H / p, p, W / p, p})
+                       .permute({0, 2, 4, 1, 3, 5})
+                       .reshape({B, (H / p) * (W / p), C * p * p});
+  return linear(Var(patches), reshape(weight, {dim, C * p * p}), bias);
+}
+
+Vit::Vit(const VitConfig& c, Rng& rng,
+         const std::function<std::unique_ptr<Activation>(int block)>& make_act)
+    : config(c),
+      patch_embed(c.channels, c.patch, c.dim, rng),
+      norm(c.dim, c.ln_eps),
+      head(c.dim, c.classes, rng) {
+  register_parameter("cls_token", cls_token, trunc_normal({1, 1, c.dim}, rng));
+  register_parameter("pos_embed", pos_embed, trunc_normal({1, c.patches() + 1, c.dim}, rng));
+  register_module("patch_embed", patch_embed);
+  for (int i = 0; i < c.depth; ++i) {
+    auto act = make_act ? make_act(i) : make_activation(c.act);
+    blocks.push_back(
+        std::make_unique<Block>(c.dim, c.heads, c.mlp_hidden, std::move(act), rng, c.ln_eps));
+    register_module("blocks." + std::to_string(i), *blocks.back());
+  }
+  register_module("norm", norm);
+  register_module("head", head);
+}
+
+Var Vit::forward(const Tensor& images) {
+  int64_t B = images.shape()[0], D = config.dim;
+  Var tokens = patch_embed.forward(images);                        // (B, Np, D)
+  Var cls = add(Var(Tensor::zeros({B, 1, D})), cls_token);         // (B, 1, D)
+  Var x = add(concat({cls, tokens}, 1), pos_embed);                // (B, T, D)
+  for (auto& block : blocks) x = block->forward(x);                // (B, T, D)
+  // LayerNorm is per token: normalising only the class token equals timm's norm-then-pick.
+  Var c = norm.forward(reshape(slice(x, 1, 0, 1), {B, D}));        // (B, D)
+  return head.forward(c);                                          // (B, classes)
+}
+
+}  // namespace dapa

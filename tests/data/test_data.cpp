@@ -1,0 +1,153 @@
+// IDX reading, data set files and the loader: known answers and every bad input.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "core/h5.h"
+#include "data/dataset.h"
+
+namespace dapa {
+namespace {
+
+std::string tmp(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+
+IdxArray images(int64_t n, int64_t h, int64_t w, uint8_t base = 0) {
+  IdxArray a{{n, h, w}, {}};
+  for (int64_t i = 0; i < n * h * w; ++i) a.data.push_back(static_cast<uint8_t>(base + i * 7));
+  return a;
+}
+
+IdxArray labels(std::vector<uint8_t> v) {
+  return IdxArray{{static_cast<int64_t>(v.size())}, std::move(v)};
+}
+
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Idx, RoundTripsGzipAndRaw) {
+  IdxArray a = images(3, 4, 5);
+  for (std::string name : {"a.idx", "a.idx.gz"}) {
+    write_idx(tmp(name), a);
+    IdxArray b = read_idx(tmp(name));
+    EXPECT_EQ(b.shape, a.shape) << name;
+    EXPECT_EQ(b.data, a.data) << name;
+  }
+}
+
+TEST(Idx, BadFilesGiveOneClearError) {
+  EXPECT_NE(error_of([] { read_idx(tmp("missing.idx")); }).find("cannot open"), std::string::npos);
+  std::ofstream(tmp("magic.idx"), std::ios::binary) << std::string("\x01\x02\x08\x01\0\0\0\1x", 9);
+  EXPECT_NE(error_of([] { read_idx(tmp("magic.idx")); }).find("magic number"), std::string::npos);
+  std::ofstream(tmp("type.idx"), std::ios::binary) << std::string("\0\0\x0d\x01\0\0\0\1x", 9);
+  EXPECT_NE(error_of([] { read_idx(tmp("type.idx")); }).find("0x08"), std::string::npos);
+  // A header that promises 10 bytes, followed by 3.
+  std::ofstream(tmp("short.idx"), std::ios::binary) << std::string("\0\0\x08\x01\0\0\0\x0a" "abc", 11);
+  std::string e = error_of([] { read_idx(tmp("short.idx")); });
+  EXPECT_NE(e.find("truncated"), std::string::npos) << e;
+  EXPECT_NE(e.find("short.idx"), std::string::npos) << e;
+  // A gzip file cut in the middle.
+  write_idx(tmp("cut.idx.gz"), images(50, 28, 28));
+  {
+    std::ifstream in(tmp("cut.idx.gz"), std::ios::binary);
+    std::string all((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream(tmp("cut2.idx.gz"), std::ios::binary) << all.substr(0, all.size() / 2);
+  }
+  EXPECT_FALSE(error_of([] { read_idx(tmp("cut2.idx.gz")); }).empty());
+}
+
+TEST(Dataset, PrepareLoadAndStatistics) {
+  std::string path = tmp("ds.h5");
+  prepare_dataset(images(4, 2, 2), labels({0, 1, 2, 1}), images(2, 2, 2, 3), labels({2, 0}), 3,
+                  "unit", path);
+  Dataset d = load_dataset(path);
+  EXPECT_EQ(d.train.n, 4);
+  EXPECT_EQ(d.test.n, 2);
+  EXPECT_EQ(d.channels, 1);
+  EXPECT_EQ(d.height, 2);
+  EXPECT_EQ(d.classes, 3);
+  EXPECT_EQ(d.source, "unit");
+  EXPECT_EQ(d.train.labels, (Labels{0, 1, 2, 1}));
+  // Mean of the training bytes 0, 7, 14, ..., 105 scaled to [0, 1].
+  double mean = 0, sq = 0;
+  for (int i = 0; i < 16; ++i) mean += (i * 7) / 255.0 / 16;
+  for (int i = 0; i < 16; ++i) sq += std::pow((i * 7) / 255.0 - mean, 2) / 16;
+  EXPECT_NEAR(d.mean[0], mean, 1e-12);
+  EXPECT_NEAR(d.std[0], std::sqrt(sq), 1e-9);
+  std::remove(path.c_str());
+}
+
+TEST(Dataset, RejectsInconsistentInputsAndKeepsExistingOutput) {
+  std::string path = tmp("keep.h5");
+  prepare_dataset(images(4, 2, 2), labels({0, 1, 2, 1}), images(2, 2, 2), labels({2, 0}), 3, "first",
+                  path);
+  std::string e = error_of([&] {
+    prepare_dataset(images(4, 2, 2), labels({0, 1, 2}), images(2, 2, 2), labels({2, 0}), 3, "x", path);
+  });
+  EXPECT_NE(e.find("4 images but 3 labels"), std::string::npos) << e;
+  e = error_of([&] {
+    prepare_dataset(images(4, 2, 2), labels({0, 1, 7, 1}), images(2, 2, 2), labels({2, 0}), 3, "x", path);
+  });
+  EXPECT_NE(e.find("outside the class range"), std::string::npos) << e;
+  e = error_of([&] {
+    prepare_dataset(images(4, 2, 2), labels({0, 1, 2, 1}), images(2, 3, 2), labels({2, 0}), 3, "x", path);
+  });
+  EXPECT_NE(e.find("differ in image shape"), std::string::npos) << e;
+  EXPECT_EQ(load_dataset(path).source, "first");  // untouched by the failed attempts
+  std::remove(path.c_str());
+}
+
+TEST(Dataset, LoadRejectsForeignAndCorruptFiles) {
+  std::string foreign = tmp("foreign.h5");
+  { H5Store(foreign, H5Store::Mode::Truncate).write_tensor("x", Tensor::zeros({2})); }
+  EXPECT_NE(error_of([&] { load_dataset(foreign); }).find("missing dataset 'train/images'"),
+            std::string::npos);
+  std::ofstream(tmp("corrupt.h5")) << "garbage";
+  EXPECT_NE(error_of([&] { load_dataset(tmp("corrupt.h5")); }).find("corrupt.h5"), std::string::npos);
+  std::remove(foreign.c_str());
+}
+
+TEST(DataLoader, SeededShufflePartialLastBatchAndNormalisation) {
+  std::string path = tmp("loader.h5");
+  prepare_dataset(images(10, 1, 2), labels({0, 1, 2, 0, 1, 2, 0, 1, 2, 0}), images(2, 1, 2),
+                  labels({0, 1}), 3, "unit", path);
+  Dataset d = load_dataset(path);
+  DataLoader a(d, d.train, 4, true, 42), b(d, d.train, 4, true, 42), c(d, d.train, 4, true, 43);
+  EXPECT_EQ(a.batches_per_epoch(), 3);
+  Tensor x, x2;
+  Labels y, y2;
+  std::vector<int> seen;
+  for (int64_t i = 0; i < 3; ++i) {
+    a.batch(0, i, x, y);
+    b.batch(0, i, x2, y2);
+    EXPECT_EQ(x.to_vector(), x2.to_vector());
+    EXPECT_EQ(x.shape(), (Shape{i < 2 ? 4 : 2, 1, 1, 2}));
+    // Recover each image's index from its first pixel (7 * 2 * index) to check coverage.
+    for (int64_t j = 0; j < x.shape()[0]; ++j) {
+      double raw = (x.at({j, 0, 0, 0}) * d.std[0] + d.mean[0]) * 255.0;
+      seen.push_back(static_cast<int>(std::lround(raw / 14.0)));
+      EXPECT_EQ(y[j], d.train.labels[seen.back()]);
+    }
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  c.batch(0, 0, x2, y2);
+  a.batch(0, 0, x, y);
+  EXPECT_NE(x.to_vector(), x2.to_vector()) << "another seed, another order";
+  a.batch(1, 0, x2, y2);
+  EXPECT_NE(x.to_vector(), x2.to_vector()) << "another epoch, another order";
+  EXPECT_THROW(a.batch(0, 3, x, y), DataError);
+  EXPECT_THROW(DataLoader(d, d.train, 0, true, 0), DataError);
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace dapa

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# End-to-end tests of prepare_data and train_vit as a user runs them:
+#  - every bad input gets one clear stderr line, a non-zero exit, and no existing output
+#    (checkpoint, metrics) changes;
+#  - a run stopped mid-way and resumed reproduces the uninterrupted run's losses exactly;
+#  - SIGKILL at any moment leaves a loadable checkpoint;
+#  - a NaN loss stops training with a message and keeps the last good checkpoint;
+#  - outputs: config.json, metrics.csv, summary.json, loss.png, a checkpoint with
+#    PyTorch names.
+# Usage: cli_test.sh BIN_DIR     (Fashion-MNIST from Debian's dataset-fashion-mnist)
+set -uo pipefail
+bin="$1"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+# expect_error NAME SUBSTRING COMMAND...: non-zero exit, exactly one stderr line
+# containing SUBSTRING, and the guarded run directory unchanged.
+expect_error() {
+  local name="$1" want="$2"
+  shift 2
+  local before after
+  before="$(md5sum guarded/* 2>/dev/null)"
+  "$@" >out.txt 2>err.txt
+  local rc=$?
+  after="$(md5sum guarded/* 2>/dev/null)"
+  local lines
+  lines=$(wc -l <err.txt)
+  if [ "$rc" -eq 0 ]; then
+    bad "$name: exit code 0"
+  elif [ "$lines" -ne 1 ]; then
+    bad "$name: expected one error line, got $lines:"; cat err.txt
+  elif ! grep -qF -- "$want" err.txt; then
+    bad "$name: error does not mention '$want':"; cat err.txt
+  elif [ "$before" != "$after" ]; then
+    bad "$name: existing outputs changed"
+  else
+    ok
+  fi
+}
+
+# ---- data ----
+"$bin/prepare_data" --fashion-mnist --out fm.h5 >/dev/null || { echo "FAIL: prepare_data"; exit 1; }
+fm=/usr/share/datasets/fashion-mnist
+common=(--data fm.h5 --limit-train 512 --limit-test 200 --batch 64 --warmup 4 --threads 2 --log-every 2)
+
+# A small finished run whose files must survive every failed command below.
+"$bin/train_vit" "${common[@]}" --epochs 1 --out guarded >/dev/null || bad "guarded run failed"
+cp fm.h5 guarded/data-copy.h5
+
+printf '\x01\x02\x08\x03\0\0\0\1\0\0\0\1\0\0\0\1x' >badmagic.idx
+head -c 1000 "$fm/train-images-idx3-ubyte.gz" >truncated.gz
+echo "not hdf5" >corrupt.h5
+expect_error "missing idx" "no-such.idx" "$bin/prepare_data" --train-images no-such.idx \
+  --train-labels "$fm/train-labels-idx1-ubyte.gz" --test-images "$fm/t10k-images-idx3-ubyte.gz" \
+  --test-labels "$fm/t10k-labels-idx1-ubyte.gz" --out guarded/data-copy.h5
+expect_error "wrong magic" "magic number" "$bin/prepare_data" --train-images badmagic.idx \
+  --train-labels "$fm/train-labels-idx1-ubyte.gz" --test-images "$fm/t10k-images-idx3-ubyte.gz" \
+  --test-labels "$fm/t10k-labels-idx1-ubyte.gz" --out guarded/data-copy.h5
+expect_error "truncated idx" "truncated.gz" "$bin/prepare_data" --train-images truncated.gz \
+  --train-labels "$fm/train-labels-idx1-ubyte.gz" --test-images "$fm/t10k-images-idx3-ubyte.gz" \
+  --test-labels "$fm/t10k-labels-idx1-ubyte.gz" --out guarded/data-copy.h5
+expect_error "count mismatch" "60000 images but 10000 labels" "$bin/prepare_data" \
+  --train-images "$fm/train-images-idx3-ubyte.gz" --train-labels "$fm/t10k-labels-idx1-ubyte.gz" \
+  --test-images "$fm/t10k-images-idx3-ubyte.gz" --test-labels "$fm/t10k-labels-idx1-ubyte.gz" \
+  --out guarded/data-copy.h5
+expect_error "labels out of range" "outside the class range" "$bin/prepare_data" --fashion-mnist \
+  --classes 5 --out guarded/data-copy.h5
+
+# ---- train_vit: flags and files ----
+t=("$bin/train_vit" --out guarded)
+expect_error "missing data" "no such file" "${t[@]}" --data missing.h5 --force
+expect_error "corrupt data" "not an HDF5 file" "${t[@]}" --data corrupt.h5 --force
+expect_error "foreign hdf5" "missing dataset" "${t[@]}" --data guarded/checkpoint.h5 --force
+expect_error "unknown model" "unknown model 'vit-huge'" "${t[@]}" --data fm.h5 --model vit-huge --force
+expect_error "unknown activation" "unknown activation 'swish'" "${t[@]}" --data fm.h5 --act swish --force
+expect_error "zero batch" "--batch" "${t[@]}" --data fm.h5 --batch 0 --force
+expect_error "zero epochs" "--epochs" "${t[@]}" --data fm.h5 --epochs 0 --force
+expect_error "negative lr" "--lr" "${t[@]}" --data fm.h5 --lr=-0.1 --force
+expect_error "zero lr" "--lr" "${t[@]}" --data fm.h5 --lr 0 --force
+expect_error "not a number" "--batch" "${t[@]}" --data fm.h5 --batch abc --force
+expect_error "run exists" "already holds a run" "${t[@]}" --data fm.h5
+expect_error "resume other model" "--model \"vit-micro\" disagrees" "${t[@]}" --data fm.h5 --resume \
+  --model vit-micro
+expect_error "resume other batch" "--batch 32 disagrees" "${t[@]}" --data fm.h5 --resume --batch 32
+expect_error "resume missing checkpoint" "does not exist" "$bin/train_vit" --data fm.h5 --resume \
+  --out nowhere
+# A checkpoint from another configuration (vit-micro) where a vit-nano run lives.
+"$bin/train_vit" "${common[@]}" --model vit-micro --steps 1 --out micro >/dev/null || bad "micro run"
+expect_error "eval other config" "disagrees" "$bin/train_vit" --data fm.h5 --eval-only \
+  --checkpoint micro/checkpoint.h5 --model vit-nano
+cp micro/checkpoint.h5 guarded/foreign.h5
+expect_error "resume foreign checkpoint" "disagrees" "${t[@]}" --data fm.h5 --resume \
+  --checkpoint guarded/foreign.h5 --model vit-nano
+
+# ---- outputs of a finished run ----
+for f in config.json metrics.csv summary.json checkpoint.h5; do
+  [ -s "guarded/$f" ] && ok || bad "missing guarded/$f"
+done
+if command -v gnuplot >/dev/null; then [ -s guarded/loss.png ] && ok || bad "no loss.png"; fi
+grep -q '"test_accuracy"' guarded/summary.json && ok || bad "summary.json lacks test_accuracy"
+h5ls -r guarded/checkpoint.h5 >h5ls.txt
+grep -q '^/model/blocks.0.attn.qkv.weight  *Dataset {192, 64}' h5ls.txt && ok ||
+  bad "checkpoint lacks PyTorch-named weights"
+"$bin/train_vit" --data fm.h5 --eval-only --checkpoint guarded/checkpoint.h5 --limit-test 200 \
+  >eval.json && grep -q '"test_accuracy"' eval.json && ok || bad "eval-only"
+
+# ---- resume reproduces the uninterrupted run exactly ----
+"$bin/train_vit" "${common[@]}" --epochs 2 --out full >/dev/null || bad "full run"
+"$bin/train_vit" "${common[@]}" --epochs 2 --out part --stop-after 11 >/dev/null || bad "stopped run"
+"$bin/train_vit" --data fm.h5 --out part --resume --threads 2 --log-every 2 >/dev/null || bad "resume"
+if diff <(grep -E '^(train|test)' full/metrics.csv | cut -d, -f1-5,8,9) \
+        <(grep -E '^(train|test)' part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
+  ok
+else
+  bad "resumed run's losses differ from the uninterrupted run's"
+fi
+
+# ---- SIGKILL while checkpointing every step leaves a loadable checkpoint ----
+"$bin/train_vit" "${common[@]}" --epochs 1 --steps 1 --out killed >/dev/null || bad "kill seed run"
+for delay in 0.3 0.7 1.1 1.6; do
+  "$bin/train_vit" "${common[@]}" --epochs 3 --checkpoint-every 1 --out killed --force >/dev/null &
+  pid=$!
+  sleep "$delay"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  "$bin/train_vit" --data fm.h5 --eval-only --checkpoint killed/checkpoint.h5 --limit-test 50 \
+    >/dev/null 2>&1 && ok || bad "checkpoint unreadable after kill -9 at ${delay}s"
+done
+
+# ---- a NaN loss stops training and keeps the last good checkpoint ----
+"$bin/train_vit" "${common[@]}" --lr 1e30 --checkpoint-every 1 --out nan >/dev/null 2>err.txt
+rc=$?
+if [ "$rc" -ne 0 ] && grep -qE "loss became (NaN|infinite)" err.txt &&
+  "$bin/train_vit" --data fm.h5 --eval-only --checkpoint nan/checkpoint.h5 --limit-test 50 >/dev/null; then
+  ok
+else
+  bad "NaN handling (exit $rc)"; cat err.txt
+fi
+
+echo "cli_test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,140 @@
+// Metrics, progress and plots; see run_log.h.
+#include "train/run_log.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+namespace dapa {
+
+namespace {
+const char* kHeader = "kind,step,epoch,train_loss,lr,images_per_s,elapsed_s,test_loss,test_acc\n";
+
+std::string format_duration(double s) {
+  long t = static_cast<long>(s + 0.5);
+  char buf[32];
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
+  return buf;
+}
+}  // namespace
+
+MetricsLog::MetricsLog(const std::string& path, int64_t keep_until_step) {
+  std::vector<std::string> kept;
+  if (keep_until_step >= 0) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      size_t a = line.find(','), b = line.find(',', a + 1);
+      if (a == std::string::npos || b == std::string::npos) continue;
+      if (std::strtoll(line.substr(a + 1, b - a - 1).c_str(), nullptr, 10) <= keep_until_step)
+        kept.push_back(line);
+    }
+  }
+  file_ = std::fopen(path.c_str(), "w");
+  if (!file_) throw std::runtime_error(path + ": cannot write metrics");
+  std::fputs(kHeader, file_);
+  for (const std::string& l : kept) std::fprintf(file_, "%s\n", l.c_str());
+  std::fflush(file_);
+}
+
+MetricsLog::~MetricsLog() {
+  if (file_) std::fclose(file_);
+}
+
+void MetricsLog::train(int64_t step, int64_t epoch, double loss, double lr, double ips,
+                       double elapsed) {
+  std::fprintf(file_, "train,%lld,%lld,%.9g,%.6g,%.1f,%.2f,,\n", static_cast<long long>(step),
+               static_cast<long long>(epoch), loss, lr, ips, elapsed);
+  std::fflush(file_);
+}
+
+void MetricsLog::test(int64_t step, int64_t epoch, double loss, double acc, double elapsed) {
+  std::fprintf(file_, "test,%lld,%lld,,,,%.2f,%.9g,%.6f\n", static_cast<long long>(step),
+               static_cast<long long>(epoch), elapsed, loss, acc);
+  std::fflush(file_);
+}
+
+Progress::Progress(int64_t total, int64_t log_every)
+    : total_(total), log_every_(log_every), tty_(::isatty(STDOUT_FILENO)) {}
+
+void Progress::update(int64_t step, int64_t epoch, double loss, double lr, double ips,
+                      double elapsed, int64_t done_here) {
+  double eta = done_here > 0 ? elapsed / done_here * (total_ - step) : 0.0;
+  if (tty_) {
+    const int width = 30;
+    int filled = static_cast<int>(width * step / std::max<int64_t>(total_, 1));
+    std::string bar(filled, '#');
+    bar.resize(width, '.');
+    std::printf("\r[%s] %lld/%lld ep %lld loss %.4f lr %.2e %.0f img/s ETA %s   ", bar.c_str(),
+                static_cast<long long>(step), static_cast<long long>(total_),
+                static_cast<long long>(epoch), loss, lr, ips, format_duration(eta).c_str());
+    std::fflush(stdout);
+    bar_shown_ = true;
+  } else if (step % log_every_ == 0 || step == total_) {
+    std::printf("step %lld/%lld epoch %lld loss %.4f lr %.3e %.0f img/s elapsed %s eta %s\n",
+                static_cast<long long>(step), static_cast<long long>(total_),
+                static_cast<long long>(epoch), loss, lr, ips, format_duration(elapsed).c_str(),
+                format_duration(eta).c_str());
+    std::fflush(stdout);
+  }
+}
+
+void Progress::message(const std::string& line) {
+  if (bar_shown_) std::printf("\r\033[K");
+  bar_shown_ = false;
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+void Progress::finish() {
+  if (bar_shown_) std::printf("\n");
+  bar_shown_ = false;
+}
+
+bool plot_metrics(const std::string& csv, const std::string& png, const std::string& title) {
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+    std::fprintf(stderr, "warning: gnuplot not found; %s not drawn (metrics stay in %s)\n",
+                 png.c_str(), csv.c_str());
+    return false;
+  }
+  std::string script = png + ".gp";
+  {
+    std::ofstream gp(script);
+    gp << "set terminal pngcairo size 1000,600 noenhanced\n"
+       << "set output '" << png << "'\n"
+       << "set datafile separator ','\n"
+       << "set title '" << title << "'\n"
+       << "set xlabel 'step'\nset ylabel 'loss'\nset y2label 'test accuracy'\n"
+       << "set ytics nomirror\nset y2tics\nset y2range [0:1]\nset grid\nset key outside bottom\n"
+       << "plot '" << csv << "' using (strcol(1) eq \"train\" ? $2 : NaN):4 with lines lw 1 title 'train loss', \\\n"
+       << "     '" << csv << "' using (strcol(1) eq \"test\" ? $2 : NaN):8 with linespoints lw 2 pt 7 title 'test loss', \\\n"
+       << "     '" << csv << "' using (strcol(1) eq \"test\" ? $2 : NaN):9 axes x1y2 with linespoints lw 2 pt 5 title 'test accuracy'\n";
+  }
+  std::string cmd = "gnuplot '" + script + "' 2>'" + script + ".log'";
+  bool ok = std::system(cmd.c_str()) == 0;
+  if (!ok) {
+    std::fprintf(stderr, "warning: gnuplot failed (see %s.log); metrics stay in %s\n",
+                 script.c_str(), csv.c_str());
+    return false;
+  }
+  std::remove((script + ".log").c_str());
+  std::remove(script.c_str());
+  return true;
+}
+
+int64_t peak_rss_bytes() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<int64_t>(u.ru_maxrss) * 1024;
+}
+
+}  // namespace dapa

@@ -1,0 +1,51 @@
+// What a training run leaves behind and shows while it runs: metrics.csv (one row per
+// logged step, one per evaluation), the progress display (a bar with ETA on a terminal,
+// plain lines otherwise), loss.png drawn by gnuplot, and the peak resident memory.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace dapa {
+
+class MetricsLog {
+ public:
+  // Opens path for appending. When resuming from `keep_until_step`, rows logged after
+  // that step (by the run that was interrupted) are dropped first; a fresh run
+  // (keep_until_step < 0) starts a new file.
+  MetricsLog(const std::string& path, int64_t keep_until_step);
+  ~MetricsLog();
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+
+  void train(int64_t step, int64_t epoch, double loss, double lr, double images_per_s,
+             double elapsed_s);
+  void test(int64_t step, int64_t epoch, double loss, double accuracy, double elapsed_s);
+
+ private:
+  FILE* file_ = nullptr;
+};
+
+class Progress {
+ public:
+  Progress(int64_t total_steps, int64_t log_every);
+  void update(int64_t step, int64_t epoch, double loss, double lr, double images_per_s,
+              double elapsed_s, int64_t steps_done_here);
+  void message(const std::string& line);  // a full line, clearing the bar first
+  void finish();
+
+ private:
+  int64_t total_, log_every_;
+  bool tty_;
+  bool bar_shown_ = false;
+};
+
+// Draws loss.png from metrics.csv with gnuplot. Returns false (after a warning on
+// stderr) when gnuplot is missing or fails; the CSV stays either way.
+bool plot_metrics(const std::string& metrics_csv, const std::string& png, const std::string& title);
+
+// Peak resident set size of this process so far, in bytes.
+int64_t peak_rss_bytes();
+
+}  // namespace dapa

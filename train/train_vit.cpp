@@ -1,0 +1,394 @@
+// train_vit: trains a Vision Transformer on an HDF5 image data set (prepare_data makes
+// one), logs the loss curve, evaluates every epoch and checkpoints to HDF5. Also
+// resumes an interrupted run bit for bit, evaluates a checkpoint (--eval-only), and
+// times training steps (--benchmark-steps). Run with --help for every flag.
+#include <CLI/CLI.hpp>
+
+#include "train/cli.h"
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "autograd/ops.h"
+#include "core/allocator.h"
+#include "core/kernels.h"
+#include "core/parallel.h"
+#include "data/dataset.h"
+#include "nn/checkpoint.h"
+#include "nn/schedule.h"
+#include "nn/vit.h"
+#include "train/run_log.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace dapa {
+namespace {
+
+// The training recipe: everything that must be the same to resume a run.
+struct Recipe {
+  std::string model = "vit-nano", act = "gelu", optimizer = "adamw";
+  int64_t epochs = 5, steps = 0, batch = 128, warmup = 200, limit_train = 0, limit_test = 0;
+  double lr = 1e-3, min_lr = 1e-5, wd = 0.05, momentum = 0.9, clip = 1.0;
+  uint64_t seed = 0;
+};
+
+void to_json(json& j, const Recipe& r) {
+  j = json{{"model", r.model}, {"act", r.act},     {"optimizer", r.optimizer},
+           {"epochs", r.epochs}, {"steps", r.steps}, {"batch", r.batch},
+           {"warmup", r.warmup}, {"limit_train", r.limit_train},
+           {"limit_test", r.limit_test}, {"lr", r.lr},
+           {"min_lr", r.min_lr}, {"wd", r.wd},       {"momentum", r.momentum},
+           {"clip", r.clip},     {"seed", r.seed}};
+}
+
+struct Options {
+  Recipe recipe;
+  std::string data, out = "runs/vit", checkpoint;
+  int threads = 0;
+  int64_t log_every = 20, eval_batch = 500, checkpoint_every = 0;
+  int64_t benchmark_steps = 0, benchmark_warmup = 5, stop_after = 0;
+  bool resume = false, eval_only = false, force = false;
+};
+
+[[noreturn]] void usage_error(const std::string& msg) { throw std::invalid_argument(msg); }
+
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+};
+
+EvalResult evaluate(Vit& model, const Dataset& data, int64_t batch) {
+  NoGradGuard no_grad;
+  DataLoader loader(data, data.test, batch, false, 0);
+  double loss_sum = 0;
+  int64_t correct = 0;
+  Tensor x;
+  Labels y;
+  for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
+    loader.batch(0, b, x, y);
+    Tensor logits = model.forward(x).value();  // (B, classes)
+    loss_sum += cross_entropy(logits, y).loss * static_cast<double>(y.size());
+    int64_t C = logits.shape()[1];
+    for (size_t i = 0; i < y.size(); ++i) {
+      const float* row = logits.data() + i * C;
+      correct += std::max_element(row, row + C) - row == y[i];
+    }
+  }
+  return {loss_sum / data.test.n, static_cast<double>(correct) / data.test.n};
+}
+
+// On --resume the whole recipe comes from the checkpoint, on --eval-only the model and
+// activation; a flag given explicitly must agree with what it replaces.
+void restore_recipe(Recipe& r, const json& saved, const CLI::App& app, bool whole) {
+  Recipe from_ckpt = r;
+  try {
+    from_ckpt.model = saved.at("model"), from_ckpt.act = saved.at("act");
+    if (whole) {
+      from_ckpt.optimizer = saved.at("optimizer"), from_ckpt.epochs = saved.at("epochs");
+      from_ckpt.steps = saved.at("steps"), from_ckpt.batch = saved.at("batch");
+      from_ckpt.warmup = saved.at("warmup"), from_ckpt.limit_train = saved.at("limit_train");
+      from_ckpt.limit_test = saved.at("limit_test");
+      from_ckpt.lr = saved.at("lr"), from_ckpt.min_lr = saved.at("min_lr");
+      from_ckpt.wd = saved.at("wd"), from_ckpt.momentum = saved.at("momentum");
+      from_ckpt.clip = saved.at("clip"), from_ckpt.seed = saved.at("seed");
+    }
+  } catch (const json::exception& e) {
+    usage_error(std::string("checkpoint config is incomplete (") + e.what() + ")");
+  }
+  json mine = r, theirs = from_ckpt;
+  for (auto& [key, value] : theirs.items()) {
+    std::string flag = "--" + key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    if (app.count(flag) && mine[key] != value)
+      usage_error(flag + " " + mine[key].dump() + " disagrees with the checkpoint's " +
+                  value.dump() + (whole ? " (a resumed run keeps its recipe)" : ""));
+  }
+  r = from_ckpt;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const Recipe& r, Vit& model) {
+  if (r.optimizer == "adamw") return std::make_unique<AdamW>(param_groups(model), r.wd);
+  if (r.optimizer == "sgd")
+    return std::make_unique<Sgd>(param_groups(model), static_cast<float>(r.momentum), r.wd);
+  usage_error("--optimizer: unknown '" + r.optimizer + "' (expected adamw or sgd)");
+}
+
+// One optimisation step; returns the loss (NaN/Inf is the caller's to handle).
+float train_step(Vit& model, Optimizer& opt, const Tensor& x, const Labels& y, double lr,
+                 double clip) {
+  Var loss = cross_entropy(model.forward(x), y);
+  float value = loss.value().item();
+  if (!std::isfinite(value)) {
+    clear_tape();
+    return value;
+  }
+  opt.zero_grad();
+  backward(loss);
+  if (clip > 0) opt.clip_grad_norm(clip);
+  opt.step(static_cast<float>(lr));
+  return value;
+}
+
+void write_json(const std::string& path, const json& j) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << j.dump(2) << "\n";
+    if (!f) throw std::runtime_error(path + ": cannot write");
+  }
+  fs::rename(tmp, path);
+}
+
+int run(Options& o, const CLI::App& app) {
+  if (o.threads > 0) set_num_threads(o.threads);
+  Recipe& r = o.recipe;
+  std::string ckpt_path = o.checkpoint.empty() ? (fs::path(o.out) / "checkpoint.h5").string()
+                                               : o.checkpoint;
+  CheckpointMeta meta;
+  bool from_checkpoint = o.resume || o.eval_only;
+  if (from_checkpoint) {
+    if (!fs::exists(ckpt_path))
+      usage_error("--checkpoint: " + ckpt_path + " does not exist (nothing to " +
+                  (o.resume ? "resume" : "evaluate") + ")");
+    meta = read_checkpoint_meta(ckpt_path);
+    json saved;
+    try {
+      saved = json::parse(meta.config);
+    } catch (const json::exception&) {
+      usage_error(ckpt_path + ": config attribute is not valid JSON");
+    }
+    restore_recipe(r, saved.contains("recipe") ? saved["recipe"] : saved, app, o.resume);
+  }
+
+  Dataset data = load_dataset(o.data);
+  limit_split(data.train, r.limit_train, data.image_size());
+  limit_split(data.test, r.limit_test, data.image_size());
+  VitConfig cfg = vit_config(r.model, data.channels, data.height, data.width, data.classes, r.act);
+  Rng rng(r.seed);
+  Vit model(cfg, rng);
+  std::unique_ptr<Optimizer> opt = make_optimizer(r, model);
+  if (from_checkpoint) {
+    meta = load_checkpoint(ckpt_path, model, o.resume ? opt.get() : nullptr);
+    rng.set_state(meta.rng);
+  }
+
+  if (o.eval_only) {
+    EvalResult e = evaluate(model, data, o.eval_batch);
+    std::printf("%s\n", json{{"checkpoint", ckpt_path}, {"test_accuracy", e.accuracy},
+                             {"test_loss", e.loss}, {"test_images", data.test.n}}
+                            .dump()
+                            .c_str());
+    return 0;
+  }
+
+  DataLoader loader(data, data.train, r.batch, true, r.seed);
+  int64_t bpe = loader.batches_per_epoch();
+  int64_t total = r.epochs * bpe;
+  if (r.steps > 0) total = std::min(total, r.steps);
+  WarmupCosine schedule{r.lr, r.min_lr, std::min(r.warmup, total), total};
+  Tensor x;
+  Labels y;
+
+  if (o.benchmark_steps > 0) {  // throughput only: nothing is written
+    Clock::time_point t0;
+    for (int64_t s = 0; s < o.benchmark_warmup + o.benchmark_steps; ++s) {
+      if (s == o.benchmark_warmup) t0 = Clock::now();
+      loader.batch(0, s % bpe, x, y);
+      train_step(model, *opt, x, y, schedule.at(s), r.clip);
+    }
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::printf("%s\n", json{{"impl", "dapa-cpp"}, {"model", r.model}, {"act", r.act},
+                             {"batch", r.batch}, {"threads", num_threads()},
+                             {"steps", o.benchmark_steps},
+                             {"images_per_s", o.benchmark_steps * r.batch / secs},
+                             {"step_ms", 1e3 * secs / o.benchmark_steps},
+                             {"peak_rss_mb", peak_rss_bytes() / 1048576.0},
+                             {"peak_tensor_mb", allocator_stats().peak_live_bytes / 1048576.0}}
+                            .dump()
+                            .c_str());
+    return 0;
+  }
+
+  // A fresh run must not overwrite another run's outputs by accident.
+  fs::path out(o.out);
+  std::string metrics_path = (out / "metrics.csv").string();
+  if (!o.resume && !o.force && (fs::exists(out / "checkpoint.h5") || fs::exists(metrics_path)))
+    usage_error("--out: " + o.out + " already holds a run (use --resume to continue it, or --force "
+                "to start over)");
+  fs::create_directories(out);
+  json config = {{"recipe", r},          {"data", o.data},        {"threads", num_threads()},
+                 {"model_config",
+                  {{"dim", cfg.dim}, {"depth", cfg.depth}, {"heads", cfg.heads},
+                   {"mlp_hidden", cfg.mlp_hidden}, {"patch", cfg.patch},
+                   {"channels", cfg.channels}, {"height", cfg.height}, {"width", cfg.width},
+                   {"classes", cfg.classes}}},
+                 {"parameters", model.parameter_count()}};
+  write_json((out / "config.json").string(), config);
+  MetricsLog metrics(metrics_path, o.resume ? meta.step : -1);
+  Progress progress(total, o.log_every);
+  int64_t start = o.resume ? meta.step : 0;
+  progress.message("train_vit: " + r.model + " (" + std::to_string(model.parameter_count()) +
+                   " parameters), act " + r.act + ", " + std::to_string(data.train.n) +
+                   " training images, batch " + std::to_string(r.batch) + ", " +
+                   std::to_string(total) + " steps, " + std::to_string(num_threads()) +
+                   " threads" + (o.resume ? ", resuming at step " + std::to_string(start) : ""));
+
+  auto save = [&](int64_t step) {
+    CheckpointMeta m{step, step / bpe, rng.state(), r.model, config.dump()};
+    save_checkpoint(ckpt_path, model, opt.get(), m);
+  };
+  Clock::time_point t_start = Clock::now();
+  double train_seconds = 0, window_seconds = 0;  // time in training steps only
+  int64_t window_images = 0, images_done = 0, last_saved = start;
+  EvalResult last_eval{NAN, NAN};
+  for (int64_t step = start; step < total; ++step) {
+    int64_t epoch = step / bpe;
+    loader.batch(epoch, step % bpe, x, y);
+    double lr = schedule.at(step);
+    Clock::time_point t0 = Clock::now();
+    float loss = train_step(model, *opt, x, y, lr, r.clip);
+    double step_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    train_seconds += step_seconds;
+    window_seconds += step_seconds;
+    if (!std::isfinite(loss)) {
+      progress.finish();
+      std::fprintf(stderr,
+                   "train_vit: the loss became %s at step %lld (epoch %lld); stopping. The last "
+                   "good checkpoint, %s, is from step %lld.\n",
+                   std::isnan(loss) ? "NaN" : "infinite", static_cast<long long>(step + 1),
+                   static_cast<long long>(epoch), ckpt_path.c_str(),
+                   static_cast<long long>(last_saved));
+      return 3;
+    }
+    window_images += static_cast<int64_t>(y.size());
+    images_done += static_cast<int64_t>(y.size());
+    int64_t done = step + 1;
+    double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
+    if (done % o.log_every == 0 || done == total || done % bpe == 0) {
+      double ips = window_seconds > 0 ? window_images / window_seconds : 0.0;
+      metrics.train(done, epoch, loss, lr, ips, elapsed);
+      progress.update(done, epoch, loss, lr, ips, elapsed, done - start);
+      window_seconds = 0;
+      window_images = 0;
+    }
+    bool epoch_end = done % bpe == 0 || done == total;
+    if (epoch_end) {
+      last_eval = evaluate(model, data, o.eval_batch);
+      release_cached_memory();  // evaluation's block sizes are not the training step's
+      metrics.test(done, epoch, last_eval.loss, last_eval.accuracy, elapsed);
+      char line[160];
+      std::snprintf(line, sizeof line, "epoch %lld: test loss %.4f, test accuracy %.2f%%",
+                    static_cast<long long>(epoch), last_eval.loss, 100 * last_eval.accuracy);
+      progress.message(line);
+    }
+    bool stop_now = o.stop_after > 0 && done == o.stop_after && done < total;
+    if (epoch_end || stop_now || (o.checkpoint_every > 0 && done % o.checkpoint_every == 0)) {
+      save(done);
+      last_saved = done;
+    }
+    if (stop_now) {
+      progress.finish();
+      std::printf("train_vit: stopped at step %lld of %lld as asked; --resume continues from %s\n",
+                  static_cast<long long>(done), static_cast<long long>(total), ckpt_path.c_str());
+      return 0;
+    }
+  }
+  progress.finish();
+  if (start >= total) {
+    std::printf("train_vit: %s already finished all %lld steps\n", ckpt_path.c_str(),
+                static_cast<long long>(total));
+    last_eval = evaluate(model, data, o.eval_batch);
+  }
+  double total_seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
+  json summary = {{"model", r.model},
+                  {"act", r.act},
+                  {"steps", total},
+                  {"epochs", static_cast<double>(total) / bpe},
+                  {"test_accuracy", last_eval.accuracy},
+                  {"test_loss", last_eval.loss},
+                  {"total_seconds", total_seconds},
+                  {"train_images_per_s", train_seconds > 0 ? images_done / train_seconds : 0.0},
+                  {"parameters", model.parameter_count()},
+                  {"peak_rss_mb", peak_rss_bytes() / 1048576.0},
+                  {"threads", num_threads()}};
+  write_json((out / "summary.json").string(), summary);
+  std::string png = (out / "loss.png").string();
+  bool plotted = plot_metrics(metrics_path, png, r.model + " / " + r.act);
+  std::printf("test accuracy %.2f%% (loss %.4f) after %lld steps in %.0f s\n",
+              100 * last_eval.accuracy, last_eval.loss, static_cast<long long>(total),
+              total_seconds);
+  std::printf("checkpoint: %s\nmetrics: %s%s%s\n", ckpt_path.c_str(), metrics_path.c_str(),
+              plotted ? "\nloss curve: " : "", plotted ? png.c_str() : "");
+  return 0;
+}
+
+}  // namespace
+}  // namespace dapa
+
+int main(int argc, char** argv) {
+  using dapa::Options;
+  Options o;
+  dapa::Recipe& r = o.recipe;
+  CLI::App app{"Train a Vision Transformer on an HDF5 image data set (see prepare_data)."};
+  app.add_option("--data", o.data, "data set file made by prepare_data")->required();
+  app.add_option("--model", r.model, "vit-nano | vit-micro | vit-mini")->capture_default_str();
+  app.add_option("--act", r.act, "MLP activation: gelu | gelu-tanh | relu")->capture_default_str();
+  app.add_option("--epochs", r.epochs, "epochs")->check(dapa::cli::positive())->capture_default_str();
+  app.add_option("--steps", r.steps, "stop after this many steps (0: no cap)")
+      ->check(dapa::cli::non_negative());
+  app.add_option("--batch", r.batch, "batch size")->check(dapa::cli::positive())->capture_default_str();
+  app.add_option("--lr", r.lr, "peak learning rate")->check(dapa::cli::positive())->capture_default_str();
+  app.add_option("--min-lr", r.min_lr, "learning rate at the end of the cosine decay")
+      ->check(dapa::cli::non_negative())->capture_default_str();
+  app.add_option("--wd", r.wd, "weight decay (weights only)")->check(dapa::cli::non_negative())
+      ->capture_default_str();
+  app.add_option("--warmup", r.warmup, "linear warmup steps")->check(dapa::cli::non_negative())
+      ->capture_default_str();
+  app.add_option("--optimizer", r.optimizer, "adamw | sgd")->capture_default_str();
+  app.add_option("--momentum", r.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--clip", r.clip, "gradient-norm clipping (0: off)")->check(dapa::cli::non_negative())
+      ->capture_default_str();
+  app.add_option("--seed", r.seed, "seed for initialisation and shuffling")->capture_default_str();
+  app.add_option("--limit-train", r.limit_train, "use only the first N training images (0: all)")
+      ->check(dapa::cli::non_negative());
+  app.add_option("--limit-test", r.limit_test, "use only the first N test images (0: all)")
+      ->check(dapa::cli::non_negative());
+  app.add_option("--threads", o.threads, "threads (0: DAPA_NUM_THREADS or all cores)")
+      ->check(dapa::cli::non_negative());
+  app.add_option("--out", o.out, "output directory")->capture_default_str();
+  app.add_flag("--resume", o.resume, "continue the run in --out from its checkpoint");
+  app.add_flag("--eval-only", o.eval_only, "evaluate --checkpoint on the test split and exit");
+  app.add_option("--checkpoint", o.checkpoint, "checkpoint file (default: OUT/checkpoint.h5)");
+  app.add_flag("--force", o.force, "start a fresh run even if --out holds one");
+  app.add_option("--log-every", o.log_every, "log a metrics row every N steps")
+      ->check(dapa::cli::positive())->capture_default_str();
+  app.add_option("--eval-batch", o.eval_batch, "batch size for evaluation")
+      ->check(dapa::cli::positive())->capture_default_str();
+  app.add_option("--checkpoint-every", o.checkpoint_every,
+                 "also checkpoint every N steps (0: at epoch ends only)")
+      ->check(dapa::cli::non_negative());
+  app.add_option("--benchmark-steps", o.benchmark_steps,
+                 "time N training steps after warm-up, print images/s as JSON, write nothing")
+      ->check(dapa::cli::non_negative());
+  app.add_option("--stop-after", o.stop_after,
+                 "checkpoint and stop once this step is reached, as if interrupted (0: never)")
+      ->check(dapa::cli::non_negative());
+  dapa::cli::one_line_errors(app, "train_vit");
+  CLI11_PARSE(app, argc, argv);
+  if (o.resume && o.eval_only) {
+    std::fprintf(stderr, "train_vit: --resume and --eval-only exclude each other\n");
+    return 2;
+  }
+  try {
+    return dapa::run(o, app);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "train_vit: %s\n", e.what());
+    return 1;
+  }
+}
