@@ -85,26 +85,16 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
     shape_error("linear", weight.shape(), bias.shape(), "bias must be (out,)");
   Tensor x2 = x.value().reshape({-1, in});  // x2: (R, in)
   Tensor w = weight.value();
-  Tensor y = Tensor::empty({x2.shape()[0], out});  // y: (R, out)
-  if (bias.defined()) {
-    // Broadcast the bias into y, then let sgemm accumulate on top (beta = 1).
-    Tensor b = bias.value().contiguous();
-    ConstArrayMap bv(b.data(), out);
-    for (int64_t r = 0; r < y.shape()[0]; ++r) ArrayMap(y.data() + r * out, out) = bv;
-  }
-  matmul_into(x2, w, false, true, bias.defined() ? 1.0f : 0.0f, y);
   Shape ys = xs;
   ys.back() = out;
   std::vector<Var> inputs = {x, weight};
   if (bias.defined()) inputs.push_back(bias);
-  return record("linear", y.reshape(ys), inputs,
+  return record("linear",
+                linear_forward(x2, w, bias.defined() ? bias.value() : Tensor()).reshape(ys), inputs,
                 [x2, w, xs, out](const Tensor& gy, const Needs& need) -> Grads {
-                  Tensor g2 = gy.reshape({-1, out});  // g2: (R, out)
-                  Grads g(need.size());
-                  if (need[0]) g[0] = dapa::matmul(g2, w).reshape(xs);    // (R, in)
-                  if (need[1]) g[1] = dapa::matmul(g2, x2, true, false);  // (out, in)
-                  if (need.size() > 2 && need[2]) g[2] = sum_to(g2, {out});
-                  return g;
+                  LinearGrads g = linear_backward(gy.reshape({-1, out}), x2, w, need[0], need[1],
+                                                  need.size() > 2 && need[2]);
+                  return {g.x.defined() ? g.x.reshape(xs) : Tensor(), g.weight, g.bias};
                 });
 }
 
@@ -149,9 +139,10 @@ Var attention(const Var& qkv, int64_t heads) {
   Tensor qv = qkv.value();
   AttentionResult r = dapa::attention(qv, heads);
   Tensor probs = r.probs;
-  return record("attention", r.out, {qkv}, [qv, probs, heads](const Tensor& gy, const Needs&) -> Grads {
-    return {attention_backward(gy, qv, probs, heads)};
-  });
+  return record("attention", r.out, {qkv},
+                [qv, probs, heads](const Tensor& gy, const Needs&) -> Grads {
+                  return {attention_backward(gy, qv, probs, heads)};
+                });
 }
 
 Var gelu(const Var& x) {

@@ -1,8 +1,8 @@
 // Reverse-mode autograd on a tape, small enough to read in one sitting.
 //
 // A Var is a tensor in the graph: a value, and a slot for the gradient filled in by
-// backward() (copies of a Var share the slot). Each differentiable op (ops.cpp) computes its forward on
-// Tensors, then record()s a node: its inputs, its output and its hand-written backward.
+// backward() (copies of a Var share the slot). Each differentiable op (ops.cpp) computes its
+// forward on Tensors, then record()s a node: its inputs, its output and its hand-written backward.
 // Nodes are appended to a thread-local tape in creation order, which is a topological
 // order, so backward() just walks the tape in reverse. Gradients accumulate into
 // Var::grad; intermediate gradients and every saved tensor are released when the tape is.

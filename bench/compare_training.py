@@ -18,6 +18,22 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+MODELS = {"vit-nano": (64, 4, 256), "vit-micro": (128, 6, 512), "vit-mini": (192, 8, 768)}
+
+
+def train_flops_per_image(model, patches=49, patch_dim=16, classes=10):
+    """Matrix-product FLOPs of one training image: 3x the forward (forward, input
+    gradients, weight gradients)."""
+    dim, depth, mlp = MODELS[model]
+    tokens = patches + 1
+    block = (2 * tokens * dim * 3 * dim          # qkv
+             + 2 * 2 * tokens * tokens * dim     # scores and weighted values
+             + 2 * tokens * dim * dim            # proj
+             + 2 * 2 * tokens * dim * mlp)       # fc1, fc2
+    forward = 2 * patches * patch_dim * dim + depth * block + 2 * dim * classes
+    return 3 * forward
+
+
 def run_json(cmd):
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -33,6 +49,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--bin", default=os.path.join(ROOT, "build/bin"))
+    ap.add_argument("--sgemm-peak", type=float, default=0.0,
+                    help="OpenBLAS sgemm GFLOP/s on this machine (bench_gemm's peak row)")
     args = ap.parse_args()
 
     ours_cmd = [os.path.join(args.bin, "train_vit"), "--data", args.data, "--act", args.act,
@@ -41,9 +59,9 @@ def main():
     ref_cmd = [sys.executable, os.path.join(ROOT, "bench/pytorch/vit_ref.py"), "--data", args.data,
                "--act", args.act, "--batch", str(args.batch), "--threads", str(args.threads),
                "--benchmark-steps", str(args.steps)]
-    print(f"| model | ours images/s | PyTorch images/s | speed ratio | ours peak RSS MB | "
-          f"PyTorch peak RSS MB | memory ratio |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"| model | ours images/s | PyTorch images/s | speed ratio | ours GFLOP/s | "
+          f"ours peak RSS MB | PyTorch peak RSS MB | memory ratio |")
+    print("|---|---|---|---|---|---|---|---|")
     for model in args.models:
         ours, ref = [], []
         for _ in range(args.rounds):
@@ -53,8 +71,10 @@ def main():
         r_ips = statistics.median(r["images_per_s"] for r in ref)
         o_mem = max(r["peak_rss_mb"] for r in ours)
         r_mem = max(r["peak_rss_mb"] for r in ref)
-        print(f"| {model} | {o_ips:.0f} | {r_ips:.0f} | {o_ips / r_ips:.2f}x | {o_mem:.0f} | "
-              f"{r_mem:.0f} | {r_mem / o_mem:.2f}x lower |", flush=True)
+        gflops = o_ips * train_flops_per_image(model) / 1e9
+        frac = f" ({100 * gflops / args.sgemm_peak:.0f}% of sgemm peak)" if args.sgemm_peak else ""
+        print(f"| {model} | {o_ips:.0f} | {r_ips:.0f} | {o_ips / r_ips:.2f}x | {gflops:.0f}{frac} | "
+              f"{o_mem:.0f} | {r_mem:.0f} | {r_mem / o_mem:.2f}x lower |", flush=True)
     print(f"\nthreads {args.threads}, batch {args.batch}, act {args.act}, {args.steps} timed steps "
           f"after 5 warm-up steps, median of {args.rounds} interleaved rounds; torch "
           f"{ref[0].get('torch', '?')}")

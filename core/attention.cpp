@@ -20,8 +20,8 @@ Dims attention_dims(const Tensor& qkv, int64_t heads, const char* op) {
     shape_error(op, "qkv must be (B, T, 3C), got " + shape_str(qkv.shape()));
   int64_t C = qkv.shape()[2] / 3;
   if (heads <= 0 || C % heads != 0)
-    shape_error(op, "width " + std::to_string(C) + " does not split into " +
-                        std::to_string(heads) + " heads");
+    shape_error(op, "width " + std::to_string(C) + " does not split into " + std::to_string(heads) +
+                        " heads");
   return {qkv.shape()[0], qkv.shape()[1], C, heads, C / heads};
 }
 
@@ -52,8 +52,8 @@ AttentionResult attention(const Tensor& qkv_in, int64_t heads) {
       float* p = probs + i * d.T * d.T;  // p: (T, T)
       sgemm(false, true, d.T, d.T, d.D, scale, q, ld, k, ld, 0.0f, p, d.T);
       softmax_rows(p, d.T, d.T);
-      sgemm(false, false, d.T, d.D, d.T, 1.0f, p, d.T, v, ld, 0.0f,
-            out + b * d.T * d.C + h * d.D, d.C);  // out head h: (T, D), row stride C
+      sgemm(false, false, d.T, d.D, d.T, 1.0f, p, d.T, v, ld, 0.0f, out + b * d.T * d.C + h * d.D,
+            d.C);  // out head h: (T, D), row stride C
     }
   });
   return r;

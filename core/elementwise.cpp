@@ -123,8 +123,21 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   Tensor xc = x.contiguous();
   Tensor out = Tensor::zeros(shape);
   if (is_trailing_block(shape, x.shape())) {  // reduce leading axes: column sums
+    // Fixed blocks of rows summed on their own, then added in block order: threaded,
+    // and the same result for any thread count.
     int64_t width = out.numel(), rows = width ? xc.numel() / width : 0;
-    out.array() = ConstMatrixMap(xc.data(), rows, width).colwise().sum().transpose().array();
+    const int64_t block = 256;
+    int64_t nblocks = (rows + block - 1) / block;
+    Eigen::ArrayXXf partial = Eigen::ArrayXXf::Zero(width, nblocks);
+    const float* px = xc.data();
+    parallel_for(nblocks, std::max<int64_t>(1, kGrain / (block * std::max<int64_t>(width, 1))),
+                 [&](int64_t b0, int64_t b1) {
+                   for (int64_t b = b0; b < b1; ++b)
+                     for (int64_t r = b * block; r < std::min(rows, (b + 1) * block); ++r)
+                       partial.col(b) += ConstArrayMap(px + r * width, width);
+                 });
+    ArrayMap acc = out.array();
+    for (int64_t b = 0; b < nblocks; ++b) acc += partial.col(b);
     return out;
   }
   // General case: walk x and accumulate into out through zero strides on reduced axes.

@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 
+#include "core/kernels.h"
 #include "core/parallel.h"
 
 namespace dapa {
@@ -68,6 +69,28 @@ Tensor bmm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
       sgemm(ta, tb, d.M, d.N, d.K, 1.0f, A + i * sa, lda, B + i * sb, ldb, 0.0f, C + i * sc, d.N);
   });
   return c;
+}
+
+Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  int64_t out = weight.shape()[0];
+  Tensor y = Tensor::empty({x.shape()[0], out});  // y: (R, out)
+  if (bias.defined()) {
+    // Broadcast the bias into y, then let sgemm accumulate on top (beta = 1).
+    Tensor b = bias.contiguous();
+    ConstArrayMap bv(b.data(), out);
+    for (int64_t r = 0; r < y.shape()[0]; ++r) ArrayMap(y.data() + r * out, out) = bv;
+  }
+  matmul_into(x, weight, false, true, bias.defined() ? 1.0f : 0.0f, y);
+  return y;
+}
+
+LinearGrads linear_backward(const Tensor& gy, const Tensor& x, const Tensor& weight, bool need_x,
+                            bool need_weight, bool need_bias) {
+  LinearGrads g;                                           // gy: (R, out), x: (R, in)
+  if (need_x) g.x = matmul(gy, weight);                    // (R, in)
+  if (need_weight) g.weight = matmul(gy, x, true, false);  // (out, in)
+  if (need_bias) g.bias = sum_to(gy, {weight.shape()[0]});
+  return g;
 }
 
 }  // namespace dapa

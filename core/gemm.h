@@ -20,4 +20,13 @@ void matmul_into(const Tensor& a, const Tensor& b, bool ta, bool tb, float beta,
 // The batch is spread over threads, each running a single-threaded sgemm.
 Tensor bmm(const Tensor& a, const Tensor& b, bool ta = false, bool tb = false);
 
+// The linear layer y = x W^T + b on 2-D views: x (R, in), W (out, in), b (out) or
+// undefined. Shared by the autograd ops that contain a linear layer.
+Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias);
+struct LinearGrads {
+  Tensor x, weight, bias;  // each computed only when asked for
+};
+LinearGrads linear_backward(const Tensor& gy, const Tensor& x, const Tensor& weight, bool need_x,
+                            bool need_weight, bool need_bias);
+
 }  // namespace dapa

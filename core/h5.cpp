@@ -4,7 +4,9 @@
 #include <H5Cpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 namespace dapa {
 
@@ -142,6 +144,60 @@ std::vector<uint8_t> H5Store::read_bytes(const std::string& name, Shape* shape) 
   }
 }
 
+Shape H5Store::dataset_shape(const std::string& name) const {
+  if (!exists(name)) fail(path_, "missing dataset '" + name + "'");
+  try {
+    return shape_of(file_->openDataSet(name));
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot open dataset '" + name + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
+void H5Store::read_rows(const std::string& name, const std::vector<int64_t>& rows,
+                        uint8_t* out) const {
+  try {
+    H5::DataSet ds = file_->openDataSet(name);
+    Shape shape = shape_of(ds);
+    int64_t row_size = shape_numel(shape) / std::max<int64_t>(shape[0], 1);
+    // HDF5 reads a selection in file order: sort the rows, read them in one call, then
+    // put each where it was asked for.
+    std::vector<int64_t> order(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i] < 0 || rows[i] >= shape[0])
+        fail(path_, "row " + std::to_string(rows[i]) + " outside dataset '" + name + "'");
+      order[i] = static_cast<int64_t>(i);
+    }
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return rows[a] < rows[b]; });
+    H5::DataSpace file_space = ds.getSpace();
+    file_space.selectNone();
+    std::vector<hsize_t> start(shape.size(), 0), count(shape.begin(), shape.end());
+    count[0] = 1;
+    for (size_t i = 0; i < order.size();) {  // runs of consecutive rows become one block
+      size_t j = i + 1;
+      while (j < order.size() && rows[order[j]] == rows[order[j - 1]] + 1) ++j;
+      start[0] = static_cast<hsize_t>(rows[order[i]]);
+      count[0] = static_cast<hsize_t>(j - i);
+      file_space.selectHyperslab(H5S_SELECT_OR, count.data(), start.data());
+      i = j;
+    }
+    // Duplicate rows collapse in the selection; read distinct rows, then scatter.
+    std::vector<int64_t> distinct;
+    for (int64_t o : order)
+      if (distinct.empty() || rows[distinct.back()] != rows[o]) distinct.push_back(o);
+    std::vector<uint8_t> sorted(distinct.size() * row_size);
+    hsize_t n = sorted.size();
+    H5::DataSpace mem_space(1, &n);
+    ds.read(sorted.data(), H5::PredType::NATIVE_UINT8, mem_space, file_space);
+    size_t d = 0;
+    for (size_t k = 0; k < order.size(); ++k) {
+      if (k > 0 && rows[order[k]] != rows[order[k - 1]]) ++d;
+      std::memcpy(out + order[k] * row_size, sorted.data() + d * row_size, row_size);
+    }
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot read rows of '" + name + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
 void H5Store::write_tensor(const std::string& name, const Tensor& t) {
   try {
     make_parents(*file_, name);
@@ -207,8 +263,7 @@ void H5Store::write_attr(const std::string& object, const std::string& key,
   try {
     Object o = open_object(*file_, object);
     hsize_t n = values.size();
-    H5::Attribute a =
-        o.get()->createAttribute(key, H5::PredType::IEEE_F64LE, H5::DataSpace(1, &n));
+    H5::Attribute a = o.get()->createAttribute(key, H5::PredType::IEEE_F64LE, H5::DataSpace(1, &n));
     a.write(H5::PredType::NATIVE_DOUBLE, values.data());
   } catch (const H5::Exception& e) {
     fail(path_, "cannot write attribute '" + key + "' (" + e.getDetailMsg() + ")");

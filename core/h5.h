@@ -36,6 +36,10 @@ class H5Store {
   Tensor read_tensor(const std::string& name) const;  // float32 (converted from any numeric)
   Labels read_labels(const std::string& name) const;  // int32 (converted)
   std::vector<uint8_t> read_bytes(const std::string& name, Shape* shape) const;
+  Shape dataset_shape(const std::string& name) const;
+  // Rows (first-axis entries) `rows` of an unsigned-byte dataset, in that order, into
+  // out (rows.size() x row size bytes): one read, for streaming batches from disk.
+  void read_rows(const std::string& name, const std::vector<int64_t>& rows, uint8_t* out) const;
 
   void write_tensor(const std::string& name, const Tensor& t);
   void write_labels(const std::string& name, const Labels& labels);

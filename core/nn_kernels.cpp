@@ -4,6 +4,8 @@
 #include <unsupported/Eigen/SpecialFunctions>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "core/kernels.h"
@@ -53,6 +55,30 @@ Tensor map_flat2(const Tensor& x, const Tensor& gy, const char* op, F f) {
     f(ConstArrayMap(px + i0, i1 - i0), ConstArrayMap(pg + i0, i1 - i0), ArrayMap(po + i0, i1 - i0));
   });
   return out;
+}
+
+// exp(x) for x <= 0, to about 2 ulp, in plain arithmetic the compiler vectorises at the
+// baseline ISA (Eigen's SSE2 exp runs about 3x slower than its erf there). Cody-Waite
+// reduction x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial for e^r, and 2^n built
+// in the exponent bits. Below -87 the result flushes to 0.
+inline float exp_nonpositive(float x) {
+  x = std::max(x, -87.0f);
+  float t = x * 1.44269504088896341f;
+  int n = static_cast<int>(t - 0.5f);  // round to nearest (t <= 0)
+  float fn = static_cast<float>(n);
+  float r = x - fn * 0.693145751953125f;  // ln2 split in two for an exact product
+  r = r - fn * 1.428606765330187045e-06f;
+  float p = 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  int32_t bits = (n + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
 }
 
 constexpr float kInvSqrt2 = 0.70710678118654752440f;
@@ -165,9 +191,12 @@ Tensor gelu(const Tensor& x) {
 
 Tensor gelu_backward(const Tensor& x, const Tensor& gy) {
   return map_flat2(x, gy, "gelu_backward", [](auto in, auto g, auto out) {
-    auto cdf = 0.5f * (1.0f + (in * kInvSqrt2).erf());
-    auto pdf = kInvSqrt2Pi * (-0.5f * in.square()).exp();
-    out = g * (cdf + in * pdf);
+    out = 0.5f * (1.0f + (in * kInvSqrt2).erf());  // Phi(x)
+    const float* xs = in.data();
+    const float* gs = g.data();
+    float* o = out.data();
+    for (Eigen::Index i = 0; i < in.size(); ++i)  // + x phi(x), then times the gradient
+      o[i] = gs[i] * (o[i] + kInvSqrt2Pi * xs[i] * exp_nonpositive(-0.5f * xs[i] * xs[i]));
   });
 }
 

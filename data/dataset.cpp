@@ -2,6 +2,7 @@
 #include "data/dataset.h"
 
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "core/h5.h"
@@ -47,7 +48,8 @@ void prepare_dataset(const IdxArray& train_images, const IdxArray& train_labels,
     throw DataError("--classes: expected 2 to 256, got " + std::to_string(classes));
   check_pair(train_images, train_labels, classes, "training split");
   check_pair(test_images, test_labels, classes, "test split");
-  Shape tr = image_shape(train_images, "training split"), te = image_shape(test_images, "test split");
+  Shape tr = image_shape(train_images, "training split"),
+        te = image_shape(test_images, "test split");
   if (!std::equal(tr.begin() + 1, tr.end(), te.begin() + 1))
     throw DataError("training images " + shape_str(tr) + " and test images " + shape_str(te) +
                     " differ in image shape");
@@ -66,7 +68,8 @@ void prepare_dataset(const IdxArray& train_images, const IdxArray& train_labels,
   for (int64_t c = 0; c < C; ++c) {
     mean[c] /= count;
     std[c] = std::sqrt(std::max(sq[c] / count - mean[c] * mean[c], 0.0));
-    if (std[c] < 1e-6) throw DataError("training split: channel " + std::to_string(c) + " is constant");
+    if (std[c] < 1e-6)
+      throw DataError("training split: channel " + std::to_string(c) + " is constant");
   }
   write_h5_atomically(out_path, [&](H5Store& s) {
     s.write_bytes("train/images", train_images.data, train_images.shape);
@@ -81,14 +84,16 @@ void prepare_dataset(const IdxArray& train_images, const IdxArray& train_labels,
   });
 }
 
-Dataset load_dataset(const std::string& path) {
+Dataset load_dataset(const std::string& path, bool preload) {
   Dataset d;
   d.path = path;
   try {
-    H5Store s(path, H5Store::Mode::Read);
+    d.file = std::make_shared<H5Store>(path, H5Store::Mode::Read);
+    H5Store& s = *d.file;
     for (const char* name : {"train/images", "train/labels", "test/images", "test/labels"})
-      if (!s.exists(name)) fail(path, std::string("missing dataset '") + name +
-                                          "' (not a data set made by prepare_data?)");
+      if (!s.exists(name))
+        fail(path,
+             std::string("missing dataset '") + name + "' (not a data set made by prepare_data?)");
     d.source = s.has_attr("/", "source") ? s.read_attr_string("/", "source") : "";
     d.classes = static_cast<int64_t>(s.read_attr_double("/", "classes"));
     if (d.classes < 2 || d.classes > 256) fail(path, "attribute 'classes' must be 2 to 256");
@@ -97,7 +102,9 @@ Dataset load_dataset(const std::string& path) {
     Shape shape;
     for (auto [split, name] : {std::pair{&d.train, "train"}, std::pair{&d.test, "test"}}) {
       std::string g = name;
-      split->images = s.read_bytes(g + "/images", &shape);
+      split->name = g;
+      shape = s.dataset_shape(g + "/images");
+      if (preload) split->images = s.read_bytes(g + "/images", &shape);
       if (shape.size() == 3) shape.insert(shape.begin() + 1, 1);
       if (shape.size() != 4)
         fail(path, "'" + g + "/images' must be (N, H, W) or (N, C, H, W), got " + shape_str(shape));
@@ -115,8 +122,8 @@ Dataset load_dataset(const std::string& path) {
                        std::to_string(split->labels.size()) + " labels");
       for (int32_t l : split->labels)
         if (l < 0 || l >= d.classes)
-          fail(path, "'" + g + "/labels' holds label " + std::to_string(l) +
-                         " outside [0, " + std::to_string(d.classes) + ")");
+          fail(path, "'" + g + "/labels' holds label " + std::to_string(l) + " outside [0, " +
+                         std::to_string(d.classes) + ")");
     }
     if (static_cast<int64_t>(d.mean.size()) != d.channels ||
         static_cast<int64_t>(d.std.size()) != d.channels)
@@ -125,6 +132,7 @@ Dataset load_dataset(const std::string& path) {
     for (double v : d.std)
       if (!(v > 0.0) || !std::isfinite(v)) fail(path, "attribute 'std' must be positive");
     if (d.train.n == 0) fail(path, "the training split is empty");
+    if (preload) d.file.reset();
   } catch (const H5Error& e) {
     throw DataError(e.what());
   }
@@ -135,8 +143,10 @@ void limit_split(ImageSplit& split, int64_t n, int64_t image_size) {
   if (n <= 0 || n >= split.n) return;
   split.n = n;
   split.labels.resize(n);
-  split.images.resize(n * image_size);
-  split.images.shrink_to_fit();
+  if (!split.images.empty()) {
+    split.images.resize(n * image_size);
+    split.images.shrink_to_fit();
+  }
 }
 
 DataLoader::DataLoader(const Dataset& data, const ImageSplit& split, int64_t batch, bool shuffle,
@@ -159,19 +169,30 @@ void DataLoader::batch(int64_t epoch, int64_t index, Tensor& images, Labels& lab
   if (index < 0 || begin >= split_.n)
     throw DataError("batch " + std::to_string(index) + " is past the end of the split");
   int64_t B = end - begin, C = data_.channels, plane = data_.height * data_.width;
+  std::vector<int64_t> rows(order_.begin() + begin, order_.begin() + end);
+  bytes_.resize(B * C * plane);
+  if (!split_.images.empty()) {
+    for (int64_t b = 0; b < B; ++b)
+      std::memcpy(bytes_.data() + b * C * plane, split_.images.data() + rows[b] * C * plane,
+                  C * plane);
+  } else {
+    try {
+      data_.file->read_rows(split_.name + "/images", rows, bytes_.data());
+    } catch (const H5Error& e) {
+      throw DataError(e.what());
+    }
+  }
   images = Tensor::empty({B, C, data_.height, data_.width});
   labels.resize(B);
   float* out = images.data();
   for (int64_t b = 0; b < B; ++b) {
-    int64_t src = order_[begin + b];
-    labels[b] = split_.labels[src];
-    const uint8_t* img = split_.images.data() + src * C * plane;
+    labels[b] = split_.labels[rows[b]];
     for (int64_t c = 0; c < C; ++c) {
       // (v / 255 - mean) / std as one multiply-add.
       float a = static_cast<float>(1.0 / (255.0 * data_.std[c]));
       float b0 = static_cast<float>(-data_.mean[c] / data_.std[c]);
-      for (int64_t p = 0; p < plane; ++p)
-        out[(b * C + c) * plane + p] = a * img[c * plane + p] + b0;
+      const uint8_t* img = bytes_.data() + (b * C + c) * plane;
+      for (int64_t p = 0; p < plane; ++p) out[(b * C + c) * plane + p] = a * img[p] + b0;
     }
   }
 }

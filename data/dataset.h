@@ -7,6 +7,7 @@
 // DataLoader serves shuffled, normalised batches.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,8 @@
 namespace dapa {
 
 struct ImageSplit {
-  std::vector<uint8_t> images;  // (n, channels, height, width), row-major
+  std::string name;             // "train" or "test": the group in the file
+  std::vector<uint8_t> images;  // (n, channels, height, width); empty when streamed
   Labels labels;                // (n)
   int64_t n = 0;
 };
@@ -26,6 +28,7 @@ struct Dataset {
   int64_t channels = 1, height = 0, width = 0, classes = 0;
   std::vector<double> mean, std;  // per channel
   ImageSplit train, test;
+  std::shared_ptr<class H5Store> file;  // open while images are streamed from it
   int64_t image_size() const { return channels * height * width; }
 };
 
@@ -36,7 +39,10 @@ void prepare_dataset(const IdxArray& train_images, const IdxArray& train_labels,
                      const std::string& source, const std::string& out_path);
 
 // Reads and validates a data set file; throws DataError naming the file and the problem.
-Dataset load_dataset(const std::string& path);
+// By default only labels and statistics are read and each batch's images are read from
+// the file when served (small devices: the images never all sit in memory); with
+// `preload` all images are read up front.
+Dataset load_dataset(const std::string& path, bool preload = false);
 
 // Keeps the first n images of a split (n <= 0 keeps all): quick runs and small devices.
 void limit_split(ImageSplit& split, int64_t n, int64_t image_size);
@@ -61,6 +67,7 @@ class DataLoader {
   uint64_t seed_;
   int64_t order_epoch_ = -1;
   std::vector<int64_t> order_;
+  std::vector<uint8_t> bytes_;  // the batch's raw images
 };
 
 }  // namespace dapa

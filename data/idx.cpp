@@ -82,9 +82,9 @@ void write_idx(const std::string& path, const IdxArray& a) {
                     static_cast<uint8_t>(d >> 8), static_cast<uint8_t>(d)};
     ok = ok && gzwrite(f.get(), b, 4) == 4;
   }
-  ok = ok && (a.data.empty() ||
-              gzwrite(f.get(), a.data.data(), static_cast<unsigned>(a.data.size())) ==
-                  static_cast<int>(a.data.size()));
+  ok = ok &&
+       (a.data.empty() || gzwrite(f.get(), a.data.data(), static_cast<unsigned>(a.data.size())) ==
+                              static_cast<int>(a.data.size()));
   if (!ok) fail(path, "write failed");
 }
 

@@ -1,19 +1,25 @@
-// Built-in activations; see activation.h.
+// Built-in activations and the fused activation + linear op; see activation.h.
 #include "nn/activation.h"
 
 #include <stdexcept>
 
 #include "autograd/ops.h"
+#include "core/gemm.h"
+#include "core/kernels.h"
 
 namespace dapa {
 
 namespace {
-template <Var (*Op)(const Var&)>
+// An elementwise activation from its autograd op and its two kernels.
+template <Var (*Op)(const Var&), Tensor (*Forward)(const Tensor&),
+          Tensor (*Backward)(const Tensor&, const Tensor&)>
 class ElementwiseActivation : public Activation {
  public:
   explicit ElementwiseActivation(std::string name) : name_(std::move(name)) {}
-  Var forward(const Var& x) override { return Op(x); }
   std::string name() const override { return name_; }
+  Tensor apply(const Tensor& x) override { return Forward(x); }
+  Tensor backward(const Tensor& x, const Tensor& gy) override { return Backward(x, gy); }
+  Var forward(const Var& x) override { return Op(x); }
 
  private:
   std::string name_;
@@ -21,11 +27,38 @@ class ElementwiseActivation : public Activation {
 }  // namespace
 
 std::unique_ptr<Activation> make_activation(const std::string& name) {
-  if (name == "gelu") return std::make_unique<ElementwiseActivation<gelu>>(name);
-  if (name == "gelu-tanh") return std::make_unique<ElementwiseActivation<gelu_tanh>>(name);
-  if (name == "relu") return std::make_unique<ElementwiseActivation<relu>>(name);
+  if (name == "gelu")
+    return std::make_unique<ElementwiseActivation<gelu, gelu, gelu_backward>>(name);
+  if (name == "gelu-tanh")
+    return std::make_unique<ElementwiseActivation<gelu_tanh, gelu_tanh, gelu_tanh_backward>>(name);
+  if (name == "relu")
+    return std::make_unique<ElementwiseActivation<relu, relu, relu_backward>>(name);
   throw std::invalid_argument("unknown activation '" + name +
                               "' (expected gelu, gelu-tanh or relu)");
+}
+
+Var activation_linear(const Var& h, Activation& act, const Var& weight, const Var& bias) {
+  const Shape& hs = h.shape();
+  if (weight.value().ndim() != 2 || hs.empty() || hs.back() != weight.shape()[1])
+    shape_error("activation_linear", hs, weight.shape(),
+                "needs h (..., hidden) and weight (out, hidden)");
+  int64_t hidden = weight.shape()[1], out = weight.shape()[0];
+  Tensor h2 = h.value().reshape({-1, hidden});  // h2: (R, hidden)
+  Tensor w = weight.value();
+  Shape ys = hs;
+  ys.back() = out;
+  std::vector<Var> inputs = {h, weight};
+  if (bias.defined()) inputs.push_back(bias);
+  Tensor y = linear_forward(act.apply(h2), w, bias.defined() ? bias.value() : Tensor());
+  Activation* a = &act;  // owned by the module, which outlives the tape
+  return record("activation_linear", y.reshape(ys), inputs,
+                [h2, w, hs, out, a](const Tensor& gy, const Needs& need) -> Grads {
+                  Tensor g2 = gy.reshape({-1, out});  // (R, out)
+                  LinearGrads g = linear_backward(g2, a->apply(h2), w, need[0], need[1],
+                                                  need.size() > 2 && need[2]);
+                  Tensor gh = need[0] ? a->backward(h2, g.x).reshape(hs) : Tensor();
+                  return {gh, g.weight, g.bias};
+                });
 }
 
 }  // namespace dapa

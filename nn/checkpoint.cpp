@@ -31,8 +31,7 @@ CheckpointMeta read_meta(const H5Store& s) {
   double version = s.read_attr_double("/", "format_version");
   if (version != kFormatVersion)
     throw std::runtime_error(s.path() + ": checkpoint format " + std::to_string(version) +
-                             " is not supported (expected " + std::to_string(kFormatVersion) +
-                             ")");
+                             " is not supported (expected " + std::to_string(kFormatVersion) + ")");
   CheckpointMeta m;
   m.step = static_cast<int64_t>(s.read_attr_double("/", "step"));
   m.epoch = static_cast<int64_t>(s.read_attr_double("/", "epoch"));
@@ -99,9 +98,10 @@ CheckpointMeta load_checkpoint(const std::string& path, Module& model, Optimizer
         throw std::runtime_error(path + ": holds no optimiser state (cannot resume from it)");
       for (auto& [buffer, tensors] : optimizer->state_buffers())
         for (size_t i = 0; i < tensors->size(); ++i)
-          state.emplace_back(&(*tensors)[i],
-                             read_checked(s, "optimizer/" + buffer + "/" + optimizer->groups()[i].name,
-                                          (*tensors)[i].shape()));
+          state.emplace_back(
+              &(*tensors)[i],
+              read_checked(s, "optimizer/" + buffer + "/" + optimizer->groups()[i].name,
+                           (*tensors)[i].shape()));
     }
     for (auto& [p, t] : weights) p->value().copy_from(t);
     for (auto& [dst, t] : state) dst->copy_from(t);

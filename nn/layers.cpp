@@ -43,7 +43,7 @@ Mlp::Mlp(int64_t dim, int64_t hidden, std::unique_ptr<Activation> act_, Rng& rng
 }
 
 Var Mlp::forward(const Var& x) {
-  return fc2.forward(act->forward(fc1.forward(x)));
+  return activation_linear(fc1.forward(x), *act, fc2.weight, fc2.bias);  // fc2(act(fc1(x)))
 }
 
 Block::Block(int64_t dim, int64_t heads, int64_t mlp_hidden, std::unique_ptr<Activation> act,

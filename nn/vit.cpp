@@ -7,7 +7,9 @@
 
 namespace dapa {
 
-std::vector<std::string> vit_model_names() { return {"vit-nano", "vit-micro", "vit-mini"}; }
+std::vector<std::string> vit_model_names() {
+  return {"vit-nano", "vit-micro", "vit-mini"};
+}
 
 VitConfig vit_config(const std::string& model, int64_t channels, int64_t height, int64_t width,
                      int64_t classes, const std::string& act) {
@@ -23,8 +25,7 @@ VitConfig vit_config(const std::string& model, int64_t channels, int64_t height,
     throw std::invalid_argument("--model: unknown model '" + model +
                                 "' (expected vit-nano, vit-micro or vit-mini)");
   }
-  if (channels < 1 || height < c.patch || width < c.patch || height % c.patch ||
-      width % c.patch)
+  if (channels < 1 || height < c.patch || width < c.patch || height % c.patch || width % c.patch)
     throw std::invalid_argument("images of " + std::to_string(channels) + "x" +
                                 std::to_string(height) + "x" + std::to_string(width) +
                                 " do not split into " + std::to_string(c.patch) + "x" +
@@ -71,13 +72,13 @@ Vit::Vit(const VitConfig& c, Rng& rng,
 
 Var Vit::forward(const Tensor& images) {
   int64_t B = images.shape()[0], D = config.dim;
-  Var tokens = patch_embed.forward(images);                        // (B, Np, D)
-  Var cls = add(Var(Tensor::zeros({B, 1, D})), cls_token);         // (B, 1, D)
-  Var x = add(concat({cls, tokens}, 1), pos_embed);                // (B, T, D)
-  for (auto& block : blocks) x = block->forward(x);                // (B, T, D)
+  Var tokens = patch_embed.forward(images);                 // (B, Np, D)
+  Var cls = add(Var(Tensor::zeros({B, 1, D})), cls_token);  // (B, 1, D)
+  Var x = add(concat({cls, tokens}, 1), pos_embed);         // (B, T, D)
+  for (auto& block : blocks) x = block->forward(x);         // (B, T, D)
   // LayerNorm is per token: normalising only the class token equals timm's norm-then-pick.
-  Var c = norm.forward(reshape(slice(x, 1, 0, 1), {B, D}));        // (B, D)
-  return head.forward(c);                                          // (B, classes)
+  Var c = norm.forward(reshape(slice(x, 1, 0, 1), {B, D}));  // (B, D)
+  return head.forward(c);                                    // (B, classes)
 }
 
 }  // namespace dapa

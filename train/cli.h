@@ -30,7 +30,8 @@ inline CLI::Validator non_negative() {
   return CLI::Validator(
       [](std::string& s) -> std::string {
         double v = 0;
-        if (!CLI::detail::lexical_cast(s, v) || !(v >= 0)) return "expected a number >= 0, got " + s;
+        if (!CLI::detail::lexical_cast(s, v) || !(v >= 0))
+          return "expected a number >= 0, got " + s;
         return "";
       },
       ">= 0", "non_negative");

@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   auto* c = app.add_option("--test-images", test_images, "IDX test images");
   auto* d = app.add_option("--test-labels", test_labels, "IDX test labels");
   app.add_option("--classes", classes, "number of classes; labels must be below it")
-      ->check(CLI::Range(2, 256))->capture_default_str();
+      ->check(CLI::Range(2, 256))
+      ->capture_default_str();
   for (auto* opt : {a, b, c, d}) opt->excludes(fm);
   dapa::cli::one_line_errors(app, "prepare_data");
   CLI11_PARSE(app, argc, argv);
@@ -49,9 +50,8 @@ int main(int argc, char** argv) {
     dapa::IdxArray tri = dapa::read_idx(train_images), trl = dapa::read_idx(train_labels);
     dapa::IdxArray tei = dapa::read_idx(test_images), tel = dapa::read_idx(test_labels);
     dapa::prepare_dataset(tri, trl, tei, tel, classes, source, out);
-    std::printf("prepare_data: wrote %s (%lld training and %lld test images of %s)\n",
-                out.c_str(), static_cast<long long>(tri.shape[0]),
-                static_cast<long long>(tei.shape[0]),
+    std::printf("prepare_data: wrote %s (%lld training and %lld test images of %s)\n", out.c_str(),
+                static_cast<long long>(tri.shape[0]), static_cast<long long>(tei.shape[0]),
                 dapa::shape_str(dapa::Shape(tri.shape.begin() + 1, tri.shape.end())).c_str());
     return 0;
   } catch (const std::exception& e) {

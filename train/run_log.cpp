@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -70,6 +71,10 @@ void Progress::update(int64_t step, int64_t epoch, double loss, double lr, doubl
                       double elapsed, int64_t done_here) {
   double eta = done_here > 0 ? elapsed / done_here * (total_ - step) : 0.0;
   if (tty_) {
+    // Redraw at most ten times a second, and always at the end.
+    auto now = std::chrono::steady_clock::now();
+    if (step != total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+    last_draw_ = now;
     const int width = 30;
     int filled = static_cast<int>(width * step / std::max<int64_t>(total_, 1));
     std::string bar(filled, '#');
@@ -115,9 +120,14 @@ bool plot_metrics(const std::string& csv, const std::string& png, const std::str
        << "set title '" << title << "'\n"
        << "set xlabel 'step'\nset ylabel 'loss'\nset y2label 'test accuracy'\n"
        << "set ytics nomirror\nset y2tics\nset y2range [0:1]\nset grid\nset key outside bottom\n"
-       << "plot '" << csv << "' using (strcol(1) eq \"train\" ? $2 : NaN):4 with lines lw 1 title 'train loss', \\\n"
-       << "     '" << csv << "' using (strcol(1) eq \"test\" ? $2 : NaN):8 with linespoints lw 2 pt 7 title 'test loss', \\\n"
-       << "     '" << csv << "' using (strcol(1) eq \"test\" ? $2 : NaN):9 axes x1y2 with linespoints lw 2 pt 5 title 'test accuracy'\n";
+       << "plot '" << csv
+       << "' using (strcol(1) eq \"train\" ? $2 : NaN):4 with lines lw 1 title 'train loss', \\\n"
+       << "     '" << csv
+       << "' using (strcol(1) eq \"test\" ? $2 : NaN):8 with linespoints lw 2 pt 7 title 'test "
+          "loss', \\\n"
+       << "     '" << csv
+       << "' using (strcol(1) eq \"test\" ? $2 : NaN):9 axes x1y2 with linespoints lw 2 pt 5 title "
+          "'test accuracy'\n";
   }
   std::string cmd = "gnuplot '" + script + "' 2>'" + script + ".log'";
   bool ok = std::system(cmd.c_str()) == 0;

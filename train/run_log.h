@@ -3,6 +3,7 @@
 // plain lines otherwise), loss.png drawn by gnuplot, and the peak resident memory.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -30,6 +31,8 @@ class MetricsLog {
 class Progress {
  public:
   Progress(int64_t total_steps, int64_t log_every);
+  // Called every step: redraws the bar on a terminal, prints a line every log_every
+  // steps otherwise.
   void update(int64_t step, int64_t epoch, double loss, double lr, double images_per_s,
               double elapsed_s, int64_t steps_done_here);
   void message(const std::string& line);  // a full line, clearing the bar first
@@ -39,6 +42,7 @@ class Progress {
   int64_t total_, log_every_;
   bool tty_;
   bool bar_shown_ = false;
+  std::chrono::steady_clock::time_point last_draw_{};
 };
 
 // Draws loss.png from metrics.csv with gnuplot. Returns false (after a warning on

@@ -4,8 +4,8 @@
 // times training steps (--benchmark-steps). Run with --help for every flag.
 #include <CLI/CLI.hpp>
 
-#include "train/cli.h"
 #include <nlohmann/json.hpp>
+#include "train/cli.h"
 
 #include <algorithm>
 #include <chrono>
@@ -39,24 +39,35 @@ struct Recipe {
 };
 
 void to_json(json& j, const Recipe& r) {
-  j = json{{"model", r.model}, {"act", r.act},     {"optimizer", r.optimizer},
-           {"epochs", r.epochs}, {"steps", r.steps}, {"batch", r.batch},
-           {"warmup", r.warmup}, {"limit_train", r.limit_train},
-           {"limit_test", r.limit_test}, {"lr", r.lr},
-           {"min_lr", r.min_lr}, {"wd", r.wd},       {"momentum", r.momentum},
-           {"clip", r.clip},     {"seed", r.seed}};
+  j = json{{"model", r.model},
+           {"act", r.act},
+           {"optimizer", r.optimizer},
+           {"epochs", r.epochs},
+           {"steps", r.steps},
+           {"batch", r.batch},
+           {"warmup", r.warmup},
+           {"limit_train", r.limit_train},
+           {"limit_test", r.limit_test},
+           {"lr", r.lr},
+           {"min_lr", r.min_lr},
+           {"wd", r.wd},
+           {"momentum", r.momentum},
+           {"clip", r.clip},
+           {"seed", r.seed}};
 }
 
 struct Options {
   Recipe recipe;
   std::string data, out = "runs/vit", checkpoint;
   int threads = 0;
-  int64_t log_every = 20, eval_batch = 500, checkpoint_every = 0;
+  int64_t log_every = 20, eval_batch = 0, checkpoint_every = 0;
   int64_t benchmark_steps = 0, benchmark_warmup = 5, stop_after = 0;
-  bool resume = false, eval_only = false, force = false;
+  bool resume = false, eval_only = false, force = false, preload = false;
 };
 
-[[noreturn]] void usage_error(const std::string& msg) { throw std::invalid_argument(msg); }
+[[noreturn]] void usage_error(const std::string& msg) {
+  throw std::invalid_argument(msg);
+}
 
 struct EvalResult {
   double loss = 0, accuracy = 0;
@@ -147,8 +158,8 @@ void write_json(const std::string& path, const json& j) {
 int run(Options& o, const CLI::App& app) {
   if (o.threads > 0) set_num_threads(o.threads);
   Recipe& r = o.recipe;
-  std::string ckpt_path = o.checkpoint.empty() ? (fs::path(o.out) / "checkpoint.h5").string()
-                                               : o.checkpoint;
+  std::string ckpt_path =
+      o.checkpoint.empty() ? (fs::path(o.out) / "checkpoint.h5").string() : o.checkpoint;
   CheckpointMeta meta;
   bool from_checkpoint = o.resume || o.eval_only;
   if (from_checkpoint) {
@@ -165,7 +176,7 @@ int run(Options& o, const CLI::App& app) {
     restore_recipe(r, saved.contains("recipe") ? saved["recipe"] : saved, app, o.resume);
   }
 
-  Dataset data = load_dataset(o.data);
+  Dataset data = load_dataset(o.data, o.preload);
   limit_split(data.train, r.limit_train, data.image_size());
   limit_split(data.test, r.limit_test, data.image_size());
   VitConfig cfg = vit_config(r.model, data.channels, data.height, data.width, data.classes, r.act);
@@ -177,10 +188,13 @@ int run(Options& o, const CLI::App& app) {
     rng.set_state(meta.rng);
   }
 
+  if (o.eval_batch == 0) o.eval_batch = r.batch;
   if (o.eval_only) {
     EvalResult e = evaluate(model, data, o.eval_batch);
-    std::printf("%s\n", json{{"checkpoint", ckpt_path}, {"test_accuracy", e.accuracy},
-                             {"test_loss", e.loss}, {"test_images", data.test.n}}
+    std::printf("%s\n", json{{"checkpoint", ckpt_path},
+                             {"test_accuracy", e.accuracy},
+                             {"test_loss", e.loss},
+                             {"test_images", data.test.n}}
                             .dump()
                             .c_str());
     return 0;
@@ -202,8 +216,11 @@ int run(Options& o, const CLI::App& app) {
       train_step(model, *opt, x, y, schedule.at(s), r.clip);
     }
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    std::printf("%s\n", json{{"impl", "dapa-cpp"}, {"model", r.model}, {"act", r.act},
-                             {"batch", r.batch}, {"threads", num_threads()},
+    std::printf("%s\n", json{{"impl", "dapa-cpp"},
+                             {"model", r.model},
+                             {"act", r.act},
+                             {"batch", r.batch},
+                             {"threads", num_threads()},
                              {"steps", o.benchmark_steps},
                              {"images_per_s", o.benchmark_steps * r.batch / secs},
                              {"step_ms", 1e3 * secs / o.benchmark_steps},
@@ -218,14 +235,22 @@ int run(Options& o, const CLI::App& app) {
   fs::path out(o.out);
   std::string metrics_path = (out / "metrics.csv").string();
   if (!o.resume && !o.force && (fs::exists(out / "checkpoint.h5") || fs::exists(metrics_path)))
-    usage_error("--out: " + o.out + " already holds a run (use --resume to continue it, or --force "
+    usage_error("--out: " + o.out +
+                " already holds a run (use --resume to continue it, or --force "
                 "to start over)");
   fs::create_directories(out);
-  json config = {{"recipe", r},          {"data", o.data},        {"threads", num_threads()},
+  json config = {{"recipe", r},
+                 {"data", o.data},
+                 {"threads", num_threads()},
                  {"model_config",
-                  {{"dim", cfg.dim}, {"depth", cfg.depth}, {"heads", cfg.heads},
-                   {"mlp_hidden", cfg.mlp_hidden}, {"patch", cfg.patch},
-                   {"channels", cfg.channels}, {"height", cfg.height}, {"width", cfg.width},
+                  {{"dim", cfg.dim},
+                   {"depth", cfg.depth},
+                   {"heads", cfg.heads},
+                   {"mlp_hidden", cfg.mlp_hidden},
+                   {"patch", cfg.patch},
+                   {"channels", cfg.channels},
+                   {"height", cfg.height},
+                   {"width", cfg.width},
                    {"classes", cfg.classes}}},
                  {"parameters", model.parameter_count()}};
   write_json((out / "config.json").string(), config);
@@ -235,8 +260,8 @@ int run(Options& o, const CLI::App& app) {
   progress.message("train_vit: " + r.model + " (" + std::to_string(model.parameter_count()) +
                    " parameters), act " + r.act + ", " + std::to_string(data.train.n) +
                    " training images, batch " + std::to_string(r.batch) + ", " +
-                   std::to_string(total) + " steps, " + std::to_string(num_threads()) +
-                   " threads" + (o.resume ? ", resuming at step " + std::to_string(start) : ""));
+                   std::to_string(total) + " steps, " + std::to_string(num_threads()) + " threads" +
+                   (o.resume ? ", resuming at step " + std::to_string(start) : ""));
 
   auto save = [&](int64_t step) {
     CheckpointMeta m{step, step / bpe, rng.state(), r.model, config.dump()};
@@ -269,17 +294,19 @@ int run(Options& o, const CLI::App& app) {
     images_done += static_cast<int64_t>(y.size());
     int64_t done = step + 1;
     double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
+    double ips = window_seconds > 0 ? window_images / window_seconds : 0.0;
+    progress.update(done, epoch, loss, lr, ips, elapsed, done - start);
     if (done % o.log_every == 0 || done == total || done % bpe == 0) {
-      double ips = window_seconds > 0 ? window_images / window_seconds : 0.0;
       metrics.train(done, epoch, loss, lr, ips, elapsed);
-      progress.update(done, epoch, loss, lr, ips, elapsed, done - start);
       window_seconds = 0;
       window_images = 0;
     }
     bool epoch_end = done % bpe == 0 || done == total;
     if (epoch_end) {
+      // Evaluating at the training batch size reuses the cached blocks of the training
+      // step; the last, smaller batch's blocks are given back first.
+      release_cached_memory();
       last_eval = evaluate(model, data, o.eval_batch);
-      release_cached_memory();  // evaluation's block sizes are not the training step's
       metrics.test(done, epoch, last_eval.loss, last_eval.accuracy, elapsed);
       char line[160];
       std::snprintf(line, sizeof line, "epoch %lld: test loss %.4f, test accuracy %.2f%%",
@@ -338,21 +365,32 @@ int main(int argc, char** argv) {
   app.add_option("--data", o.data, "data set file made by prepare_data")->required();
   app.add_option("--model", r.model, "vit-nano | vit-micro | vit-mini")->capture_default_str();
   app.add_option("--act", r.act, "MLP activation: gelu | gelu-tanh | relu")->capture_default_str();
-  app.add_option("--epochs", r.epochs, "epochs")->check(dapa::cli::positive())->capture_default_str();
+  app.add_option("--epochs", r.epochs, "epochs")
+      ->check(dapa::cli::positive())
+      ->capture_default_str();
   app.add_option("--steps", r.steps, "stop after this many steps (0: no cap)")
       ->check(dapa::cli::non_negative());
-  app.add_option("--batch", r.batch, "batch size")->check(dapa::cli::positive())->capture_default_str();
-  app.add_option("--lr", r.lr, "peak learning rate")->check(dapa::cli::positive())->capture_default_str();
-  app.add_option("--min-lr", r.min_lr, "learning rate at the end of the cosine decay")
-      ->check(dapa::cli::non_negative())->capture_default_str();
-  app.add_option("--wd", r.wd, "weight decay (weights only)")->check(dapa::cli::non_negative())
+  app.add_option("--batch", r.batch, "batch size")
+      ->check(dapa::cli::positive())
       ->capture_default_str();
-  app.add_option("--warmup", r.warmup, "linear warmup steps")->check(dapa::cli::non_negative())
+  app.add_option("--lr", r.lr, "peak learning rate")
+      ->check(dapa::cli::positive())
+      ->capture_default_str();
+  app.add_option("--min-lr", r.min_lr, "learning rate at the end of the cosine decay")
+      ->check(dapa::cli::non_negative())
+      ->capture_default_str();
+  app.add_option("--wd", r.wd, "weight decay (weights only)")
+      ->check(dapa::cli::non_negative())
+      ->capture_default_str();
+  app.add_option("--warmup", r.warmup, "linear warmup steps")
+      ->check(dapa::cli::non_negative())
       ->capture_default_str();
   app.add_option("--optimizer", r.optimizer, "adamw | sgd")->capture_default_str();
-  app.add_option("--momentum", r.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))
+  app.add_option("--momentum", r.momentum, "SGD momentum")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  app.add_option("--clip", r.clip, "gradient-norm clipping (0: off)")->check(dapa::cli::non_negative())
+  app.add_option("--clip", r.clip, "gradient-norm clipping (0: off)")
+      ->check(dapa::cli::non_negative())
       ->capture_default_str();
   app.add_option("--seed", r.seed, "seed for initialisation and shuffling")->capture_default_str();
   app.add_option("--limit-train", r.limit_train, "use only the first N training images (0: all)")
@@ -365,11 +403,14 @@ int main(int argc, char** argv) {
   app.add_flag("--resume", o.resume, "continue the run in --out from its checkpoint");
   app.add_flag("--eval-only", o.eval_only, "evaluate --checkpoint on the test split and exit");
   app.add_option("--checkpoint", o.checkpoint, "checkpoint file (default: OUT/checkpoint.h5)");
+  app.add_flag("--preload", o.preload,
+               "read all images into memory (default: stream each batch from the file)");
   app.add_flag("--force", o.force, "start a fresh run even if --out holds one");
   app.add_option("--log-every", o.log_every, "log a metrics row every N steps")
-      ->check(dapa::cli::positive())->capture_default_str();
-  app.add_option("--eval-batch", o.eval_batch, "batch size for evaluation")
-      ->check(dapa::cli::positive())->capture_default_str();
+      ->check(dapa::cli::positive())
+      ->capture_default_str();
+  app.add_option("--eval-batch", o.eval_batch, "batch size for evaluation (0: --batch)")
+      ->check(dapa::cli::non_negative());
   app.add_option("--checkpoint-every", o.checkpoint_every,
                  "also checkpoint every N steps (0: at epoch ends only)")
       ->check(dapa::cli::non_negative());

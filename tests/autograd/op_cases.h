@@ -11,6 +11,7 @@
 
 #include "autograd/ops.h"
 #include "core/rng.h"
+#include "nn/activation.h"
 
 namespace dapa::test {
 
@@ -148,6 +149,15 @@ inline std::vector<OpCase> op_cases() {
        },
        // Batch size = head count (above), so the op can recover it.
        [](V x, L) { return attention(x[0], x[0].shape()[0]); }},
+      {"activation_linear",
+       [](Rng& r) {
+         int64_t h = dim(r), o = dim(r);
+         return std::vector<Shape>{{dim(r), dim(r), h}, {o, h}, {o}};
+       },
+       [](V x, L) {
+         static std::unique_ptr<Activation> act = make_activation("gelu");
+         return activation_linear(x[0], *act, x[1], x[2]);
+       }},
       {"gelu",
        [](Rng& r) {
          return std::vector<Shape>{{dim(r), dim(r, 1, 9)}};

@@ -159,6 +159,21 @@ TEST(Activations, GeluKnownValues) {
   EXPECT_EQ(relu_backward(x, Tensor::full({4}, 2)).to_vector(), (std::vector<float>{0, 0, 2, 2}));
 }
 
+TEST(Activations, GeluDerivativeAcrossTheWholeRange) {
+  // The derivative uses our own exp for x phi(x); check it against libm in double over
+  // the range where phi underflows too.
+  std::vector<float> xs;
+  for (float x = -20.0f; x <= 8.0f; x += 0.01f) xs.push_back(x);
+  Tensor x = Tensor::from(xs, {static_cast<int64_t>(xs.size())});
+  std::vector<float> d = gelu_backward(x, Tensor::ones(x.shape())).to_vector();
+  for (size_t i = 0; i < xs.size(); ++i) {
+    double v = xs[i];
+    double expect = 0.5 * (1 + std::erf(v / std::sqrt(2.0))) +
+                    v * std::exp(-0.5 * v * v) / std::sqrt(2 * M_PI);
+    ASSERT_NEAR(d[i], expect, 2e-6 * std::max(1.0, std::abs(expect))) << "x = " << v;
+  }
+}
+
 TEST(CrossEntropy, UniformLogitsGiveLogC) {
   auto r = cross_entropy(Tensor::zeros({4, 10}), {0, 3, 9, 5});
   EXPECT_NEAR(r.loss, std::log(10.0f), 1e-6);

@@ -11,7 +11,9 @@
 namespace dapa {
 namespace {
 
-std::string tmp(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+std::string tmp(const std::string& name) {
+  return ::testing::TempDir() + "/" + name;
+}
 
 IdxArray images(int64_t n, int64_t h, int64_t w, uint8_t base = 0) {
   IdxArray a{{n, h, w}, {}};
@@ -50,7 +52,10 @@ TEST(Idx, BadFilesGiveOneClearError) {
   std::ofstream(tmp("type.idx"), std::ios::binary) << std::string("\0\0\x0d\x01\0\0\0\1x", 9);
   EXPECT_NE(error_of([] { read_idx(tmp("type.idx")); }).find("0x08"), std::string::npos);
   // A header that promises 10 bytes, followed by 3.
-  std::ofstream(tmp("short.idx"), std::ios::binary) << std::string("\0\0\x08\x01\0\0\0\x0a" "abc", 11);
+  std::ofstream(tmp("short.idx"), std::ios::binary) << std::string(
+      "\0\0\x08\x01\0\0\0\x0a"
+      "abc",
+      11);
   std::string e = error_of([] { read_idx(tmp("short.idx")); });
   EXPECT_NE(e.find("truncated"), std::string::npos) << e;
   EXPECT_NE(e.find("short.idx"), std::string::npos) << e;
@@ -87,18 +92,21 @@ TEST(Dataset, PrepareLoadAndStatistics) {
 
 TEST(Dataset, RejectsInconsistentInputsAndKeepsExistingOutput) {
   std::string path = tmp("keep.h5");
-  prepare_dataset(images(4, 2, 2), labels({0, 1, 2, 1}), images(2, 2, 2), labels({2, 0}), 3, "first",
-                  path);
+  prepare_dataset(images(4, 2, 2), labels({0, 1, 2, 1}), images(2, 2, 2), labels({2, 0}), 3,
+                  "first", path);
   std::string e = error_of([&] {
-    prepare_dataset(images(4, 2, 2), labels({0, 1, 2}), images(2, 2, 2), labels({2, 0}), 3, "x", path);
+    prepare_dataset(images(4, 2, 2), labels({0, 1, 2}), images(2, 2, 2), labels({2, 0}), 3, "x",
+                    path);
   });
   EXPECT_NE(e.find("4 images but 3 labels"), std::string::npos) << e;
   e = error_of([&] {
-    prepare_dataset(images(4, 2, 2), labels({0, 1, 7, 1}), images(2, 2, 2), labels({2, 0}), 3, "x", path);
+    prepare_dataset(images(4, 2, 2), labels({0, 1, 7, 1}), images(2, 2, 2), labels({2, 0}), 3, "x",
+                    path);
   });
   EXPECT_NE(e.find("outside the class range"), std::string::npos) << e;
   e = error_of([&] {
-    prepare_dataset(images(4, 2, 2), labels({0, 1, 2, 1}), images(2, 3, 2), labels({2, 0}), 3, "x", path);
+    prepare_dataset(images(4, 2, 2), labels({0, 1, 2, 1}), images(2, 3, 2), labels({2, 0}), 3, "x",
+                    path);
   });
   EXPECT_NE(e.find("differ in image shape"), std::string::npos) << e;
   EXPECT_EQ(load_dataset(path).source, "first");  // untouched by the failed attempts
@@ -111,7 +119,8 @@ TEST(Dataset, LoadRejectsForeignAndCorruptFiles) {
   EXPECT_NE(error_of([&] { load_dataset(foreign); }).find("missing dataset 'train/images'"),
             std::string::npos);
   std::ofstream(tmp("corrupt.h5")) << "garbage";
-  EXPECT_NE(error_of([&] { load_dataset(tmp("corrupt.h5")); }).find("corrupt.h5"), std::string::npos);
+  EXPECT_NE(error_of([&] { load_dataset(tmp("corrupt.h5")); }).find("corrupt.h5"),
+            std::string::npos);
   std::remove(foreign.c_str());
 }
 
@@ -146,6 +155,36 @@ TEST(DataLoader, SeededShufflePartialLastBatchAndNormalisation) {
   EXPECT_NE(x.to_vector(), x2.to_vector()) << "another epoch, another order";
   EXPECT_THROW(a.batch(0, 3, x, y), DataError);
   EXPECT_THROW(DataLoader(d, d.train, 0, true, 0), DataError);
+  std::remove(path.c_str());
+}
+
+TEST(DataLoader, StreamingFromTheFileEqualsPreloading) {
+  std::string path = tmp("stream.h5");
+  IdxArray imgs = images(37, 3, 5);
+  Labels expect_labels;
+  IdxArray labs{{37}, {}};
+  for (int i = 0; i < 37; ++i) labs.data.push_back(static_cast<uint8_t>(i % 4));
+  prepare_dataset(imgs, labs, images(5, 3, 5), labels({0, 1, 2, 3, 0}), 4, "unit", path);
+  Dataset streamed = load_dataset(path), preloaded = load_dataset(path, true);
+  EXPECT_TRUE(streamed.train.images.empty());
+  EXPECT_EQ(preloaded.train.images.size(), 37u * 15);
+  limit_split(streamed.train, 30, streamed.image_size());
+  limit_split(preloaded.train, 30, preloaded.image_size());
+  DataLoader a(streamed, streamed.train, 8, true, 5), b(preloaded, preloaded.train, 8, true, 5);
+  Tensor xa, xb;
+  Labels ya, yb;
+  for (int64_t epoch = 0; epoch < 2; ++epoch)
+    for (int64_t i = 0; i < a.batches_per_epoch(); ++i) {
+      a.batch(epoch, i, xa, ya);
+      b.batch(epoch, i, xb, yb);
+      ASSERT_EQ(xa.to_vector(), xb.to_vector()) << "epoch " << epoch << " batch " << i;
+      ASSERT_EQ(ya, yb);
+    }
+  DataLoader test(streamed, streamed.test, 2, false, 0);
+  test.batch(0, 2, xa, ya);  // the last, one-image batch: image 4 of the test split
+  EXPECT_EQ(ya, (Labels{0}));
+  EXPECT_NEAR((xa.at({0, 0, 0, 0}) * streamed.std[0] + streamed.mean[0]) * 255, 4 * 15 * 7 % 256,
+              1e-3);
   std::remove(path.c_str());
 }
 

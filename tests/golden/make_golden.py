@@ -59,6 +59,7 @@ CASES = {
     "layer_norm": ([(3, 4, 8), (8,), (8,)],
                    lambda x, l: F.layer_norm(x[0], (8,), x[1], x[2], 1e-5)),
     "attention": ([(2, 5, 12)], lambda x, l: attention(x[0], 2)),
+    "activation_linear": ([(2, 3, 6), (4, 6), (4,)], lambda x, l: F.linear(F.gelu(x[0]), x[1], x[2])),
     "gelu": ([(4, 9)], lambda x, l: F.gelu(x[0])),
     "gelu_tanh": ([(4, 9)], lambda x, l: gelu_tanh(x[0])),
     "relu": ([(4, 9)], lambda x, l: F.relu(x[0])),

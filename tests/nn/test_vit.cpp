@@ -59,6 +59,21 @@ TEST(Vit, NamedVariantsHaveTheirSizes) {
   EXPECT_THROW(vit_config("vit-nano", 1, 30, 28, 10, "gelu"), std::invalid_argument);
 }
 
+TEST(Vit, AnyChannelCountAndDivisibleImageSize) {
+  Rng rng(2);
+  VitConfig c = vit_config("vit-nano", 3, 12, 16, 7, "relu");
+  EXPECT_EQ(c.patches(), 12);
+  Vit m(c, rng);
+  EXPECT_EQ(m.patch_embed.weight.shape(), (Shape{64, 3, 4, 4}));
+  EXPECT_EQ(m.pos_embed.shape(), (Shape{1, 13, 64}));
+  Tensor images = Tensor::empty({2, 3, 12, 16});
+  rng.fill_normal(images, 0, 1);
+  Var loss = cross_entropy(m.forward(images), {1, 6});
+  backward(loss);
+  EXPECT_TRUE(std::isfinite(loss.value().item()));
+  EXPECT_EQ(m.patch_embed.weight.grad().shape(), (Shape{64, 3, 4, 4}));
+}
+
 TEST(Vit, InitialisationIsPyTorchStyle) {
   Rng rng(1);
   Vit m(vit_config("vit-nano", 1, 28, 28, 10, "gelu"), rng);
