@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/fast_math.h"
 #include "core/gemm.h"
 #include "core/kernels.h"
 #include "core/parallel.h"
@@ -25,14 +26,6 @@ Dims attention_dims(const Tensor& qkv, int64_t heads, const char* op) {
   return {qkv.shape()[0], qkv.shape()[1], C, heads, C / heads};
 }
 
-// Softmax of each row of a (rows, n) block, in place.
-void softmax_rows(float* p, int64_t rows, int64_t n) {
-  for (int64_t r = 0; r < rows; ++r) {
-    ArrayMap row(p + r * n, n);
-    row = (row - row.maxCoeff()).exp();
-    row /= row.sum();
-  }
-}
 }  // namespace
 
 AttentionResult attention(const Tensor& qkv_in, int64_t heads) {
@@ -51,7 +44,7 @@ AttentionResult attention(const Tensor& qkv_in, int64_t heads) {
       const float* v = q + 2 * d.C;
       float* p = probs + i * d.T * d.T;  // p: (T, T)
       sgemm(false, true, d.T, d.T, d.D, scale, q, ld, k, ld, 0.0f, p, d.T);
-      softmax_rows(p, d.T, d.T);
+      for (int64_t r = 0; r < d.T; ++r) softmax_row(p + r * d.T, p + r * d.T, d.T);
       sgemm(false, false, d.T, d.D, d.T, 1.0f, p, d.T, v, ld, 0.0f, out + b * d.T * d.C + h * d.D,
             d.C);  // out head h: (T, D), row stride C
     }

@@ -78,7 +78,10 @@ Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias)
     // Broadcast the bias into y, then let sgemm accumulate on top (beta = 1).
     Tensor b = bias.contiguous();
     ConstArrayMap bv(b.data(), out);
-    for (int64_t r = 0; r < y.shape()[0]; ++r) ArrayMap(y.data() + r * out, out) = bv;
+    float* py = y.data();
+    parallel_for(y.shape()[0], std::max<int64_t>(1, (1 << 15) / out), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) ArrayMap(py + r * out, out) = bv;
+    });
   }
   matmul_into(x, weight, false, true, bias.defined() ? 1.0f : 0.0f, y);
   return y;

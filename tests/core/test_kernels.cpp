@@ -168,8 +168,8 @@ TEST(Activations, GeluDerivativeAcrossTheWholeRange) {
   std::vector<float> d = gelu_backward(x, Tensor::ones(x.shape())).to_vector();
   for (size_t i = 0; i < xs.size(); ++i) {
     double v = xs[i];
-    double expect = 0.5 * (1 + std::erf(v / std::sqrt(2.0))) +
-                    v * std::exp(-0.5 * v * v) / std::sqrt(2 * M_PI);
+    double expect =
+        0.5 * (1 + std::erf(v / std::sqrt(2.0))) + v * std::exp(-0.5 * v * v) / std::sqrt(2 * M_PI);
     ASSERT_NEAR(d[i], expect, 2e-6 * std::max(1.0, std::abs(expect))) << "x = " << v;
   }
 }
