@@ -82,11 +82,11 @@ def main():
         r_mem = max(r["peak_rss_mb"] for r in ref)
         gflops = o_ips * train_flops_per_image(model) / 1e9
         frac = f" ({100 * gflops / args.sgemm_peak:.0f}% of sgemm peak)" if args.sgemm_peak else ""
-        print(f"| {model} | {o_ips:.0f} | {r_ips:.0f} | {ratio:.2f}x | {gflops:.0f}{frac} | "
+        print(f"| {model} | {o_ips:.0f} | {r_ips:.0f} | {ratio:.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) | {gflops:.0f}{frac} | "
               f"{o_mem:.0f} | {r_mem:.0f} | {r_mem / o_mem:.2f}x lower |", flush=True)
     print(f"\nthreads {args.threads}, batch {args.batch}, act {args.act}, {args.steps} timed steps "
           f"after 5 warm-up steps; speed ratio: median over {args.rounds} ABBA rounds of the "
-          f"round's ratio (min {min(ratios):.2f}x, max {max(ratios):.2f}x for the last model); torch "
+          f"round's ratio (range in brackets); torch "
           f"{ref[0].get('torch', '?')}")
 
 

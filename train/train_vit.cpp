@@ -269,11 +269,15 @@ int run(Options& o, const CLI::App& app) {
   };
   Clock::time_point t_start = Clock::now();
   double train_seconds = 0, window_seconds = 0;  // time in training steps only
-  int64_t window_images = 0, images_done = 0, last_saved = start;
+  int64_t window_images = 0, images_done = 0, last_saved = start, last_batch = 0;
   EvalResult last_eval{NAN, NAN};
   for (int64_t step = start; step < total; ++step) {
     int64_t epoch = step / bpe;
     loader.batch(epoch, step % bpe, x, y);
+    // A batch of another size (an epoch's last) needs blocks of other sizes: give the
+    // cached ones back rather than hold both sets.
+    if (x.shape()[0] != last_batch) release_cached_memory();
+    last_batch = x.shape()[0];
     double lr = schedule.at(step);
     Clock::time_point t0 = Clock::now();
     float loss = train_step(model, *opt, x, y, lr, r.clip);

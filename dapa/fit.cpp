@@ -1,0 +1,248 @@
+// Fitting DAPA and PWL tables, and their error metrics; see fit.h.
+#include "dapa/fit.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace dapa {
+
+namespace {
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+constexpr double kSqrt2OverPi = 0.79788456080286535588;
+
+// Weighted least-squares line through points (x_i, y_i) with weights w_i, computed on
+// centred x for stability. With (nearly) one distinct x the slope is undetermined: the
+// tangent of the target at the weighted mean is used instead.
+struct LineFit {
+  double w = 0, wx = 0, wy = 0;  // first pass: sums for the means
+  std::vector<double> xs, ys, ws;
+  void add(double x, double y, double weight) {
+    if (weight <= 0) return;
+    xs.push_back(x), ys.push_back(y), ws.push_back(weight);
+    w += weight, wx += weight * x, wy += weight * y;
+  }
+  // Returns slope and intercept; `tangent` gives (slope, value) at a point.
+  template <class Tangent>
+  std::pair<double, double> solve(Tangent tangent) const {
+    double mx = wx / w, my = wy / w, sxx = 0, sxy = 0;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      sxx += ws[i] * (xs[i] - mx) * (xs[i] - mx);
+      sxy += ws[i] * (xs[i] - mx) * (ys[i] - my);
+    }
+    double spread = sxx / w;
+    if (spread <= 1e-18 * std::max(1.0, mx * mx)) {
+      auto [s, v] = tangent(mx);
+      return {s, v - s * mx};
+    }
+    double slope = sxy / sxx;
+    return {slope, my - slope * mx};
+  }
+};
+}  // namespace
+
+std::string target_name(Target t) {
+  switch (t) {
+    case Target::GeluErf:
+      return "gelu";
+    case Target::GeluTanh:
+      return "gelu-tanh";
+    case Target::Exp:
+      return "exp";
+  }
+  return "?";
+}
+
+Target parse_target(const std::string& name) {
+  if (name == "gelu") return Target::GeluErf;
+  if (name == "gelu-tanh") return Target::GeluTanh;
+  if (name == "exp") return Target::Exp;
+  throw std::invalid_argument("unknown target '" + name + "' (expected gelu, gelu-tanh or exp)");
+}
+
+std::string mode_name(DerivativeMode m) {
+  return m == DerivativeMode::Slope ? "slope" : "fitted";
+}
+
+DerivativeMode parse_mode(const std::string& name) {
+  if (name == "slope") return DerivativeMode::Slope;
+  if (name == "fitted") return DerivativeMode::Fitted;
+  throw std::invalid_argument("unknown derivative mode '" + name + "' (expected slope or fitted)");
+}
+
+// exp is the softmax's exponential, only ever evaluated on (-inf, 0] (inputs minus
+// their maximum); beyond 0 it is held at 1.
+double target_value(Target t, double x) {
+  switch (t) {
+    case Target::GeluErf:
+      return 0.5 * x * (1.0 + std::erf(x * kInvSqrt2));
+    case Target::GeluTanh:
+      return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
+    case Target::Exp:
+      return std::exp(std::min(x, 0.0));
+  }
+  return NAN;
+}
+
+double target_derivative(Target t, double x) {
+  switch (t) {
+    case Target::GeluErf:
+      return 0.5 * (1.0 + std::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * std::exp(-0.5 * x * x);
+    case Target::GeluTanh: {
+      double th = std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x));
+      return 0.5 * (1.0 + th) +
+             0.5 * x * (1.0 - th * th) * kSqrt2OverPi * (1.0 + 3 * 0.044715 * x * x);
+    }
+    case Target::Exp:
+      return x <= 0 ? std::exp(x) : 0.0;
+  }
+  return NAN;
+}
+
+int PiecewiseLinear::segment_index(double x) const {
+  return static_cast<int>(std::upper_bound(breakpoints.begin(), breakpoints.end(), x) -
+                          breakpoints.begin());
+}
+
+double PiecewiseLinear::value(double x) const {
+  int k = segment_index(x);
+  return slope[k] * x + intercept[k];
+}
+
+double PiecewiseLinear::derivative(double x) const {
+  int k = segment_index(x);
+  return mode == DerivativeMode::Slope ? slope[k] : dslope[k] * x + dintercept[k];
+}
+
+void PiecewiseLinear::validate() const {
+  size_t n = slope.size();
+  if (n < 1) throw std::invalid_argument("table has no segments");
+  if (breakpoints.size() + 1 != n || intercept.size() != n || dslope.size() != n ||
+      dintercept.size() != n)
+    throw std::invalid_argument("table sizes disagree: " + std::to_string(n) + " segments need " +
+                                std::to_string(n - 1) + " breakpoints and " + std::to_string(n) +
+                                " coefficients each");
+  for (const auto* v : {&breakpoints, &slope, &intercept, &dslope, &dintercept})
+    for (double x : *v)
+      if (!std::isfinite(x)) throw std::invalid_argument("table holds a NaN or infinite value");
+  for (size_t i = 1; i < breakpoints.size(); ++i)
+    if (!(breakpoints[i] > breakpoints[i - 1]))
+      throw std::invalid_argument("breakpoints are not strictly increasing (at " +
+                                  std::to_string(i) + ")");
+}
+
+PiecewiseLinear fit_dapa(const Distribution& d, int segments, Target t, DerivativeMode mode) {
+  if (segments < 1 || segments > 4096)
+    throw std::invalid_argument("DAPA needs 1 to 4096 segments, got " + std::to_string(segments));
+  if (d.count() == 0) throw std::invalid_argument("DAPA fit: the distribution holds no values");
+  PiecewiseLinear f;
+  f.target = t;
+  f.mode = mode;
+  for (int i = 1; i < segments; ++i) {
+    double q = d.quantile(static_cast<double>(i) / segments);
+    if (!f.breakpoints.empty() && !(q > f.breakpoints.back()))
+      throw std::invalid_argument(
+          "DAPA fit: the distribution is too narrow for " + std::to_string(segments) +
+          " segments (quantiles " + std::to_string(i - 1) + "/" + std::to_string(segments) +
+          " and " + std::to_string(i) + "/" + std::to_string(segments) + " coincide at " +
+          std::to_string(q) + "); use fewer segments or more calibration data");
+    f.breakpoints.push_back(q);
+  }
+  std::vector<LineFit> value_fit(segments), deriv_fit(segments);
+  for (int64_t i = 0; i < d.bins(); ++i) {
+    double p = d.bin_mass(i);
+    if (p <= 0) continue;
+    double x = d.bin_center(i);
+    int k = f.segment_index(x);
+    value_fit[k].add(x, target_value(t, x), p);
+    deriv_fit[k].add(x, target_derivative(t, x), p);
+  }
+  for (int k = 0; k < segments; ++k) {
+    if (value_fit[k].w <= 0) {  // a segment no bin centre fell into: tangent at its middle
+      double lo = k > 0 ? f.breakpoints[k - 1] : f.breakpoints[k] - 1.0;
+      double hi = k < segments - 1 ? f.breakpoints[k] : f.breakpoints[k - 1] + 1.0;
+      value_fit[k].add(0.5 * (lo + hi), target_value(t, 0.5 * (lo + hi)), 1.0);
+      deriv_fit[k].add(0.5 * (lo + hi), target_derivative(t, 0.5 * (lo + hi)), 1.0);
+    }
+    auto [a, b] = value_fit[k].solve([t](double x) {
+      return std::pair{target_derivative(t, x), target_value(t, x)};
+    });
+    auto [da, db] = deriv_fit[k].solve([t](double x) {
+      double h = 1e-4 * std::max(1.0, std::abs(x));  // slope of f' by central difference
+      return std::pair{(target_derivative(t, x + h) - target_derivative(t, x - h)) / (2 * h),
+                       target_derivative(t, x)};
+    });
+    f.slope.push_back(a), f.intercept.push_back(b);
+    f.dslope.push_back(da), f.dintercept.push_back(db);
+  }
+  f.validate();
+  return f;
+}
+
+PiecewiseLinear fit_pwl(int segments, Target t, double lo, double hi, DerivativeMode mode) {
+  if (segments < 1 || segments > 4096)
+    throw std::invalid_argument("PWL needs 1 to 4096 segments, got " + std::to_string(segments));
+  if (!(lo < hi)) throw std::invalid_argument("PWL needs lo < hi");
+  PiecewiseLinear f;
+  f.target = t;
+  f.mode = mode;
+  // Left tail: 0 for GELU and exp. Right tail: the identity for GELU, exp's value at hi
+  // (flat) for exp.
+  bool gelu = t != Target::Exp;
+  f.breakpoints.push_back(lo);
+  f.slope.push_back(0), f.intercept.push_back(0), f.dslope.push_back(0), f.dintercept.push_back(0);
+  const int samples = 2001;  // per segment: the continuous least squares to 1e-7
+  double step = (hi - lo) / segments;
+  for (int k = 0; k < segments; ++k) {
+    double a = lo + k * step, b = a + step;
+    LineFit vf, df;
+    for (int s = 0; s < samples; ++s) {
+      double x = a + (b - a) * (s + 0.5) / samples;
+      vf.add(x, target_value(t, x), 1.0);
+      df.add(x, target_derivative(t, x), 1.0);
+    }
+    auto [s1, i1] = vf.solve([t](double x) {
+      return std::pair{target_derivative(t, x), target_value(t, x)};
+    });
+    auto [s2, i2] = df.solve([t](double x) { return std::pair{0.0, target_derivative(t, x)}; });
+    f.slope.push_back(s1), f.intercept.push_back(i1), f.dslope.push_back(s2),
+        f.dintercept.push_back(i2);
+    f.breakpoints.push_back(b);
+  }
+  f.breakpoints.back() = hi;
+  double right_slope = gelu ? 1.0 : 0.0, right_icpt = gelu ? 0.0 : target_value(t, hi);
+  f.slope.push_back(right_slope), f.intercept.push_back(right_icpt);
+  f.dslope.push_back(0), f.dintercept.push_back(right_slope);
+  f.validate();
+  return f;
+}
+
+double mse_uniform(const PiecewiseLinear& f, double lo, double hi, bool derivative, int points) {
+  if (points < 2 || !(lo < hi))
+    throw std::invalid_argument("mse_uniform: needs lo < hi, 2+ points");
+  double acc = 0;
+  for (int i = 0; i < points; ++i) {
+    double x = lo + (hi - lo) * i / (points - 1);
+    double e = derivative ? f.derivative(x) - target_derivative(f.target, x)
+                          : f.value(x) - target_value(f.target, x);
+    acc += e * e;
+  }
+  return acc / points;
+}
+
+double dwmse(const PiecewiseLinear& f, const Distribution& d, bool derivative) {
+  if (d.count() == 0) throw std::invalid_argument("dwmse: the distribution holds no values");
+  double acc = 0;
+  for (int64_t i = 0; i < d.bins(); ++i) {
+    double p = d.bin_mass(i);
+    if (p <= 0) continue;
+    double x = d.bin_center(i);
+    double e = derivative ? f.derivative(x) - target_derivative(f.target, x)
+                          : f.value(x) - target_value(f.target, x);
+    acc += p * e * e;
+  }
+  return acc;
+}
+
+}  // namespace dapa

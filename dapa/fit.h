@@ -1,0 +1,66 @@
+// Piecewise-linear approximations of an activation and how to fit them.
+//
+// DAPA(N) (the paper's method): the N-1 breakpoints are the quantiles i/N of the
+// observed distribution, so every segment holds the same probability mass and segments
+// are short where data is dense; the outer segments run to minus and plus infinity.
+// Each segment is the least-squares line of the target weighted by the density, the
+// line that minimises the distribution-weighted MSE inside it; segments need not join.
+//
+// PWL(N) (the usual baseline): N equal-width segments over a fixed range, each the
+// unweighted least-squares line, and constant tails outside (for GELU: 0 on the left,
+// the identity on the right).
+//
+// The derivative is piecewise too: `slope` mode uses each segment's slope (the exact
+// derivative of the approximation: backward needs only the segment index), `fitted`
+// mode a second density-weighted line per segment fitted to the target's derivative.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dapa/distribution.h"
+
+namespace dapa {
+
+enum class Target { GeluErf, GeluTanh, Exp };  // exp: on (-inf, 0], for softmax
+enum class DerivativeMode { Slope, Fitted };
+
+std::string target_name(Target t);             // "gelu", "gelu-tanh", "exp"
+Target parse_target(const std::string& name);  // throws std::invalid_argument
+std::string mode_name(DerivativeMode m);       // "slope", "fitted"
+DerivativeMode parse_mode(const std::string& name);
+double target_value(Target t, double x);
+double target_derivative(Target t, double x);
+
+struct PiecewiseLinear {
+  Target target = Target::GeluErf;
+  DerivativeMode mode = DerivativeMode::Slope;
+  std::vector<double> breakpoints;         // N - 1, strictly increasing
+  std::vector<double> slope, intercept;    // N: segment k is slope[k] x + intercept[k]
+  std::vector<double> dslope, dintercept;  // N: the fitted derivative lines
+
+  int segments() const { return static_cast<int>(slope.size()); }
+  // k with breakpoints[k-1] <= x < breakpoints[k] (0 below the first, N-1 above the last).
+  int segment_index(double x) const;
+  double value(double x) const;
+  double derivative(double x) const;  // by `mode`
+  // Throws std::invalid_argument naming the problem: sizes, order, NaN or Inf.
+  void validate() const;
+};
+
+// DAPA(segments) from a distribution; both derivative modes are fitted, `mode` picks
+// which one derivative() uses. Throws std::invalid_argument when the distribution is
+// empty or too narrow for distinct quantile breakpoints.
+PiecewiseLinear fit_dapa(const Distribution& d, int segments, Target t,
+                         DerivativeMode mode = DerivativeMode::Slope);
+// PWL(segments) on [lo, hi] with constant tails.
+PiecewiseLinear fit_pwl(int segments, Target t, double lo = -4.0, double hi = 4.0,
+                        DerivativeMode mode = DerivativeMode::Slope);
+
+// Mean squared error over a uniform grid on [lo, hi] (of the value, or of the derivative).
+double mse_uniform(const PiecewiseLinear& f, double lo, double hi, bool derivative = false,
+                   int points = 100001);
+// Distribution-weighted MSE: sum over histogram bins of p(x) (f(x) - g(x))^2.
+double dwmse(const PiecewiseLinear& f, const Distribution& d, bool derivative = false);
+
+}  // namespace dapa
