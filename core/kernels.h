@@ -55,6 +55,14 @@ Tensor gelu_tanh(const Tensor& x);
 Tensor gelu_tanh_backward(const Tensor& x, const Tensor& gy);
 Tensor relu(const Tensor& x);
 Tensor relu_backward(const Tensor& x, const Tensor& gy);
+// f(x) and f'(x) in one pass, for backward passes that need both (the MLP's, which
+// recomputes the activation instead of saving it).
+struct ValueAndDerivative {
+  Tensor value, derivative;
+};
+ValueAndDerivative gelu_value_and_derivative(const Tensor& x);
+ValueAndDerivative gelu_tanh_value_and_derivative(const Tensor& x);
+ValueAndDerivative relu_value_and_derivative(const Tensor& x);
 
 // Cross-entropy of logits (B, C) against labels (B), mean over the batch, fused with its
 // gradient d loss / d logits = (softmax - onehot) / B.

@@ -195,6 +195,48 @@ Tensor relu_backward(const Tensor& x, const Tensor& gy) {
                    [](auto in, auto g, auto out) { out = (in > 0.0f).select(g, 0.0f); });
 }
 
+namespace {
+// f(chunk_in, value_chunk, derivative_chunk) over contiguous chunks.
+template <class F>
+ValueAndDerivative map_value_and_derivative(const Tensor& x, F f) {
+  Tensor xc = x.contiguous();
+  ValueAndDerivative r{Tensor::empty(x.shape()), Tensor::empty(x.shape())};
+  const float* px = xc.data();
+  float *pv = r.value.data(), *pd = r.derivative.data();
+  parallel_for(xc.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+    f(ConstArrayMap(px + i0, i1 - i0), ArrayMap(pv + i0, i1 - i0), ArrayMap(pd + i0, i1 - i0));
+  });
+  return r;
+}
+}  // namespace
+
+ValueAndDerivative gelu_value_and_derivative(const Tensor& x) {
+  return map_value_and_derivative(x, [](auto in, auto v, auto d) {
+    d = 0.5f * (1.0f + (in * kInvSqrt2).erf());  // Phi(x), once for both
+    v = in * d;
+    const float* xs = in.data();
+    float* o = d.data();
+    for (Eigen::Index i = 0; i < in.size(); ++i)
+      o[i] += kInvSqrt2Pi * xs[i] * exp_nonpositive(-0.5f * xs[i] * xs[i]);
+  });
+}
+
+ValueAndDerivative gelu_tanh_value_and_derivative(const Tensor& x) {
+  return map_value_and_derivative(x, [](auto in, auto v, auto d) {
+    Eigen::ArrayXf t = (kSqrt2OverPi * (in + kGeluCubic * in.cube())).tanh();
+    v = 0.5f * in * (1.0f + t);
+    d = 0.5f * (1.0f + t) +
+        0.5f * in * (1.0f - t.square()) * kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * in.square());
+  });
+}
+
+ValueAndDerivative relu_value_and_derivative(const Tensor& x) {
+  return map_value_and_derivative(x, [](auto in, auto v, auto d) {
+    v = in.max(0.0f);
+    d = (in > 0.0f).select(Eigen::ArrayXf::Ones(in.size()), 0.0f);
+  });
+}
+
 // ---- cross-entropy with logits, fused with its gradient ----
 CrossEntropyResult cross_entropy(const Tensor& logits, const Labels& labels) {
   if (logits.ndim() != 2)

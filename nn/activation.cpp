@@ -12,13 +12,15 @@ namespace dapa {
 namespace {
 // An elementwise activation from its autograd op and its two kernels.
 template <Var (*Op)(const Var&), Tensor (*Forward)(const Tensor&),
-          Tensor (*Backward)(const Tensor&, const Tensor&)>
+          Tensor (*Backward)(const Tensor&, const Tensor&),
+          ValueAndDerivative (*Both)(const Tensor&)>
 class ElementwiseActivation : public Activation {
  public:
   explicit ElementwiseActivation(std::string name) : name_(std::move(name)) {}
   std::string name() const override { return name_; }
   Tensor apply(const Tensor& x) override { return Forward(x); }
   Tensor backward(const Tensor& x, const Tensor& gy) override { return Backward(x, gy); }
+  ValueAndDerivative apply_with_derivative(const Tensor& x) override { return Both(x); }
   Var forward(const Var& x) override { return Op(x); }
 
  private:
@@ -28,11 +30,14 @@ class ElementwiseActivation : public Activation {
 
 std::unique_ptr<Activation> make_activation(const std::string& name) {
   if (name == "gelu")
-    return std::make_unique<ElementwiseActivation<gelu, gelu, gelu_backward>>(name);
+    return std::make_unique<
+        ElementwiseActivation<gelu, gelu, gelu_backward, gelu_value_and_derivative>>(name);
   if (name == "gelu-tanh")
-    return std::make_unique<ElementwiseActivation<gelu_tanh, gelu_tanh, gelu_tanh_backward>>(name);
+    return std::make_unique<ElementwiseActivation<gelu_tanh, gelu_tanh, gelu_tanh_backward,
+                                                  gelu_tanh_value_and_derivative>>(name);
   if (name == "relu")
-    return std::make_unique<ElementwiseActivation<relu, relu, relu_backward>>(name);
+    return std::make_unique<
+        ElementwiseActivation<relu, relu, relu_backward, relu_value_and_derivative>>(name);
   throw std::invalid_argument("unknown activation '" + name +
                               "' (expected gelu, gelu-tanh or relu)");
 }
@@ -54,9 +59,10 @@ Var activation_linear(const Var& h, Activation& act, const Var& weight, const Va
   return record("activation_linear", y.reshape(ys), inputs,
                 [h2, w, hs, out, a](const Tensor& gy, const Needs& need) -> Grads {
                   Tensor g2 = gy.reshape({-1, out});  // (R, out)
-                  LinearGrads g = linear_backward(g2, a->apply(h2), w, need[0], need[1],
+                  ValueAndDerivative ad = a->apply_with_derivative(h2);
+                  LinearGrads g = linear_backward(g2, ad.value, w, need[0], need[1],
                                                   need.size() > 2 && need[2]);
-                  Tensor gh = need[0] ? a->backward(h2, g.x).reshape(hs) : Tensor();
+                  Tensor gh = need[0] ? dapa::mul(g.x, ad.derivative).reshape(hs) : Tensor();
                   return {gh, g.weight, g.bias};
                 });
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "autograd/variable.h"
+#include "core/kernels.h"
 
 namespace dapa {
 
@@ -15,9 +16,10 @@ class Activation {
  public:
   virtual ~Activation() = default;
   virtual std::string name() const = 0;
-  virtual Tensor apply(const Tensor& x) = 0;                       // f(x)
-  virtual Tensor backward(const Tensor& x, const Tensor& gy) = 0;  // gy * f'(x)
-  virtual Var forward(const Var& x) = 0;                           // f(x), recorded
+  virtual Tensor apply(const Tensor& x) = 0;                              // f(x)
+  virtual Tensor backward(const Tensor& x, const Tensor& gy) = 0;         // gy * f'(x)
+  virtual ValueAndDerivative apply_with_derivative(const Tensor& x) = 0;  // f(x), f'(x)
+  virtual Var forward(const Var& x) = 0;                                  // f(x), recorded
 };
 
 // "gelu" (erf form), "gelu-tanh", "relu". Throws std::invalid_argument naming the

@@ -174,6 +174,26 @@ TEST(Activations, GeluDerivativeAcrossTheWholeRange) {
   }
 }
 
+TEST(Activations, ValueAndDerivativeInOnePassMatchTheSeparateKernels) {
+  Tensor x = randn({1000}, 8);
+  x.array() *= 3.0f;
+  Tensor ones = Tensor::ones(x.shape());
+  struct Case {
+    const char* name;
+    ValueAndDerivative (*both)(const Tensor&);
+    Tensor (*f)(const Tensor&);
+    Tensor (*df)(const Tensor&, const Tensor&);
+  };
+  for (const Case& c :
+       {Case{"gelu", gelu_value_and_derivative, gelu, gelu_backward},
+        Case{"gelu_tanh", gelu_tanh_value_and_derivative, gelu_tanh, gelu_tanh_backward},
+        Case{"relu", relu_value_and_derivative, relu, relu_backward}}) {
+    ValueAndDerivative r = c.both(x);
+    EXPECT_TRUE(tensors_close(r.value, c.f(x), 1e-6)) << c.name;
+    EXPECT_TRUE(tensors_close(r.derivative, c.df(x, ones), 1e-6)) << c.name;
+  }
+}
+
 TEST(CrossEntropy, UniformLogitsGiveLogC) {
   auto r = cross_entropy(Tensor::zeros({4, 10}), {0, 3, 9, 5});
   EXPECT_NEAR(r.loss, std::log(10.0f), 1e-6);
