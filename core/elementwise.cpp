@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "core/kernels.h"
+#include "core/map_kernels.h"
 #include "core/parallel.h"
 #include "core/xview.h"
 
@@ -87,14 +88,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor scale(const Tensor& x, float s) {
-  Tensor xc = x.contiguous();
-  Tensor out = Tensor::empty(x.shape());
-  const float* px = xc.data();
-  float* po = out.data();
-  parallel_for(out.numel(), kGrain, [&](int64_t i0, int64_t i1) {
-    ArrayMap(po + i0, i1 - i0) = ConstArrayMap(px + i0, i1 - i0) * s;
-  });
-  return out;
+  return map_flat(x, [s](auto in, auto out) { out = in * s; });
 }
 
 void add_inplace(Tensor& acc, const Tensor& x) {

@@ -8,6 +8,7 @@
 
 #include "core/fast_math.h"
 #include "core/kernels.h"
+#include "core/map_kernels.h"
 #include "core/parallel.h"
 
 namespace dapa {
@@ -27,33 +28,6 @@ Rows rows_of(const Tensor& x, const char* op) {
 
 int64_t row_grain(int64_t width) {
   return std::max<int64_t>(1, kGrain / std::max<int64_t>(width, 1));
-}
-
-// Applies f(in_chunk, out_chunk) over contiguous chunks of a flat tensor.
-template <class F>
-Tensor map_flat(const Tensor& x, F f) {
-  Tensor xc = x.contiguous();
-  Tensor out = Tensor::empty(x.shape());
-  const float* px = xc.data();
-  float* po = out.data();
-  parallel_for(out.numel(), kGrain, [&](int64_t i0, int64_t i1) {
-    f(ConstArrayMap(px + i0, i1 - i0), ArrayMap(po + i0, i1 - i0));
-  });
-  return out;
-}
-
-// Same for elementwise backward kernels: f(x_chunk, gy_chunk, gx_chunk).
-template <class F>
-Tensor map_flat2(const Tensor& x, const Tensor& gy, const char* op, F f) {
-  if (x.shape() != gy.shape()) shape_error(op, x.shape(), gy.shape(), "x and grad differ");
-  Tensor xc = x.contiguous(), gc = gy.contiguous();
-  Tensor out = Tensor::empty(x.shape());
-  const float *px = xc.data(), *pg = gc.data();
-  float* po = out.data();
-  parallel_for(out.numel(), kGrain, [&](int64_t i0, int64_t i1) {
-    f(ConstArrayMap(px + i0, i1 - i0), ConstArrayMap(pg + i0, i1 - i0), ArrayMap(po + i0, i1 - i0));
-  });
-  return out;
 }
 
 constexpr float kInvSqrt2 = 0.70710678118654752440f;
@@ -194,21 +168,6 @@ Tensor relu_backward(const Tensor& x, const Tensor& gy) {
   return map_flat2(x, gy, "relu_backward",
                    [](auto in, auto g, auto out) { out = (in > 0.0f).select(g, 0.0f); });
 }
-
-namespace {
-// f(chunk_in, value_chunk, derivative_chunk) over contiguous chunks.
-template <class F>
-ValueAndDerivative map_value_and_derivative(const Tensor& x, F f) {
-  Tensor xc = x.contiguous();
-  ValueAndDerivative r{Tensor::empty(x.shape()), Tensor::empty(x.shape())};
-  const float* px = xc.data();
-  float *pv = r.value.data(), *pd = r.derivative.data();
-  parallel_for(xc.numel(), kGrain, [&](int64_t i0, int64_t i1) {
-    f(ConstArrayMap(px + i0, i1 - i0), ArrayMap(pv + i0, i1 - i0), ArrayMap(pd + i0, i1 - i0));
-  });
-  return r;
-}
-}  // namespace
 
 ValueAndDerivative gelu_value_and_derivative(const Tensor& x) {
   return map_value_and_derivative(x, [](auto in, auto v, auto d) {
