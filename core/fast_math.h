@@ -14,12 +14,14 @@ namespace dapa {
 
 // exp(x) for x <= 0, to about 2 ulp. Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2,
 // a degree-6 polynomial for e^r, and 2^n built in the exponent bits. Below -87 the
-// result is about 1e-38 (no denormals).
-inline float exp_nonpositive(float x) {
-  x = std::max(x, -87.0f);
-  float t = x * 1.44269504088896341f;
-  int n = static_cast<int>(t - 0.5f);  // round to nearest (t <= 0)
-  float fn = static_cast<float>(n);
+// result is exactly 0 (no denormals); NaN stays NaN. Rounding uses the 1.5 * 2^23
+// trick, so n never passes through a float-to-int conversion (undefined for NaN) and
+// the bit arithmetic is unsigned (defined for any input).
+inline float exp_nonpositive(float x_in) {
+  float x = std::max(x_in, -87.0f);                   // NaN compares false and stays NaN
+  const float kRound = 12582912.0f;                   // 1.5 * 2^23: its ulp is 1
+  float shifted = x * 1.44269504088896341f + kRound;  // n = round(x / ln2) in the low bits
+  float fn = shifted - kRound;
   float r = x - fn * 0.693145751953125f;  // ln2 split in two for an exact product
   r = r - fn * 1.428606765330187045e-06f;
   float p = 1.0f / 720;
@@ -29,10 +31,12 @@ inline float exp_nonpositive(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  int32_t bits = (n + 127) << 23;
+  uint32_t bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  bits = (bits - 0x4B400000u + 127u) << 23;  // (n + 127) << 23: the float 2^n
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  return x_in < -87.0f ? 0.0f : p * scale;
 }
 
 // y = softmax(x) over n contiguous values (x and y may be the same buffer). The

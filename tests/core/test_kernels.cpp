@@ -174,6 +174,14 @@ TEST(Activations, GeluDerivativeAcrossTheWholeRange) {
   }
 }
 
+TEST(Activations, NonFiniteInputsPropagate) {
+  // A diverging run must see NaN, not a finite value made up by the kernels.
+  Tensor x = Tensor::from({NAN, 1.0f}, {2});
+  EXPECT_TRUE(std::isnan(gelu_backward(x, Tensor::ones({2})).to_vector()[0]));
+  EXPECT_TRUE(std::isnan(softmax(Tensor::from({NAN, 0.0f}, {1, 2})).to_vector()[1]));
+  EXPECT_EQ(gelu_backward(Tensor::from({-1e30f}, {1}), Tensor::ones({1})).item(), 0.0f);
+}
+
 TEST(Activations, ValueAndDerivativeInOnePassMatchTheSeparateKernels) {
   Tensor x = randn({1000}, 8);
   x.array() *= 3.0f;
