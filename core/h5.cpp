@@ -209,6 +209,34 @@ void H5Store::write_tensor(const std::string& name, const Tensor& t) {
   }
 }
 
+void H5Store::write_doubles(const std::string& name, const std::vector<double>& values) {
+  try {
+    make_parents(*file_, name);
+    H5::DataSet ds = file_->createDataSet(name, H5::PredType::IEEE_F64LE,
+                                          space_of({static_cast<int64_t>(values.size())}));
+    if (!values.empty()) ds.write(values.data(), H5::PredType::NATIVE_DOUBLE);
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot write dataset '" + name + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
+std::vector<double> H5Store::read_doubles(const std::string& name) const {
+  if (!exists(name)) fail(path_, "missing dataset '" + name + "'");
+  try {
+    H5::DataSet ds = file_->openDataSet(name);
+    if (ds.getTypeClass() != H5T_FLOAT && ds.getTypeClass() != H5T_INTEGER)
+      fail(path_, "dataset '" + name + "' is not numeric");
+    Shape shape = shape_of(ds);
+    if (shape.size() != 1)
+      fail(path_, "dataset '" + name + "' must be 1-D, got " + shape_str(shape));
+    std::vector<double> out(shape[0]);
+    if (!out.empty()) ds.read(out.data(), H5::PredType::NATIVE_DOUBLE);
+    return out;
+  } catch (const H5::Exception& e) {
+    fail(path_, "cannot read dataset '" + name + "' (" + e.getDetailMsg() + ")");
+  }
+}
+
 void H5Store::write_labels(const std::string& name, const Labels& labels) {
   try {
     make_parents(*file_, name);

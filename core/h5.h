@@ -42,6 +42,8 @@ class H5Store {
   void read_rows(const std::string& name, const std::vector<int64_t>& rows, uint8_t* out) const;
 
   void write_tensor(const std::string& name, const Tensor& t);
+  void write_doubles(const std::string& name, const std::vector<double>& values);  // 1-D float64
+  std::vector<double> read_doubles(const std::string& name) const;
   void write_labels(const std::string& name, const Labels& labels);
   void write_bytes(const std::string& name, const std::vector<uint8_t>& data, const Shape& shape);
 

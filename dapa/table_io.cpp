@@ -1,0 +1,151 @@
+// DAPA table files; see table_io.h.
+#include "dapa/table_io.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+#include "core/h5.h"
+
+namespace dapa {
+
+namespace {
+using json = nlohmann::json;
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw std::runtime_error(path + ": " + what);
+}
+
+// The checks every loaded table passes, whatever the container.
+PiecewiseLinear checked(const std::string& path, const std::string& site, PiecewiseLinear t,
+                        double segments) {
+  if (segments != t.segments())
+    fail(path, "site '" + site + "' says " + std::to_string(static_cast<int64_t>(segments)) +
+                   " segments but holds " + std::to_string(t.segments()));
+  try {
+    t.validate();
+  } catch (const std::invalid_argument& e) {
+    fail(path, "site '" + site + "': " + e.what());
+  }
+  return t;
+}
+
+void check_version(const std::string& path, const std::string& format, double version) {
+  if (format != "dapa-table") fail(path, "not a DAPA table file (format '" + format + "')");
+  if (version != kTableFormatVersion)
+    fail(path, "table format version " + std::to_string(static_cast<int64_t>(version)) +
+                   " is not supported (expected " + std::to_string(kTableFormatVersion) + ")");
+}
+
+const char* kFields[] = {"breakpoints", "slope", "intercept", "dslope", "dintercept"};
+
+std::vector<double>* field(PiecewiseLinear& t, int i) {
+  std::vector<double>* f[] = {&t.breakpoints, &t.slope, &t.intercept, &t.dslope, &t.dintercept};
+  return f[i];
+}
+}  // namespace
+
+void save_tables(const std::string& path, const std::vector<SiteTable>& sites) {
+  if (sites.empty()) throw std::runtime_error(path + ": no tables to write");
+  for (const SiteTable& s : sites) s.table.validate();
+  if (ends_with(path, ".json")) {
+    json j = {
+        {"format", "dapa-table"}, {"version", kTableFormatVersion}, {"sites", json::object()}};
+    for (const SiteTable& s : sites) {
+      PiecewiseLinear t = s.table;
+      json site = {{"target", target_name(t.target)},
+                   {"mode", mode_name(t.mode)},
+                   {"segments", t.segments()}};
+      for (int i = 0; i < 5; ++i) site[kFields[i]] = *field(t, i);
+      if (s.has_distribution)
+        site["distribution"] = {{"count", s.distribution.count()},
+                                {"min", s.distribution.min()},
+                                {"max", s.distribution.max()},
+                                {"mean", s.distribution.mean()},
+                                {"std", s.distribution.stddev()}};
+      j["sites"][s.site] = site;
+    }
+    std::string tmp = path + ".tmp";
+    {
+      std::ofstream f(tmp);
+      f << j.dump(2) << "\n";
+      if (!f) fail(path, "cannot write");
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(path, "cannot replace");
+    return;
+  }
+  write_h5_atomically(path, [&](H5Store& h5) {
+    h5.write_attr("/", "format", "dapa-table");
+    h5.write_attr("/", "version", static_cast<double>(kTableFormatVersion));
+    for (const SiteTable& s : sites) {
+      std::string g = "sites/" + s.site;
+      PiecewiseLinear t = s.table;
+      for (int i = 0; i < 5; ++i) h5.write_doubles(g + "/" + kFields[i], *field(t, i));
+      h5.write_attr(g, "target", target_name(t.target));
+      h5.write_attr(g, "mode", mode_name(t.mode));
+      h5.write_attr(g, "segments", static_cast<double>(t.segments()));
+      if (s.has_distribution) s.distribution.save(h5, g + "/distribution");
+    }
+  });
+}
+
+std::vector<SiteTable> load_tables(const std::string& path) {
+  std::vector<SiteTable> out;
+  if (ends_with(path, ".json")) {
+    std::ifstream f(path);
+    if (!f) fail(path, "no such file, or not readable");
+    json j;
+    try {
+      j = json::parse(f);
+      check_version(path, j.at("format").get<std::string>(), j.at("version").get<double>());
+      for (auto& [name, site] : j.at("sites").items()) {
+        SiteTable s;
+        s.site = name;
+        s.table.target = parse_target(site.at("target").get<std::string>());
+        s.table.mode = parse_mode(site.at("mode").get<std::string>());
+        for (int i = 0; i < 5; ++i)
+          *field(s.table, i) = site.at(kFields[i]).get<std::vector<double>>();
+        s.table = checked(path, name, s.table, site.at("segments").get<double>());
+        out.push_back(std::move(s));
+      }
+    } catch (const json::exception& e) {
+      fail(path, std::string("malformed table file (") + e.what() + ")");
+    } catch (const std::invalid_argument& e) {
+      fail(path, e.what());
+    }
+  } else {
+    try {
+      H5Store h5(path, H5Store::Mode::Read);
+      if (!h5.has_attr("/", "format") || !h5.exists("sites"))
+        fail(path, "not a DAPA table file (no format attribute or /sites)");
+      check_version(path, h5.read_attr_string("/", "format"), h5.read_attr_double("/", "version"));
+      for (const std::string& name : h5.children("sites")) {
+        std::string g = "sites/" + name;
+        SiteTable s;
+        s.site = name;
+        s.table.target = parse_target(h5.read_attr_string(g, "target"));
+        s.table.mode = parse_mode(h5.read_attr_string(g, "mode"));
+        for (int i = 0; i < 5; ++i) *field(s.table, i) = h5.read_doubles(g + "/" + kFields[i]);
+        s.table = checked(path, name, s.table, h5.read_attr_double(g, "segments"));
+        if (h5.exists(g + "/distribution")) {
+          s.distribution = Distribution::load(h5, g + "/distribution");
+          s.has_distribution = true;
+        }
+        out.push_back(std::move(s));
+      }
+    } catch (const H5Error& e) {
+      throw std::runtime_error(e.what());
+    } catch (const std::invalid_argument& e) {
+      fail(path, e.what());
+    }
+  }
+  if (out.empty()) fail(path, "holds no tables");
+  return out;
+}
+
+}  // namespace dapa

@@ -1,0 +1,34 @@
+// DAPA table files: one table per activation site (and optionally the distribution it
+// was fitted from), as HDF5 or JSON, chosen by the file name's ending.
+//
+// HDF5: root attributes format = "dapa-table", version; per site a group
+//   sites/<site>/{breakpoints, slope, intercept, dslope, dintercept}   float64
+//   attributes target ("gelu", "gelu-tanh", "exp"), mode ("slope", "fitted"), segments
+//   sites/<site>/distribution/counts                                   (optional)
+// JSON: {"format": "dapa-table", "version": 1, "sites": {"<site>": {the same fields}}}.
+//
+// Loading checks the format and version, the sizes, that breakpoints strictly increase
+// and that nothing is NaN or infinite, and names the file, the site and the problem.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dapa/fit.h"
+
+namespace dapa {
+
+constexpr int kTableFormatVersion = 1;
+
+struct SiteTable {
+  std::string site;  // e.g. "blocks.0.mlp.act", or "shared"
+  PiecewiseLinear table;
+  bool has_distribution = false;
+  Distribution distribution;
+};
+
+// Written atomically (HDF5) or in one piece (JSON); throws std::runtime_error.
+void save_tables(const std::string& path, const std::vector<SiteTable>& sites);
+std::vector<SiteTable> load_tables(const std::string& path);
+
+}  // namespace dapa
