@@ -23,6 +23,7 @@ struct OpCase {
   std::function<Var(const std::vector<Var>&, const Labels&)> fn;
   std::vector<float> kinks = {};  // points where the op is not differentiable
   bool needs_labels = false;      // labels in [0, last dim of input 0)
+  bool has_golden = true;         // a PyTorch fixture exists (tables have no PyTorch twin)
 };
 
 // gtest prints parameters; show the case name, not the struct's bytes.
@@ -158,6 +159,18 @@ inline std::vector<OpCase> op_cases() {
          static std::unique_ptr<Activation> act = make_activation("gelu");
          return activation_linear(x[0], *act, x[1], x[2]);
        }},
+      {"table_activation_slope",
+       [](Rng& r) {
+         return std::vector<Shape>{{dim(r), dim(r, 1, 9)}};
+       },
+       [](V x, L) {
+         // PWL(8) of GELU on [-4, 4]: breakpoints at the integers -4..4.
+         static std::unique_ptr<Activation> act = make_activation("pwl:8");
+         return act->forward(scale(x[0], 2.0f));
+       },
+       {-2.0f, -1.5f, -1.0f, -0.5f, 0.0f, 0.5f, 1.0f, 1.5f, 2.0f},  // breakpoints / 2
+       false,
+       false},
       {"gelu",
        [](Rng& r) {
          return std::vector<Shape>{{dim(r), dim(r, 1, 9)}};

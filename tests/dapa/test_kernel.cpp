@@ -1,0 +1,68 @@
+// The fused table kernel against the double-precision table it was built from.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/rng.h"
+#include "dapa/kernel.h"
+
+namespace dapa {
+namespace {
+
+Distribution sample(uint64_t seed) {
+  Rng rng(seed);
+  Distribution d;
+  std::vector<float> xs(50000);
+  for (float& x : xs) x = rng.normal(0.3f, 1.5f);
+  d.add(xs.data(), static_cast<int64_t>(xs.size()));
+  return d;
+}
+
+TEST(TableKernel, ForwardAndIndexMatchTheTable) {
+  PiecewiseLinear table = fit_dapa(sample(1), 16, Target::GeluErf);
+  TableKernel k(table);
+  std::vector<float> xs;
+  Rng rng(2);
+  for (int i = 0; i < 3000; ++i) xs.push_back(rng.normal(0.0f, 3.0f));
+  for (double b : table.breakpoints) xs.push_back(static_cast<float>(b));  // exactly on one
+  Tensor x = Tensor::from(xs, {static_cast<int64_t>(xs.size())});
+  std::vector<uint8_t> index;
+  std::vector<float> y = table_forward(k, x, &index).to_vector();
+  for (size_t i = 0; i < xs.size(); ++i) {
+    // The kernel's convention is float32's: segment = #{j : float(b_j) <= x}. It differs
+    // from the double table only for x exactly at a breakpoint that float rounds.
+    int seg = 0;
+    for (double b : table.breakpoints) seg += xs[i] >= static_cast<float>(b);
+    ASSERT_EQ(index[i], seg) << "x = " << xs[i];
+    double expect = table.slope[seg] * xs[i] + table.intercept[seg];
+    ASSERT_NEAR(y[i], expect, 1e-5 * std::max(1.0f, std::abs(xs[i])));
+  }
+  Tensor gy = Tensor::full(x.shape(), 2.0f);
+  std::vector<float> gx = table_backward_from_index(k, index, gy).to_vector();
+  for (size_t i = 0; i < xs.size(); ++i)
+    ASSERT_FLOAT_EQ(gx[i], 2.0f * static_cast<float>(table.slope[index[i]]));
+  EXPECT_EQ(table_backward(k, x, gy).to_vector(), gx);  // same from x
+}
+
+TEST(TableKernel, FittedDerivativeMode) {
+  PiecewiseLinear table = fit_dapa(sample(3), 8, Target::GeluErf, DerivativeMode::Fitted);
+  TableKernel k(table);
+  Tensor x = Tensor::from({-3.0f, -0.4f, 0.1f, 2.5f}, {4});
+  ValueAndDerivative r = table_value_and_derivative(k, x);
+  for (int64_t i = 0; i < 4; ++i) {
+    double v = x.at({i});
+    EXPECT_NEAR(r.value.at({i}), table.value(v), 1e-5);
+    EXPECT_NEAR(r.derivative.at({i}), table.derivative(v), 1e-5);
+  }
+}
+
+TEST(TableKernel, RejectsTablesItCannotRun) {
+  Distribution d = sample(4);
+  EXPECT_THROW(TableKernel(fit_dapa(d, 300, Target::GeluErf)), std::invalid_argument);
+  PiecewiseLinear close = fit_pwl(4, Target::GeluErf);
+  close.breakpoints[1] = close.breakpoints[0] + 1e-12;  // distinct in double, not in float
+  EXPECT_THROW(TableKernel{close}, std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace dapa
