@@ -25,6 +25,7 @@ class TableActivation : public Activation {
   Var forward(const Var& x) override;
 
   bool calibrating() const { return kernel_ == nullptr; }
+  int segments() const { return segments_; }
   void fit();  // DAPA(segments) from the distribution collected so far
   void set_table(const PiecewiseLinear& table);
   const PiecewiseLinear& table() const { return table_; }

@@ -21,6 +21,7 @@
 #include "nn/checkpoint.h"
 #include "nn/schedule.h"
 #include "nn/vit.h"
+#include "train/dapa_sites.h"
 #include "train/run_log.h"
 
 namespace fs = std::filesystem;
@@ -62,7 +63,9 @@ struct Options {
   int threads = 0;
   int64_t log_every = 20, eval_batch = 0, checkpoint_every = 0;
   int64_t benchmark_steps = 0, benchmark_warmup = 5, stop_after = 0;
-  bool resume = false, eval_only = false, force = false, preload = false;
+  bool resume = false, eval_only = false, force = false, preload = false, dapa_shared = false;
+  std::string dapa_table;
+  int64_t dapa_calib_batches = 4;
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -188,6 +191,22 @@ int run(Options& o, const CLI::App& app) {
     rng.set_state(meta.rng);
   }
 
+  // DAPA sites: tables from --dapa-table, from the run being resumed or evaluated, or
+  // calibrated now on the first training batches.
+  Sites sites = table_sites(model);
+  bool needs_tables = false;
+  for (auto& [name, site] : sites) needs_tables = needs_tables || site->calibrating();
+  std::string tables_path = o.dapa_table;
+  if (needs_tables && tables_path.empty() && from_checkpoint)
+    tables_path = (fs::path(ckpt_path).parent_path() / "dapa_tables.h5").string();
+  std::string calibration;
+  if (needs_tables && !tables_path.empty()) {
+    load_site_tables(tables_path, sites);
+  } else if (needs_tables) {
+    DataLoader calib(data, data.train, r.batch, true, r.seed);
+    calibration = calibrate_sites(sites, model, calib, o.dapa_calib_batches, o.dapa_shared);
+  }
+
   if (o.eval_batch == 0) o.eval_batch = r.batch;
   if (o.eval_only) {
     EvalResult e = evaluate(model, data, o.eval_batch);
@@ -254,6 +273,8 @@ int run(Options& o, const CLI::App& app) {
                    {"classes", cfg.classes}}},
                  {"parameters", model.parameter_count()}};
   write_json((out / "config.json").string(), config);
+  if (!sites.empty() && !o.resume)
+    save_site_tables((out / "dapa_tables.h5").string(), sites, o.dapa_shared);
   MetricsLog metrics(metrics_path, o.resume ? meta.step : -1);
   Progress progress(total, o.log_every);
   int64_t start = o.resume ? meta.step : 0;
@@ -262,6 +283,7 @@ int run(Options& o, const CLI::App& app) {
                    " training images, batch " + std::to_string(r.batch) + ", " +
                    std::to_string(total) + " steps, " + std::to_string(num_threads()) + " threads" +
                    (o.resume ? ", resuming at step " + std::to_string(start) : ""));
+  if (!calibration.empty()) progress.message("train_vit: " + calibration);
 
   auto save = [&](int64_t step) {
     CheckpointMeta m{step, step / bpe, rng.state(), r.model, config.dump()};
@@ -368,7 +390,8 @@ int main(int argc, char** argv) {
   CLI::App app{"Train a Vision Transformer on an HDF5 image data set (see prepare_data)."};
   app.add_option("--data", o.data, "data set file made by prepare_data")->required();
   app.add_option("--model", r.model, "vit-nano | vit-micro | vit-mini")->capture_default_str();
-  app.add_option("--act", r.act, "MLP activation: gelu | gelu-tanh | relu")->capture_default_str();
+  app.add_option("--act", r.act, "MLP activation: gelu | gelu-tanh | relu | dapa:N | pwl:N")
+      ->capture_default_str();
   app.add_option("--epochs", r.epochs, "epochs")
       ->check(dapa::cli::positive())
       ->capture_default_str();
@@ -421,6 +444,15 @@ int main(int argc, char** argv) {
   app.add_option("--benchmark-steps", o.benchmark_steps,
                  "time N training steps after warm-up, print images/s as JSON, write nothing")
       ->check(dapa::cli::non_negative());
+  app.add_option("--dapa-table", o.dapa_table,
+                 "DAPA tables for --act dapa:N (dapa_fit or a run's dapa_tables.h5); without it, "
+                 "fresh runs calibrate on their first batches");
+  app.add_option("--dapa-calib-batches", o.dapa_calib_batches,
+                 "training batches to calibrate DAPA on at initialisation")
+      ->check(dapa::cli::positive())
+      ->capture_default_str();
+  app.add_flag("--dapa-shared", o.dapa_shared,
+               "one DAPA table for all sites (pooled distribution)");
   app.add_option("--stop-after", o.stop_after,
                  "checkpoint and stop once this step is reached, as if interrupted (0: never)")
       ->check(dapa::cli::non_negative());

@@ -121,6 +121,26 @@ else
   bad "resumed run's losses differ from the uninterrupted run's"
 fi
 
+# ---- DAPA: calibrated at initialisation, tables saved, resume reproduces exactly ----
+"$bin/train_vit" "${common[@]}" --act dapa:16 --epochs 2 --out dapa_full >/dev/null || bad "dapa run"
+[ -s dapa_full/dapa_tables.h5 ] && ok || bad "no dapa_tables.h5"
+"$bin/train_vit" "${common[@]}" --act dapa:16 --epochs 2 --out dapa_part --stop-after 11 >/dev/null ||
+  bad "stopped dapa run"
+"$bin/train_vit" --data fm.h5 --out dapa_part --resume --threads 2 --log-every 2 >/dev/null || bad "dapa resume"
+if diff <(grep -E '^(train|test)' dapa_full/metrics.csv | cut -d, -f1-5,8,9) \
+        <(grep -E '^(train|test)' dapa_part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
+  ok
+else
+  bad "resumed DAPA run's losses differ from the uninterrupted run's"
+fi
+"$bin/train_vit" "${common[@]}" --act pwl:16 --steps 3 --out pwl >/dev/null && ok || bad "pwl run"
+expect_error "dapa table of other N" "asks for 8" "$bin/train_vit" "${common[@]}" --act dapa:8 \
+  --dapa-table dapa_full/dapa_tables.h5 --out guarded --force
+expect_error "corrupt dapa table" "not an HDF5 file" "$bin/train_vit" "${common[@]}" --act dapa:16 \
+  --dapa-table corrupt.h5 --out guarded --force
+expect_error "bad dapa name" "N from 1 to 256" "${t[@]}" --data fm.h5 --act dapa:0 --force
+expect_error "fixed not yet" "not available yet" "${t[@]}" --data fm.h5 --act dapa:16:fixed --force
+
 # ---- SIGKILL while checkpointing every step leaves a loadable checkpoint ----
 "$bin/train_vit" "${common[@]}" --epochs 1 --steps 1 --out killed >/dev/null || bad "kill seed run"
 for delay in 0.3 0.7 1.1 1.6; do
