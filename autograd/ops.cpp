@@ -78,11 +78,8 @@ Var bmm(const Var& a, const Var& b, bool ta, bool tb) {
 
 Var linear(const Var& x, const Var& weight, const Var& bias) {
   const Shape& xs = x.shape();
-  if (weight.value().ndim() != 2 || xs.empty() || xs.back() != weight.shape()[1])
-    shape_error("linear", xs, weight.shape(), "needs x (..., in) and weight (out, in)");
+  check_linear_shapes("linear", xs, weight.shape(), bias.defined() ? &bias.shape() : nullptr);
   int64_t in = weight.shape()[1], out = weight.shape()[0];
-  if (bias.defined() && bias.shape() != Shape{out})
-    shape_error("linear", weight.shape(), bias.shape(), "bias must be (out,)");
   Tensor x2 = x.value().reshape({-1, in});  // x2: (R, in)
   Tensor w = weight.value();
   Shape ys = xs;

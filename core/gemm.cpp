@@ -71,6 +71,12 @@ Tensor bmm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   return c;
 }
 
+void check_linear_shapes(const char* op, const Shape& x, const Shape& weight, const Shape* bias) {
+  if (weight.size() != 2 || x.empty() || x.back() != weight[1])
+    shape_error(op, x, weight, "needs x (..., in) and weight (out, in)");
+  if (bias && *bias != Shape{weight[0]}) shape_error(op, weight, *bias, "bias must be (out,)");
+}
+
 Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   int64_t out = weight.shape()[0];
   Tensor y = Tensor::empty({x.shape()[0], out});  // y: (R, out)

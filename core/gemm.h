@@ -20,6 +20,10 @@ void matmul_into(const Tensor& a, const Tensor& b, bool ta, bool tb, float beta,
 // The batch is spread over threads, each running a single-threaded sgemm.
 Tensor bmm(const Tensor& a, const Tensor& b, bool ta = false, bool tb = false);
 
+// Checks the shapes of a linear layer: x (..., in), weight (out, in), bias (out) when
+// given; throws ShapeError naming `op` and the shapes.
+void check_linear_shapes(const char* op, const Shape& x, const Shape& weight, const Shape* bias);
+
 // The linear layer y = x W^T + b on 2-D views: x (R, in), W (out, in), b (out) or
 // undefined. Shared by the autograd ops that contain a linear layer.
 Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias);

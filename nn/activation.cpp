@@ -64,9 +64,8 @@ std::unique_ptr<Activation> make_activation(const std::string& name) {
 
 Var activation_linear(const Var& h, Activation& act, const Var& weight, const Var& bias) {
   const Shape& hs = h.shape();
-  if (weight.value().ndim() != 2 || hs.empty() || hs.back() != weight.shape()[1])
-    shape_error("activation_linear", hs, weight.shape(),
-                "needs h (..., hidden) and weight (out, hidden)");
+  check_linear_shapes("activation_linear", hs, weight.shape(),
+                      bias.defined() ? &bias.shape() : nullptr);
   int64_t hidden = weight.shape()[1], out = weight.shape()[0];
   Tensor h2 = h.value().reshape({-1, hidden});  // h2: (R, hidden)
   Tensor w = weight.value();

@@ -65,6 +65,15 @@ TEST(TableActivation, SlopeModeBackwardFromTheSavedIndex) {
   EXPECT_FLOAT_EQ(x.grad().at({4}), 1.0f);  // and its right tail the identity
 }
 
+TEST(ActivationLinear, ShapeErrorsLikeLinear) {
+  auto act = make_activation("gelu");
+  Var h(Tensor::zeros({2, 3, 8}), true), w(Tensor::zeros({4, 8}), true);
+  EXPECT_THROW(activation_linear(h, *act, w, Var(Tensor::zeros({5}), true)), ShapeError);
+  EXPECT_THROW(activation_linear(h, *act, Var(Tensor::zeros({4, 7}), true), Var()), ShapeError);
+  EXPECT_EQ(activation_linear(h, *act, w, Var()).shape(), (Shape{2, 3, 4}));
+  clear_tape();
+}
+
 TEST(TableActivation, TrainsInAViTBlock) {
   Rng rng(6);
   Block block(16, 2, 32, make_activation("pwl:16"), rng);
