@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 
 namespace dapa {
 
@@ -333,19 +334,37 @@ double H5Store::read_attr_double(const std::string& object, const std::string& k
   }
 }
 
-void write_h5_atomically(const std::string& path, const std::function<void(H5Store&)>& fill) {
+namespace {
+// Writes through `write(tmp)` into a temporary file beside `path`, then renames it over
+// `path`; on any error the temporary is removed and `path` is left as it was.
+void replace_atomically(const std::string& path,
+                        const std::function<void(const std::string& tmp)>& write) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   try {
-    {
-      H5Store store(tmp, H5Store::Mode::Truncate);
-      fill(store);
-    }  // closed (flushed) before the rename
+    write(tmp);
     if (std::rename(tmp.c_str(), path.c_str()) != 0)
       fail(path, "cannot replace with the new file " + tmp);
   } catch (...) {
     std::remove(tmp.c_str());
     throw;
   }
+}
+}  // namespace
+
+void write_h5_atomically(const std::string& path, const std::function<void(H5Store&)>& fill) {
+  replace_atomically(path, [&](const std::string& tmp) {
+    H5Store store(tmp, H5Store::Mode::Truncate);
+    fill(store);
+  });  // the store is closed (flushed) before the rename
+}
+
+void write_text_atomically(const std::string& path, const std::string& text) {
+  replace_atomically(path, [&](const std::string& tmp) {
+    std::ofstream f(tmp);
+    f << text;
+    f.close();
+    if (!f) fail(path, "cannot write " + tmp);
+  });
 }
 
 std::vector<double> H5Store::read_attr_doubles(const std::string& object,

@@ -66,5 +66,7 @@ class H5Store {
 // which then replaces `path` by rename. On any error the temporary is removed and
 // whatever was at `path` before stays intact.
 void write_h5_atomically(const std::string& path, const std::function<void(H5Store&)>& fill);
+// The same for a text file (JSON outputs).
+void write_text_atomically(const std::string& path, const std::string& text);
 
 }  // namespace dapa

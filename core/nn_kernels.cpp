@@ -34,6 +34,11 @@ constexpr float kInvSqrt2 = 0.70710678118654752440f;
 constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
 constexpr float kSqrt2OverPi = 0.79788456080286535588f;
 constexpr float kGeluCubic = 0.044715f;
+
+// x phi(x), the second term of GELU's derivative Phi(x) + x phi(x).
+inline float x_phi(float x) {
+  return kInvSqrt2Pi * x * exp_nonpositive(-0.5f * x * x);
+}
 }  // namespace
 
 // ---- softmax over the last axis ----
@@ -142,7 +147,7 @@ Tensor gelu_backward(const Tensor& x, const Tensor& gy) {
     const float* gs = g.data();
     float* o = out.data();
     for (Eigen::Index i = 0; i < in.size(); ++i)  // + x phi(x), then times the gradient
-      o[i] = gs[i] * (o[i] + kInvSqrt2Pi * xs[i] * exp_nonpositive(-0.5f * xs[i] * xs[i]));
+      o[i] = gs[i] * (o[i] + x_phi(xs[i]));
   });
 }
 
@@ -175,8 +180,7 @@ ValueAndDerivative gelu_value_and_derivative(const Tensor& x) {
     v = in * d;
     const float* xs = in.data();
     float* o = d.data();
-    for (Eigen::Index i = 0; i < in.size(); ++i)
-      o[i] += kInvSqrt2Pi * xs[i] * exp_nonpositive(-0.5f * xs[i] * xs[i]);
+    for (Eigen::Index i = 0; i < in.size(); ++i) o[i] += x_phi(xs[i]);
   });
 }
 

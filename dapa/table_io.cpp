@@ -70,13 +70,7 @@ void save_tables(const std::string& path, const std::vector<SiteTable>& sites) {
                                 {"std", s.distribution.stddev()}};
       j["sites"][s.site] = site;
     }
-    std::string tmp = path + ".tmp";
-    {
-      std::ofstream f(tmp);
-      f << j.dump(2) << "\n";
-      if (!f) fail(path, "cannot write");
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(path, "cannot replace");
+    write_text_atomically(path, j.dump(2) + "\n");
     return;
   }
   write_h5_atomically(path, [&](H5Store& h5) {

@@ -11,10 +11,10 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 
 #include "autograd/ops.h"
 #include "core/allocator.h"
+#include "core/h5.h"
 #include "core/kernels.h"
 #include "core/parallel.h"
 #include "data/dataset.h"
@@ -149,13 +149,7 @@ float train_step(Vit& model, Optimizer& opt, const Tensor& x, const Labels& y, d
 }
 
 void write_json(const std::string& path, const json& j) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << j.dump(2) << "\n";
-    if (!f) throw std::runtime_error(path + ": cannot write");
-  }
-  fs::rename(tmp, path);
+  write_text_atomically(path, j.dump(2) + "\n");
 }
 
 int run(Options& o, const CLI::App& app) {
