@@ -48,11 +48,62 @@ std::vector<double>* field(PiecewiseLinear& t, int i) {
   std::vector<double>* f[] = {&t.breakpoints, &t.slope, &t.intercept, &t.dslope, &t.dintercept};
   return f[i];
 }
+
+const char* kFracs[] = {"frac_x", "frac_y", "frac_slope", "frac_dslope", "frac_d"};
+
+std::vector<int16_t>* field(FixedTable& t, int i) {
+  std::vector<int16_t>* f[] = {&t.breakpoints, &t.slope, &t.intercept, &t.dslope, &t.dintercept};
+  return f[i];
+}
+int* frac(FixedTable& t, int i) {
+  int* f[] = {&t.frac_x, &t.frac_y, &t.frac_slope, &t.frac_dslope, &t.frac_d};
+  return f[i];
+}
+
+std::vector<double> words_to_doubles(const std::vector<int16_t>& w) {
+  return std::vector<double>(w.begin(), w.end());
+}
+std::vector<int16_t> doubles_to_words(const std::string& path, const std::string& site,
+                                      const std::vector<double>& v) {
+  std::vector<int16_t> w;
+  for (double x : v) {
+    if (!(x >= INT16_MIN && x <= INT16_MAX) || x != static_cast<double>(static_cast<int64_t>(x)))
+      fail(path, "site '" + site + "': fixed-point word " + std::to_string(x) +
+                     " is not a 16-bit integer");
+    w.push_back(static_cast<int16_t>(x));
+  }
+  return w;
+}
+int to_frac(const std::string& path, const std::string& site, double v) {
+  if (!(v >= 0 && v < kWordBits) || v != static_cast<double>(static_cast<int>(v)))
+    fail(path, "site '" + site + "': fractional bits " + std::to_string(v) +
+                   " outside the integers 0 to 15");
+  return static_cast<int>(v);
+}
+
+// The fixed table read back: its words and formats, checked against the float table.
+FixedTable checked_fixed(const std::string& path, const std::string& site, FixedTable f,
+                         const PiecewiseLinear& t) {
+  f.target = t.target;
+  f.mode = t.mode;
+  if (f.segments() != t.segments())
+    fail(path, "site '" + site + "': the fixed-point table holds " + std::to_string(f.segments()) +
+                   " segments, the table " + std::to_string(t.segments()));
+  try {
+    f.validate();
+  } catch (const std::invalid_argument& e) {
+    fail(path, "site '" + site + "': " + e.what());
+  }
+  return f;
+}
 }  // namespace
 
 void save_tables(const std::string& path, const std::vector<SiteTable>& sites) {
   if (sites.empty()) throw std::runtime_error(path + ": no tables to write");
-  for (const SiteTable& s : sites) s.table.validate();
+  for (const SiteTable& s : sites) {
+    s.table.validate();
+    if (s.has_fixed) s.fixed.validate();
+  }
   if (ends_with(path, ".json")) {
     json j = {
         {"format", "dapa-table"}, {"version", kTableFormatVersion}, {"sites", json::object()}};
@@ -62,6 +113,12 @@ void save_tables(const std::string& path, const std::vector<SiteTable>& sites) {
                    {"mode", mode_name(t.mode)},
                    {"segments", t.segments()}};
       for (int i = 0; i < 5; ++i) site[kFields[i]] = *field(t, i);
+      if (s.has_fixed) {
+        FixedTable f = s.fixed;
+        json fj;
+        for (int i = 0; i < 5; ++i) fj[kFields[i]] = *field(f, i), fj[kFracs[i]] = *frac(f, i);
+        site["fixed"] = fj;
+      }
       if (s.has_distribution)
         site["distribution"] = {{"count", s.distribution.count()},
                                 {"min", s.distribution.min()},
@@ -73,19 +130,30 @@ void save_tables(const std::string& path, const std::vector<SiteTable>& sites) {
     write_text_atomically(path, j.dump(2) + "\n");
     return;
   }
-  write_h5_atomically(path, [&](H5Store& h5) {
-    h5.write_attr("/", "format", "dapa-table");
-    h5.write_attr("/", "version", static_cast<double>(kTableFormatVersion));
-    for (const SiteTable& s : sites) {
-      std::string g = "sites/" + s.site;
-      PiecewiseLinear t = s.table;
-      for (int i = 0; i < 5; ++i) h5.write_doubles(g + "/" + kFields[i], *field(t, i));
-      h5.write_attr(g, "target", target_name(t.target));
-      h5.write_attr(g, "mode", mode_name(t.mode));
-      h5.write_attr(g, "segments", static_cast<double>(t.segments()));
-      if (s.has_distribution) s.distribution.save(h5, g + "/distribution");
+  write_h5_atomically(path, [&](H5Store& h5) { write_tables(h5, "", sites); });
+}
+
+void write_tables(H5Store& h5, const std::string& group, const std::vector<SiteTable>& sites) {
+  std::string root = group.empty() ? "" : group + "/";
+  for (const SiteTable& s : sites) {
+    std::string g = root + "sites/" + s.site;
+    PiecewiseLinear t = s.table;
+    for (int i = 0; i < 5; ++i) h5.write_doubles(g + "/" + kFields[i], *field(t, i));
+    h5.write_attr(g, "target", target_name(t.target));
+    h5.write_attr(g, "mode", mode_name(t.mode));
+    h5.write_attr(g, "segments", static_cast<double>(t.segments()));
+    if (s.has_distribution) s.distribution.save(h5, g + "/distribution");
+    if (s.has_fixed) {
+      FixedTable f = s.fixed;
+      for (int i = 0; i < 5; ++i) {
+        h5.write_doubles(g + "/fixed/" + kFields[i], words_to_doubles(*field(f, i)));
+        h5.write_attr(g + "/fixed", kFracs[i], static_cast<double>(*frac(f, i)));
+      }
     }
-  });
+  }
+  std::string object = group.empty() ? "/" : group;
+  h5.write_attr(object, "format", "dapa-table");
+  h5.write_attr(object, "version", static_cast<double>(kTableFormatVersion));
 }
 
 std::vector<SiteTable> load_tables(const std::string& path) {
@@ -105,6 +173,16 @@ std::vector<SiteTable> load_tables(const std::string& path) {
         for (int i = 0; i < 5; ++i)
           *field(s.table, i) = site.at(kFields[i]).get<std::vector<double>>();
         s.table = checked(path, name, s.table, site.at("segments").get<double>());
+        if (site.contains("fixed")) {
+          const json& fj = site.at("fixed");
+          for (int i = 0; i < 5; ++i) {
+            *field(s.fixed, i) =
+                doubles_to_words(path, name, fj.at(kFields[i]).get<std::vector<double>>());
+            *frac(s.fixed, i) = to_frac(path, name, fj.at(kFracs[i]).get<double>());
+          }
+          s.fixed = checked_fixed(path, name, s.fixed, s.table);
+          s.has_fixed = true;
+        }
         out.push_back(std::move(s));
       }
     } catch (const json::exception& e) {
@@ -115,28 +193,50 @@ std::vector<SiteTable> load_tables(const std::string& path) {
   } else {
     try {
       H5Store h5(path, H5Store::Mode::Read);
-      if (!h5.has_attr("/", "format") || !h5.exists("sites"))
-        fail(path, "not a DAPA table file (no format attribute or /sites)");
-      check_version(path, h5.read_attr_string("/", "format"), h5.read_attr_double("/", "version"));
-      for (const std::string& name : h5.children("sites")) {
-        std::string g = "sites/" + name;
-        SiteTable s;
-        s.site = name;
-        s.table.target = parse_target(h5.read_attr_string(g, "target"));
-        s.table.mode = parse_mode(h5.read_attr_string(g, "mode"));
-        for (int i = 0; i < 5; ++i) *field(s.table, i) = h5.read_doubles(g + "/" + kFields[i]);
-        s.table = checked(path, name, s.table, h5.read_attr_double(g, "segments"));
-        if (h5.exists(g + "/distribution")) {
-          s.distribution = Distribution::load(h5, g + "/distribution");
-          s.has_distribution = true;
-        }
-        out.push_back(std::move(s));
-      }
+      out = read_tables(h5, "", path);
     } catch (const H5Error& e) {
       throw std::runtime_error(e.what());
-    } catch (const std::invalid_argument& e) {
-      fail(path, e.what());
     }
+  }
+  if (out.empty()) fail(path, "holds no tables");
+  return out;
+}
+
+std::vector<SiteTable> read_tables(const H5Store& h5, const std::string& group,
+                                   const std::string& path) {
+  std::vector<SiteTable> out;
+  std::string root = group.empty() ? "" : group + "/";
+  std::string object = group.empty() ? "/" : group;
+  try {
+    if (!h5.has_attr(object, "format") || !h5.exists(root + "sites"))
+      fail(path, "not a DAPA table file (no format attribute or " + root + "sites)");
+    check_version(path, h5.read_attr_string(object, "format"),
+                  h5.read_attr_double(object, "version"));
+    for (const std::string& name : h5.children(root + "sites")) {
+      std::string g = root + "sites/" + name;
+      SiteTable s;
+      s.site = name;
+      s.table.target = parse_target(h5.read_attr_string(g, "target"));
+      s.table.mode = parse_mode(h5.read_attr_string(g, "mode"));
+      for (int i = 0; i < 5; ++i) *field(s.table, i) = h5.read_doubles(g + "/" + kFields[i]);
+      s.table = checked(path, name, s.table, h5.read_attr_double(g, "segments"));
+      if (h5.exists(g + "/distribution")) {
+        s.distribution = Distribution::load(h5, g + "/distribution");
+        s.has_distribution = true;
+      }
+      if (h5.exists(g + "/fixed")) {
+        for (int i = 0; i < 5; ++i) {
+          *field(s.fixed, i) =
+              doubles_to_words(path, name, h5.read_doubles(g + "/fixed/" + kFields[i]));
+          *frac(s.fixed, i) = to_frac(path, name, h5.read_attr_double(g + "/fixed", kFracs[i]));
+        }
+        s.fixed = checked_fixed(path, name, s.fixed, s.table);
+        s.has_fixed = true;
+      }
+      out.push_back(std::move(s));
+    }
+  } catch (const std::invalid_argument& e) {
+    fail(path, e.what());
   }
   if (out.empty()) fail(path, "holds no tables");
   return out;

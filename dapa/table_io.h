@@ -5,6 +5,8 @@
 //   sites/<site>/{breakpoints, slope, intercept, dslope, dintercept}   float64
 //   attributes target ("gelu", "gelu-tanh", "exp"), mode ("slope", "fitted"), segments
 //   sites/<site>/distribution/counts                                   (optional)
+//   sites/<site>/fixed/{breakpoints, slope, intercept, dslope, dintercept}  16-bit words
+//   as float64, attributes frac_x, frac_y, frac_slope, frac_dslope, frac_d (optional)
 // JSON: {"format": "dapa-table", "version": 1, "sites": {"<site>": {the same fields}}}.
 //
 // Loading checks the format and version, the sizes, that breakpoints strictly increase
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "dapa/fit.h"
+#include "dapa/fixed_point.h"
 
 namespace dapa {
 
@@ -25,10 +28,20 @@ struct SiteTable {
   PiecewiseLinear table;
   bool has_distribution = false;
   Distribution distribution;
+  bool has_fixed = false;
+  FixedTable fixed;  // the 16-bit table quantised from `table`
 };
 
 // Written atomically (HDF5) or in one piece (JSON); throws std::runtime_error.
 void save_tables(const std::string& path, const std::vector<SiteTable>& sites);
 std::vector<SiteTable> load_tables(const std::string& path);
+
+// The same layout inside another HDF5 file, under `group` ("" for the root): how a
+// checkpoint carries the tables its weights were trained with. `path` names the file
+// in error messages.
+class H5Store;
+void write_tables(H5Store& h5, const std::string& group, const std::vector<SiteTable>& sites);
+std::vector<SiteTable> read_tables(const H5Store& h5, const std::string& group,
+                                   const std::string& path);
 
 }  // namespace dapa

@@ -1,7 +1,6 @@
 // Built-in activations and the fused activation + linear op; see activation.h.
 #include "nn/activation.h"
 
-#include <cstdlib>
 #include <stdexcept>
 
 #include "autograd/ops.h"
@@ -40,26 +39,11 @@ std::unique_ptr<Activation> make_activation(const std::string& name) {
   if (name == "relu")
     return std::make_unique<
         ElementwiseActivation<relu, relu, relu_backward, relu_value_and_derivative>>(name);
-  // dapa:N and pwl:N, N from 1 to 256.
-  auto colon = name.find(':');
-  std::string kind = name.substr(0, colon);
-  if ((kind == "dapa" || kind == "pwl") && colon != std::string::npos) {
-    std::string rest = name.substr(colon + 1);
-    if (rest.find(":fixed") != std::string::npos)
-      throw std::invalid_argument("activation '" + name +
-                                  "': the fixed-point path is not available yet (use " + kind +
-                                  ":N)");
-    char* end = nullptr;
-    long n = std::strtol(rest.c_str(), &end, 10);
-    if (rest.empty() || *end != '\0' || n < 1 || n > 256)
-      throw std::invalid_argument("activation '" + name + "': expected " + kind +
-                                  ":N with N from 1 to 256");
-    if (kind == "pwl")
-      return std::make_unique<TableActivation>(name, fit_pwl(static_cast<int>(n), Target::GeluErf));
-    return std::make_unique<TableActivation>(name, static_cast<int>(n), DerivativeMode::Slope);
-  }
-  throw std::invalid_argument("unknown activation '" + name +
-                              "' (expected gelu, gelu-tanh, relu, dapa:N or pwl:N)");
+  if (name.rfind("dapa:", 0) == 0 || name.rfind("pwl:", 0) == 0)
+    return std::make_unique<TableActivation>(name, parse_table_spec(name));
+  throw std::invalid_argument(
+      "unknown activation '" + name +
+      "' (expected gelu, gelu-tanh, relu, dapa:N[:slope|:fitted][:fixed] or pwl:N[:fixed])");
 }
 
 Var activation_linear(const Var& h, Activation& act, const Var& weight, const Var& bias) {

@@ -58,8 +58,9 @@ Tensor read_checked(const H5Store& s, const std::string& name, const Shape& expe
 }  // namespace
 
 void save_checkpoint(const std::string& path, Module& model, Optimizer* optimizer,
-                     const CheckpointMeta& meta) {
+                     const CheckpointMeta& meta, const std::function<void(H5Store&)>& extra) {
   write_h5_atomically(path, [&](H5Store& s) {
+    if (extra) extra(s);
     for (auto& [name, p] : model.named_parameters()) s.write_tensor("model/" + name, p->value());
     if (optimizer) {
       for (auto& [buffer, tensors] : optimizer->state_buffers())

@@ -7,8 +7,10 @@
 // previous checkpoint intact.
 #pragma once
 
+#include <functional>
 #include <string>
 
+#include "core/h5.h"
 #include "core/rng.h"
 #include "nn/module.h"
 #include "nn/optim.h"
@@ -23,8 +25,11 @@ struct CheckpointMeta {
   std::string config;  // the run's configuration as JSON
 };
 
+// `extra` may add more groups to the file before it is renamed into place (train_vit
+// puts the DAPA tables under /dapa), so that they are replaced atomically with the rest.
 void save_checkpoint(const std::string& path, Module& model, Optimizer* optimizer,
-                     const CheckpointMeta& meta);
+                     const CheckpointMeta& meta,
+                     const std::function<void(H5Store&)>& extra = nullptr);
 
 // Loads weights (and optimiser state when `optimizer` is given) after checking that
 // every parameter is present with the model's shape; on any mismatch throws

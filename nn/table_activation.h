@@ -1,22 +1,31 @@
-// DAPA and PWL in the activation slot (`--act dapa:N`, `--act pwl:N`). A DAPA activation
-// starts out calibrating: it computes the exact target (GELU) and records what enters
-// it into its distribution, until fit() turns that into its table. PWL's table is fixed
-// at construction. With a table, forward is the fused kernel; in `slope` mode backward
-// needs only the one-byte segment index saved per element.
+// DAPA and PWL in the activation slot: `--act dapa:N[:slope|:fitted][:fixed]` and
+// `--act pwl:N[:fixed]`. A DAPA activation starts out calibrating: it computes the exact
+// target (GELU) and records what enters it into its distribution until fit() turns that
+// into its table. PWL's table is fixed at construction; its fixed-point form still needs
+// the distribution to choose its Q formats. With a table, forward is the fused kernel (the
+// float one, or the integer reference of the hardware unit for `:fixed`); in `slope`
+// mode backward needs only the one-byte segment index saved per element.
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "dapa/fixed_point.h"
 #include "dapa/kernel.h"
 #include "nn/activation.h"
 
 namespace dapa {
 
+struct TableSpec {
+  bool dapa = true;  // false: PWL
+  int segments = 16;
+  DerivativeMode mode = DerivativeMode::Slope;
+  bool fixed = false;
+};
+
 class TableActivation : public Activation {
  public:
-  TableActivation(std::string name, const PiecewiseLinear& table);       // ready (PWL)
-  TableActivation(std::string name, int segments, DerivativeMode mode);  // DAPA: calibrating
+  TableActivation(std::string name, const TableSpec& spec);
 
   std::string name() const override { return name_; }
   Tensor apply(const Tensor& x) override;
@@ -24,20 +33,41 @@ class TableActivation : public Activation {
   ValueAndDerivative apply_with_derivative(const Tensor& x) override;
   Var forward(const Var& x) override;
 
-  bool calibrating() const { return kernel_ == nullptr; }
-  int segments() const { return segments_; }
-  void fit();  // DAPA(segments) from the distribution collected so far
-  void set_table(const PiecewiseLinear& table);
+  const TableSpec& spec() const { return spec_; }
+  int segments() const { return spec_.segments; }
+  bool calibrating() const { return !kernel_ || (spec_.fixed && !fixed_); }
+
+  // Record what enters from now on (into an emptied distribution), also with a table:
+  // what --dapa-refit-every fits from.
+  void start_recording();
+  // The table from a distribution (DAPA: fitted; PWL: kept) and, for `:fixed`, its
+  // 16-bit form with formats chosen on it. Recording stops.
+  void fit_from(const Distribution& d, const QuantizeOptions& q = {});
+  void fit(const QuantizeOptions& q = {}) { fit_from(distribution_, q); }
+  // A table from elsewhere (a file, a shared fit); the mode follows the spec. For
+  // `:fixed` without a fixed table, one is quantised on `d` (throws if d is empty).
+  void set_table(const PiecewiseLinear& table, const FixedTable* fixed,
+                 const Distribution* d = nullptr, const QuantizeOptions& q = {});
   const PiecewiseLinear& table() const { return table_; }
+  const FixedTable* fixed_table() const { return fixed_.get(); }
   const Distribution& distribution() const { return distribution_; }
 
  private:
+  bool recording() const { return calibrating() || recording_; }
+
   std::string name_;
-  int segments_ = 0;
-  DerivativeMode mode_ = DerivativeMode::Slope;
+  TableSpec spec_;
   PiecewiseLinear table_;
-  std::shared_ptr<const TableKernel> kernel_;  // shared with backward closures
+  // Shared with backward closures. For `:fixed`, kernel_ holds the dequantised table, so
+  // that the index backward multiplies by exactly the unit's slope words.
+  std::shared_ptr<const TableKernel> kernel_;
+  std::shared_ptr<const FixedTable> fixed_;
   Distribution distribution_;
+  bool recording_ = false;
 };
+
+// "dapa:N[:slope|:fitted][:fixed]" or "pwl:N[:fixed]", N from 1 to 256; throws
+// std::invalid_argument saying what was expected.
+TableSpec parse_table_spec(const std::string& name);
 
 }  // namespace dapa

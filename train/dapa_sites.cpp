@@ -5,7 +5,6 @@
 #include <stdexcept>
 
 #include "autograd/variable.h"
-#include "dapa/table_io.h"
 
 namespace dapa {
 
@@ -18,7 +17,7 @@ Sites table_sites(Vit& model) {
 }
 
 std::string calibrate_sites(const Sites& sites, Vit& model, DataLoader& loader, int64_t batches,
-                            bool shared) {
+                            bool shared, double bound) {
   if (batches < 1) throw std::invalid_argument("--dapa-calib-batches: expected at least 1");
   if (sites.empty()) return "";
   NoGradGuard no_grad;
@@ -30,41 +29,62 @@ std::string calibrate_sites(const Sites& sites, Vit& model, DataLoader& loader, 
     model.forward(x);
     images += static_cast<int64_t>(y.size());
   }
-  if (shared) {
-    Distribution pooled;
-    for (auto& [name, site] : sites) pooled.merge(site->distribution());
-    PiecewiseLinear table = fit_dapa(pooled, sites.front().second->segments(), Target::GeluErf);
-    for (auto& [name, site] : sites) site->set_table(table);
-  } else {
-    for (auto& [name, site] : sites) site->fit();
-  }
+  fit_sites(sites, shared, QuantizeOptions{bound});
   return "calibrated " + std::to_string(sites.size()) + " DAPA site(s) on " +
          std::to_string(images) + " training images" + (shared ? " (one shared table)" : "");
 }
 
-void save_site_tables(const std::string& path, const Sites& sites, bool shared) {
-  std::vector<SiteTable> tables;
-  for (auto& [name, site] : sites) {
-    tables.push_back({shared ? "shared" : name, site->table(), site->distribution().count() > 0,
-                      site->distribution()});
-    if (shared) break;
+void fit_sites(const Sites& sites, bool shared, const QuantizeOptions& q) {
+  if (sites.empty()) return;
+  if (!shared) {
+    for (auto& [name, site] : sites) site->fit(q);
+    return;
   }
-  save_tables(path, tables);
+  Distribution pooled;
+  for (auto& [name, site] : sites) pooled.merge(site->distribution());
+  TableActivation* first = sites.front().second;
+  first->fit_from(pooled, q);
+  for (auto& [name, site] : sites)
+    if (site != first) site->set_table(first->table(), first->fixed_table());
 }
 
-void load_site_tables(const std::string& path, const Sites& sites) {
-  std::map<std::string, PiecewiseLinear> by_name;
-  for (SiteTable& s : load_tables(path)) by_name[s.site] = s.table;
+std::vector<SiteTable> site_tables(const Sites& sites, bool shared) {
+  std::vector<SiteTable> tables;
+  for (auto& [name, site] : sites) {
+    SiteTable t{shared ? "shared" : name,       site->table(), false, site->distribution(),
+                site->fixed_table() != nullptr, FixedTable()};
+    if (shared)
+      for (auto& [other, s] : sites)
+        if (s != site) t.distribution.merge(s->distribution());
+    t.has_distribution = t.distribution.count() > 0;
+    if (t.has_fixed) t.fixed = *site->fixed_table();
+    tables.push_back(std::move(t));
+    if (shared) break;
+  }
+  return tables;
+}
+
+void apply_site_tables(const std::vector<SiteTable>& tables, const std::string& path,
+                       const Sites& sites) {
+  std::map<std::string, SiteTable> by_name;
+  for (const SiteTable& s : tables) by_name[s.site] = s;
   for (auto& [name, site] : sites) {
     auto it = by_name.find(name);
     if (it == by_name.end()) it = by_name.find("shared");
     if (it == by_name.end())
       throw std::runtime_error(path + ": no table for site '" + name + "' (and no 'shared' one)");
-    if (it->second.segments() != site->segments())
+    const SiteTable& t = it->second;
+    if (t.table.segments() != site->segments())
       throw std::runtime_error(path + ": table '" + it->first + "' has " +
-                               std::to_string(it->second.segments()) + " segments but --act " +
+                               std::to_string(t.table.segments()) + " segments but --act " +
                                site->name() + " asks for " + std::to_string(site->segments()));
-    site->set_table(it->second);
+    if (site->spec().fixed && !t.has_fixed && !t.has_distribution)
+      throw std::runtime_error(path + ": table '" + it->first +
+                               "' has neither a fixed-point table nor the distribution to "
+                               "quantise one for --act " +
+                               site->name());
+    site->set_table(t.table, t.has_fixed ? &t.fixed : nullptr,
+                    t.has_distribution ? &t.distribution : nullptr);
   }
 }
 

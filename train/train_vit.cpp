@@ -35,6 +35,7 @@ namespace {
 struct Recipe {
   std::string model = "vit-nano", act = "gelu", optimizer = "adamw";
   int64_t epochs = 5, steps = 0, batch = 128, warmup = 200, limit_train = 0, limit_test = 0;
+  int64_t dapa_refit_every = 0;
   double lr = 1e-3, min_lr = 1e-5, wd = 0.05, momentum = 0.9, clip = 1.0;
   uint64_t seed = 0;
 };
@@ -54,7 +55,8 @@ void to_json(json& j, const Recipe& r) {
            {"wd", r.wd},
            {"momentum", r.momentum},
            {"clip", r.clip},
-           {"seed", r.seed}};
+           {"seed", r.seed},
+           {"dapa_refit_every", r.dapa_refit_every}};
 }
 
 struct Options {
@@ -101,7 +103,10 @@ EvalResult evaluate(Vit& model, const Dataset& data, int64_t batch) {
 void restore_recipe(Recipe& r, const json& saved, const CLI::App& app, bool whole) {
   Recipe from_ckpt = r;
   try {
-    from_ckpt.model = saved.at("model"), from_ckpt.act = saved.at("act");
+    from_ckpt.model = saved.at("model");
+    // Evaluating may swap the activation (GELU weights with a DAPA table: inference
+    // substitution); a resumed run keeps its own.
+    if (whole || !app.count("--act")) from_ckpt.act = saved.at("act");
     if (whole) {
       from_ckpt.optimizer = saved.at("optimizer"), from_ckpt.epochs = saved.at("epochs");
       from_ckpt.steps = saved.at("steps"), from_ckpt.batch = saved.at("batch");
@@ -110,6 +115,7 @@ void restore_recipe(Recipe& r, const json& saved, const CLI::App& app, bool whol
       from_ckpt.lr = saved.at("lr"), from_ckpt.min_lr = saved.at("min_lr");
       from_ckpt.wd = saved.at("wd"), from_ckpt.momentum = saved.at("momentum");
       from_ckpt.clip = saved.at("clip"), from_ckpt.seed = saved.at("seed");
+      from_ckpt.dapa_refit_every = saved.value("dapa_refit_every", int64_t{0});
     }
   } catch (const json::exception& e) {
     usage_error(std::string("checkpoint config is incomplete (") + e.what() + ")");
@@ -185,17 +191,19 @@ int run(Options& o, const CLI::App& app) {
     rng.set_state(meta.rng);
   }
 
-  // DAPA sites: tables from --dapa-table, from the run being resumed or evaluated, or
-  // calibrated now on the first training batches.
+  // DAPA sites: tables from --dapa-table, from the checkpoint being resumed or evaluated
+  // (it carries them under /dapa), or calibrated now on the first training batches.
   Sites sites = table_sites(model);
   bool needs_tables = false;
   for (auto& [name, site] : sites) needs_tables = needs_tables || site->calibrating();
-  std::string tables_path = o.dapa_table;
-  if (needs_tables && tables_path.empty() && from_checkpoint)
-    tables_path = (fs::path(ckpt_path).parent_path() / "dapa_tables.h5").string();
   std::string calibration;
-  if (needs_tables && !tables_path.empty()) {
-    load_site_tables(tables_path, sites);
+  bool ckpt_tables = needs_tables && o.dapa_table.empty() && from_checkpoint &&
+                     H5Store(ckpt_path, H5Store::Mode::Read).exists("dapa");
+  if (needs_tables && !o.dapa_table.empty()) {
+    apply_site_tables(load_tables(o.dapa_table), o.dapa_table, sites);
+  } else if (ckpt_tables) {
+    apply_site_tables(read_tables(H5Store(ckpt_path, H5Store::Mode::Read), "dapa", ckpt_path),
+                      ckpt_path, sites);
   } else if (needs_tables) {
     DataLoader calib(data, data.train, r.batch, true, r.seed);
     calibration = calibrate_sites(sites, model, calib, o.dapa_calib_batches, o.dapa_shared);
@@ -267,8 +275,8 @@ int run(Options& o, const CLI::App& app) {
                    {"classes", cfg.classes}}},
                  {"parameters", model.parameter_count()}};
   write_json((out / "config.json").string(), config);
-  if (!sites.empty() && !o.resume)
-    save_site_tables((out / "dapa_tables.h5").string(), sites, o.dapa_shared);
+  std::string tables_out = (out / "dapa_tables.h5").string();
+  if (!sites.empty()) save_tables(tables_out, site_tables(sites, o.dapa_shared));
   MetricsLog metrics(metrics_path, o.resume ? meta.step : -1);
   Progress progress(total, o.log_every);
   int64_t start = o.resume ? meta.step : 0;
@@ -281,7 +289,11 @@ int run(Options& o, const CLI::App& app) {
 
   auto save = [&](int64_t step) {
     CheckpointMeta m{step, step / bpe, rng.state(), r.model, config.dump()};
-    save_checkpoint(ckpt_path, model, opt.get(), m);
+    if (sites.empty()) return save_checkpoint(ckpt_path, model, opt.get(), m);
+    std::vector<SiteTable> tables = site_tables(sites, o.dapa_shared);
+    save_checkpoint(ckpt_path, model, opt.get(), m,
+                    [&](H5Store& h5) { write_tables(h5, "dapa", tables); });
+    if (r.dapa_refit_every > 0) save_tables(tables_out, tables);
   };
   Clock::time_point t_start = Clock::now();
   double train_seconds = 0, window_seconds = 0;  // time in training steps only
@@ -295,8 +307,13 @@ int run(Options& o, const CLI::App& app) {
     if (x.shape()[0] != last_batch) release_cached_memory();
     last_batch = x.shape()[0];
     double lr = schedule.at(step);
+    // --dapa-refit-every: this step's forward also records, then the tables are refitted.
+    bool refit = r.dapa_refit_every > 0 && step > 0 && step % r.dapa_refit_every == 0;
+    if (refit)
+      for (auto& [name, site] : sites) site->start_recording();
     Clock::time_point t0 = Clock::now();
     float loss = train_step(model, *opt, x, y, lr, r.clip);
+    if (refit) fit_sites(sites, o.dapa_shared);
     double step_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     train_seconds += step_seconds;
     window_seconds += step_seconds;
@@ -384,7 +401,9 @@ int main(int argc, char** argv) {
   CLI::App app{"Train a Vision Transformer on an HDF5 image data set (see prepare_data)."};
   app.add_option("--data", o.data, "data set file made by prepare_data")->required();
   app.add_option("--model", r.model, "vit-nano | vit-micro | vit-mini")->capture_default_str();
-  app.add_option("--act", r.act, "MLP activation: gelu | gelu-tanh | relu | dapa:N | pwl:N")
+  app.add_option("--act", r.act,
+                 "MLP activation: gelu | gelu-tanh | relu | dapa:N[:slope|:fitted][:fixed] | "
+                 "pwl:N[:fixed] (with --eval-only: replaces the checkpoint's activation)")
       ->capture_default_str();
   app.add_option("--epochs", r.epochs, "epochs")
       ->check(dapa::cli::positive())
@@ -445,6 +464,9 @@ int main(int argc, char** argv) {
                  "training batches to calibrate DAPA on at initialisation")
       ->check(dapa::cli::positive())
       ->capture_default_str();
+  app.add_option("--dapa-refit-every", r.dapa_refit_every,
+                 "refit the DAPA tables from the live distribution every S steps (0: never)")
+      ->check(dapa::cli::non_negative());
   app.add_flag("--dapa-shared", o.dapa_shared,
                "one DAPA table for all sites (pooled distribution)");
   app.add_option("--stop-after", o.stop_after,

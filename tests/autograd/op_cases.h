@@ -12,6 +12,7 @@
 #include "autograd/ops.h"
 #include "core/rng.h"
 #include "nn/activation.h"
+#include "nn/table_activation.h"
 
 namespace dapa::test {
 
@@ -33,6 +34,25 @@ inline void PrintTo(const OpCase& c, std::ostream* os) {
 
 inline int64_t dim(Rng& r, int64_t lo = 1, int64_t hi = 5) {
   return lo + r.randint(hi - lo + 1);
+}
+
+// DAPA(8), slope mode, calibrated on an even grid over [-3, 3]: breakpoints near the
+// eighths -2.25, -1.5, ..., 2.25.
+inline TableActivation& grid_dapa8() {
+  static std::unique_ptr<Activation> act = [] {
+    std::unique_ptr<Activation> a = make_activation("dapa:8");
+    std::vector<float> xs(60000);
+    for (size_t i = 0; i < xs.size(); ++i) xs[i] = -3.0f + 6.0f * (i + 0.5f) / xs.size();
+    a->apply(Tensor::from(xs, {static_cast<int64_t>(xs.size())}));
+    dynamic_cast<TableActivation&>(*a).fit();
+    return a;
+  }();
+  return dynamic_cast<TableActivation&>(*act);
+}
+
+inline std::vector<float> grid_dapa8_kinks() {
+  const std::vector<double>& b = grid_dapa8().table().breakpoints;
+  return std::vector<float>(b.begin(), b.end());
 }
 
 inline std::vector<OpCase> op_cases() {
@@ -171,6 +191,11 @@ inline std::vector<OpCase> op_cases() {
        {-2.0f, -1.5f, -1.0f, -0.5f, 0.0f, 0.5f, 1.0f, 1.5f, 2.0f},  // breakpoints / 2
        false,
        false},
+      {"dapa_slope",
+       [](Rng& r) {
+         return std::vector<Shape>{{dim(r), dim(r, 1, 9)}};
+       },
+       [](V x, L) { return grid_dapa8().forward(x[0]); }, grid_dapa8_kinks(), false, false},
       {"gelu",
        [](Rng& r) {
          return std::vector<Shape>{{dim(r), dim(r, 1, 9)}};

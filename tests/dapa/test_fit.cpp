@@ -9,35 +9,10 @@
 #include "core/h5.h"
 #include "core/rng.h"
 #include "dapa/fit.h"
+#include "dapa/samples.h"
 
 namespace dapa {
 namespace {
-
-double normal_cdf(double x) {
-  return 0.5 * (1 + std::erf(x / std::sqrt(2.0)));
-}
-double normal_pdf(double x) {
-  return std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
-}
-
-// Inverse of a monotone CDF by bisection.
-template <class Cdf>
-double invert(Cdf cdf, double p, double lo = -50, double hi = 50) {
-  for (int i = 0; i < 200; ++i) {
-    double mid = 0.5 * (lo + hi);
-    (cdf(mid) < p ? lo : hi) = mid;
-  }
-  return 0.5 * (lo + hi);
-}
-
-// A sample that is exactly the standard normal at resolution 1/n: its quantiles.
-Distribution normal_sample(int n, int64_t bins = 65536) {
-  Distribution d(bins);
-  std::vector<float> xs(n);
-  for (int i = 0; i < n; ++i) xs[i] = static_cast<float>(invert(normal_cdf, (i + 0.5) / n));
-  d.add(xs.data(), n);
-  return d;
-}
 
 TEST(Distribution, QuantilesOfANormal) {
   Distribution d = normal_sample(200000);

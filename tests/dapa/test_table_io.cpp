@@ -20,9 +20,11 @@ std::vector<SiteTable> two_sites() {
   std::vector<float> xs;
   for (int i = 0; i < 10000; ++i) xs.push_back(static_cast<float>(i % 997) / 100.0f - 4.0f);
   d.add(xs.data(), static_cast<int64_t>(xs.size()));
-  SiteTable a{"blocks.0.mlp.act", fit_dapa(d, 16, Target::GeluErf, DerivativeMode::Fitted), true,
-              d};
-  SiteTable b{"blocks.1.mlp.act", fit_pwl(8, Target::GeluTanh), false, Distribution()};
+  SiteTable a{
+      "blocks.0.mlp.act", fit_dapa(d, 16, Target::GeluErf, DerivativeMode::Fitted), true, d, false,
+      FixedTable()};
+  SiteTable b{"blocks.1.mlp.act", fit_pwl(8, Target::GeluTanh), false, Distribution(), false,
+              FixedTable()};
   return {a, b};
 }
 
@@ -112,8 +114,9 @@ TEST(TableIo, BadFilesAreRejectedWithTheReason) {
   EXPECT_NE(load_error(tmp("foreign.h5")).find("not a DAPA table"), std::string::npos);
   PiecewiseLinear bad = fit_pwl(4, Target::GeluErf);
   bad.breakpoints[0] = bad.breakpoints[1];
-  EXPECT_THROW(save_tables(tmp("never.h5"), {{"s", bad, false, Distribution()}}),
-               std::invalid_argument);
+  EXPECT_THROW(
+      save_tables(tmp("never.h5"), {{"s", bad, false, Distribution(), false, FixedTable()}}),
+      std::invalid_argument);
 }
 
 }  // namespace

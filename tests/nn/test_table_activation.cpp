@@ -25,12 +25,22 @@ TEST(TableActivation, NamesParseAndBadOnesSayWhy) {
   EXPECT_NE(error_of("dapa:0").find("N from 1 to 256"), std::string::npos);
   EXPECT_NE(error_of("dapa:x").find("N from 1 to 256"), std::string::npos);
   EXPECT_NE(error_of("pwl:300").find("N from 1 to 256"), std::string::npos);
-  EXPECT_NE(error_of("dapa:16:fixed").find("not available yet"), std::string::npos);
+  EXPECT_NE(error_of("dapa:16:fixed:slope").find("dapa:N[:slope|:fitted][:fixed]"),
+            std::string::npos);
+  EXPECT_NE(error_of("pwl:8:fitted").find("pwl:N[:fixed]"), std::string::npos);
+  EXPECT_NE(error_of("dapa:16:").find("expected"), std::string::npos);
   EXPECT_NE(error_of("swish").find("dapa:N"), std::string::npos);
+  TableSpec s = parse_table_spec("dapa:32:fitted:fixed");
+  EXPECT_TRUE(s.dapa && s.fixed);
+  EXPECT_EQ(s.segments, 32);
+  EXPECT_EQ(s.mode, DerivativeMode::Fitted);
+  s = parse_table_spec("pwl:4:fixed");
+  EXPECT_TRUE(!s.dapa && s.fixed && s.mode == DerivativeMode::Slope);
+  EXPECT_FALSE(parse_table_spec("dapa:8").fixed);
 }
 
 TEST(TableActivation, CalibratesOnGeluThenRunsItsTable) {
-  TableActivation act("dapa:8", 8, DerivativeMode::Slope);
+  TableActivation act("dapa:8", parse_table_spec("dapa:8"));
   ASSERT_TRUE(act.calibrating());
   Rng rng(5);
   Tensor x = Tensor::empty({64, 128});
@@ -63,6 +73,56 @@ TEST(TableActivation, SlopeModeBackwardFromTheSavedIndex) {
     EXPECT_FLOAT_EQ(x.grad().at({i}), t->table().derivative(x.value().at({i})));
   EXPECT_FLOAT_EQ(x.grad().at({0}), 0.0f);  // PWL's left tail is flat
   EXPECT_FLOAT_EQ(x.grad().at({4}), 1.0f);  // and its right tail the identity
+}
+
+TEST(TableActivation, FixedPointRunsTheIntegerUnit) {
+  for (std::string name : {"dapa:16:fixed", "dapa:16:fitted:fixed", "pwl:16:fixed"}) {
+    auto act = make_activation(name);
+    auto* t = dynamic_cast<TableActivation*>(act.get());
+    ASSERT_TRUE(t->calibrating()) << name;  // even PWL: its formats come from the data
+    Rng rng(9);
+    Tensor x = Tensor::empty({32, 200});
+    rng.fill_normal(x, 0.0f, 1.5f);
+    act->apply(x);
+    t->fit();
+    ASSERT_FALSE(t->calibrating());
+    const FixedTable* f = t->fixed_table();
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->mode, t->spec().mode);
+    Var xv(x, true);
+    Var y = act->forward(xv);
+    backward(sum(sum(y, 1), 0));
+    for (int64_t i = 0; i < x.numel(); i += 7) {
+      int16_t xq = to_fixed(x.data()[i], f->frac_x);
+      int k = f->segment_index(xq);
+      ASSERT_EQ(y.value().data()[i], static_cast<float>(from_fixed(f->forward(xq), f->frac_y)))
+          << name;
+      ASSERT_EQ(xv.grad().data()[i],
+                static_cast<float>(from_fixed(f->derivative(xq, k), f->derivative_frac())))
+          << name;
+    }
+  }
+}
+
+TEST(TableActivation, RefitsFromWhatItRecords) {
+  TableActivation act("dapa:8", parse_table_spec("dapa:8"));
+  Rng rng(3);
+  Tensor x = Tensor::empty({4096});
+  rng.fill_normal(x, 0.0f, 1.0f);
+  act.apply(x);
+  act.fit();
+  double median = act.table().breakpoints[3];
+  Tensor moved = add(scale(x, 2.0f), Tensor::ones({4096}));
+  act.apply(moved);  // not recording: the table stays
+  EXPECT_EQ(act.table().breakpoints[3], median);
+  act.start_recording();
+  act.apply(moved);
+  EXPECT_EQ(act.distribution().count(), x.numel());
+  act.fit();
+  EXPECT_NEAR(act.table().breakpoints[3], 2 * median + 1, 1e-3);
+  // A fixed table needs data for its formats.
+  TableActivation fixed("dapa:8:fixed", parse_table_spec("dapa:8:fixed"));
+  EXPECT_THROW(fixed.set_table(act.table(), nullptr), std::invalid_argument);
 }
 
 TEST(ActivationLinear, ShapeErrorsLikeLinear) {

@@ -139,7 +139,50 @@ expect_error "dapa table of other N" "asks for 8" "$bin/train_vit" "${common[@]}
 expect_error "corrupt dapa table" "not an HDF5 file" "$bin/train_vit" "${common[@]}" --act dapa:16 \
   --dapa-table corrupt.h5 --out guarded --force
 expect_error "bad dapa name" "N from 1 to 256" "${t[@]}" --data fm.h5 --act dapa:0 --force
-expect_error "fixed not yet" "not available yet" "${t[@]}" --data fm.h5 --act dapa:16:fixed --force
+expect_error "bad dapa mode" "dapa:N[:slope|:fitted][:fixed]" "${t[@]}" --data fm.h5 \
+  --act dapa:16:fixed:slope --force
+
+# ---- fixed point with refits: the checkpoint carries the live tables, resume is exact ----
+"$bin/train_vit" "${common[@]}" --act dapa:16:fixed --dapa-refit-every 5 --epochs 2 \
+  --out fixed_full >/dev/null || bad "fixed refit run"
+"$bin/train_vit" "${common[@]}" --act dapa:16:fixed --dapa-refit-every 5 --epochs 2 \
+  --out fixed_part --stop-after 13 >/dev/null || bad "stopped fixed refit run"
+"$bin/train_vit" --data fm.h5 --out fixed_part --resume --threads 2 --log-every 2 >/dev/null ||
+  bad "fixed refit resume"
+if diff <(grep -E '^(train|test)' fixed_full/metrics.csv | cut -d, -f1-5,8,9) \
+        <(grep -E '^(train|test)' fixed_part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
+  ok
+else
+  bad "resumed fixed-point refit run's losses differ from the uninterrupted run's"
+fi
+h5ls -r fixed_full/checkpoint.h5 >fixed_h5ls.txt
+grep -q '^/dapa/sites/blocks.3.mlp.act/fixed/slope ' fixed_h5ls.txt && ok ||
+  bad "checkpoint lacks its fixed-point tables"
+
+# ---- dapa_fit on a trained model, inference substitution, export ----
+"$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 100 --segments 8 \
+  --out fit8.h5 --threads 2 >fit.txt && grep -q "calibrated 4 DAPA site(s) on 100 training" fit.txt &&
+  ok || bad "dapa_fit"
+"$bin/train_vit" --data fm.h5 --eval-only --checkpoint full/checkpoint.h5 --act dapa:8:fixed \
+  --dapa-table fit8.h5 --limit-test 200 >sub.json && grep -q '"test_accuracy"' sub.json && ok ||
+  bad "eval-only with a substituted DAPA activation"
+"$bin/dapa_export" --table fit8.h5 --site blocks.2.mlp.act --header unit.h --verilog unit.vh \
+  >/dev/null && grep -q "#define DAPA_SEGMENTS 8" unit.h && grep -q "DAPA_SLOPE" unit.vh && ok ||
+  bad "dapa_export"
+expect_error "dapa_fit zero images" "--images" "$bin/dapa_fit" --checkpoint full/checkpoint.h5 \
+  --data fm.h5 --images 0 --out guarded/t.h5
+expect_error "dapa_fit too many images" "holds only 60000" "$bin/dapa_fit" \
+  --checkpoint full/checkpoint.h5 --data fm.h5 --images 70000 --out guarded/t.h5
+expect_error "dapa_fit missing checkpoint" "nowhere.h5" "$bin/dapa_fit" --checkpoint nowhere.h5 \
+  --data fm.h5 --out guarded/t.h5
+expect_error "fixed table of other N" "asks for 16" "$bin/train_vit" --data fm.h5 --eval-only \
+  --checkpoint full/checkpoint.h5 --act dapa:16:fixed --dapa-table fit8.h5
+expect_error "export unknown site" "no site 'nope'" "$bin/dapa_export" --table fit8.h5 --site nope \
+  --header guarded/x.h
+"$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 100 --segments 100 \
+  --out fit100.h5 --threads 2 >/dev/null || bad "dapa_fit 100 segments"
+expect_error "export too many segments" "2 to 64 segments" "$bin/dapa_export" --table fit100.h5 \
+  --header guarded/x.h
 
 # ---- SIGKILL while checkpointing every step leaves a loadable checkpoint ----
 "$bin/train_vit" "${common[@]}" --epochs 1 --steps 1 --out killed >/dev/null || bad "kill seed run"

@@ -1,0 +1,199 @@
+// Fixed-point tables: format choice by DWMSE, metrics, and the tensor kernels built on
+// the integer reference; see fixed_point.h.
+#include "dapa/fixed_point.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "core/parallel.h"
+
+namespace dapa {
+
+double FixedTable::value(double x) const {
+  return from_fixed(forward(to_fixed(x, frac_x)), frac_y);
+}
+
+double FixedTable::derivative(double x) const {
+  int16_t xq = to_fixed(x, frac_x);
+  return from_fixed(FixedTable::derivative(xq, segment_index(xq)), derivative_frac());
+}
+
+void FixedTable::validate() const {
+  size_t n = slope.size();
+  if (n < 1) throw std::invalid_argument("fixed-point table has no segments");
+  if (breakpoints.size() + 1 != n || intercept.size() != n || dslope.size() != n ||
+      dintercept.size() != n)
+    throw std::invalid_argument("fixed-point table sizes disagree: " + std::to_string(n) +
+                                " segments need " + std::to_string(n - 1) + " breakpoints and " +
+                                std::to_string(n) + " coefficients each");
+  for (int f : {frac_x, frac_y, frac_slope, frac_dslope, frac_d})
+    if (f < 0 || f >= kWordBits)
+      throw std::invalid_argument("fixed-point table: fractional bits " + std::to_string(f) +
+                                  " outside [0, 15]");
+  for (size_t i = 1; i < breakpoints.size(); ++i)
+    if (!(breakpoints[i] > breakpoints[i - 1]))
+      throw std::invalid_argument("fixed-point breakpoints are not strictly increasing (at " +
+                                  std::to_string(i) + ")");
+}
+
+namespace {
+
+// The fixed-point formats under search, one per quantity.
+enum Quantity { kX, kY, kSlope, kDslope, kD, kQuantities };
+
+FixedTable build(const PiecewiseLinear& t, const int frac[kQuantities]) {
+  FixedTable f;
+  f.target = t.target;
+  f.mode = t.mode;
+  f.frac_x = frac[kX], f.frac_y = frac[kY], f.frac_slope = frac[kSlope];
+  f.frac_dslope = frac[kDslope], f.frac_d = frac[kD];
+  for (double b : t.breakpoints) f.breakpoints.push_back(to_fixed(b, f.frac_x));
+  for (int k = 0; k < t.segments(); ++k) {
+    f.slope.push_back(to_fixed(t.slope[k], f.frac_slope));
+    f.intercept.push_back(to_fixed(t.intercept[k], f.frac_y));
+    f.dslope.push_back(to_fixed(t.dslope[k], f.frac_dslope));
+    f.dintercept.push_back(to_fixed(t.dintercept[k], f.frac_d));
+  }
+  return f;
+}
+
+// The most fractional bits a 16-bit word leaves when it must hold magnitudes up to r.
+int max_frac(double r, const char* what) {
+  int int_bits = 0;
+  while (int_bits < kWordBits && r >= static_cast<double>(1LL << int_bits)) ++int_bits;
+  if (int_bits > kWordBits - 1)
+    throw std::invalid_argument(std::string("fixed point: the ") + what + " range (up to " +
+                                std::to_string(r) + ") does not fit a 16-bit word");
+  return kWordBits - 1 - int_bits;
+}
+
+// Largest magnitude of the line a x + b over the ends of every segment within [lo, hi].
+double line_range(const PiecewiseLinear& t, const std::vector<double>& a,
+                  const std::vector<double>& b, double lo, double hi) {
+  double r = 0;
+  for (int k = 0; k < t.segments(); ++k) {
+    double s = k > 0 ? std::max(lo, t.breakpoints[k - 1]) : lo;
+    double e = k < t.segments() - 1 ? std::min(hi, t.breakpoints[k]) : hi;
+    r = std::max({r, std::abs(b[k]), std::abs(a[k] * s + b[k]), std::abs(a[k] * e + b[k])});
+  }
+  return r;
+}
+}  // namespace
+
+FixedTable quantize_table(const PiecewiseLinear& t, const Distribution& d,
+                          const QuantizeOptions& options, QuantizeReport* report) {
+  t.validate();
+  if (d.count() == 0) throw std::invalid_argument("fixed point: the distribution holds no values");
+  if (!(options.bound >= 1.0))
+    throw std::invalid_argument("fixed point: the DWMSE bound must be at least 1");
+  double lo = std::min(d.min(), t.breakpoints.empty() ? d.min() : t.breakpoints.front());
+  double hi = std::max(d.max(), t.breakpoints.empty() ? d.max() : t.breakpoints.back());
+  auto abs_max = [](const std::vector<double>& v) {
+    double r = 0;
+    for (double x : v) r = std::max(r, std::abs(x));
+    return r;
+  };
+  int frac[kQuantities];
+  frac[kX] = max_frac(std::max(std::abs(lo), std::abs(hi)), "input");
+  frac[kY] = max_frac(line_range(t, t.slope, t.intercept, lo, hi), "output");
+  frac[kSlope] = max_frac(abs_max(t.slope), "slope");
+  frac[kDslope] = max_frac(abs_max(t.dslope), "derivative slope");
+  frac[kD] = max_frac(line_range(t, t.dslope, t.dintercept, lo, hi), "derivative");
+
+  QuantizeReport r;
+  r.float_dwmse = dwmse(t, d);
+  r.float_dwmse_derivative = dwmse(t, d, true);
+  auto fits = [&](const FixedTable& f) {
+    for (size_t i = 1; i < f.breakpoints.size(); ++i)
+      if (f.breakpoints[i] <= f.breakpoints[i - 1]) return false;  // segments merged
+    return dwmse(f, d) <= options.bound * r.float_dwmse &&
+           dwmse(f, d, true) <= options.bound * r.float_dwmse_derivative;
+  };
+  r.within_bound = fits(build(t, frac));
+  if (r.within_bound) {
+    // Fewest fractional bits per quantity, one quantity at a time (the input first: it
+    // is the unit's interface); the derivative lines only matter in fitted mode.
+    int last = t.mode == DerivativeMode::Fitted ? kD : kSlope;
+    for (int q = kX; q <= last; ++q)
+      while (frac[q] > 0) {
+        --frac[q];
+        if (!fits(build(t, frac))) {
+          ++frac[q];
+          break;
+        }
+      }
+  }
+  FixedTable f = build(t, frac);
+  f.validate();
+  r.fixed_dwmse = dwmse(f, d);
+  r.fixed_dwmse_derivative = dwmse(f, d, true);
+  if (report) *report = r;
+  return f;
+}
+
+double dwmse(const FixedTable& f, const Distribution& d, bool derivative) {
+  if (d.count() == 0) throw std::invalid_argument("dwmse: the distribution holds no values");
+  double acc = 0;
+  for (int64_t i = 0; i < d.bins(); ++i) {
+    double p = d.bin_mass(i);
+    if (p <= 0) continue;
+    double x = d.bin_center(i);
+    double e = derivative ? f.derivative(x) - target_derivative(f.target, x)
+                          : f.value(x) - target_value(f.target, x);
+    acc += p * e * e;
+  }
+  return acc;
+}
+
+double mse_uniform(const FixedTable& f, double lo, double hi, bool derivative, int points) {
+  if (points < 2 || !(lo < hi))
+    throw std::invalid_argument("mse_uniform: needs lo < hi, 2+ points");
+  double acc = 0;
+  for (int i = 0; i < points; ++i) {
+    double x = lo + (hi - lo) * i / (points - 1);
+    double e = derivative ? f.derivative(x) - target_derivative(f.target, x)
+                          : f.value(x) - target_value(f.target, x);
+    acc += e * e;
+  }
+  return acc / points;
+}
+
+Tensor fixed_forward(const FixedTable& f, const Tensor& x_in, std::vector<uint8_t>* index) {
+  if (f.segments() > 256)
+    throw std::invalid_argument("fixed_forward: at most 256 segments for a one-byte index");
+  Tensor x = x_in.contiguous();
+  Tensor y = Tensor::empty(x.shape());
+  if (index) index->resize(x.numel());
+  const float* px = x.data();
+  float* py = y.data();
+  const float out_scale = 1.0f / static_cast<float>(1 << f.frac_y);
+  parallel_for(x.numel(), 1 << 14, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      int16_t xq = to_fixed(px[i], f.frac_x);
+      int k = f.segment_index(xq);
+      py[i] = static_cast<float>(f.forward(xq, k)) * out_scale;
+      if (index) (*index)[i] = static_cast<uint8_t>(k);
+    }
+  });
+  return y;
+}
+
+ValueAndDerivative fixed_value_and_derivative(const FixedTable& f, const Tensor& x_in) {
+  Tensor x = x_in.contiguous();
+  ValueAndDerivative r{Tensor::empty(x.shape()), Tensor::empty(x.shape())};
+  const float* px = x.data();
+  float *pv = r.value.data(), *pd = r.derivative.data();
+  const float out_scale = 1.0f / static_cast<float>(1 << f.frac_y);
+  const float d_scale = 1.0f / static_cast<float>(1 << f.derivative_frac());
+  parallel_for(x.numel(), 1 << 14, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      int16_t xq = to_fixed(px[i], f.frac_x);
+      int k = f.segment_index(xq);
+      pv[i] = static_cast<float>(f.forward(xq, k)) * out_scale;
+      pd[i] = static_cast<float>(f.derivative(xq, k)) * d_scale;
+    }
+  });
+  return r;
+}
+
+}  // namespace dapa

@@ -1,0 +1,121 @@
+// Fixed-point DAPA tables and the integer reference of the activation unit (the golden
+// model that hw/ must match bit for bit).
+//
+// Every stored number is a signed 16-bit word w read as Q(f): value = w / 2^f.
+//   x and the breakpoints        Q(frac_x)
+//   y and the intercepts         Q(frac_y)
+//   slopes                       Q(frac_slope)
+//   fitted derivative lines      dslope Q(frac_dslope), dintercept and d Q(frac_d)
+// Forward, per element:
+//   k  = #{j : breakpoints[j] <= x}                       (N-1 parallel comparators)
+//   y  = sat16(round_shift(slope[k] * x, frac_x + frac_slope - frac_y) + intercept[k])
+// Backward (gradient g and result dx share any Q format; the unit never needs it):
+//   slope mode:  dx = sat16(round_shift(g * slope[k], frac_slope))
+//   fitted mode: d  = sat16(round_shift(dslope[k] * x, frac_x + frac_dslope - frac_d)
+//                           + dintercept[k])
+//                dx = sat16(round_shift(g * d, frac_d))
+// round_shift(v, s) rounds to nearest, ties toward +infinity: (v + 2^(s-1)) >> s with an
+// arithmetic shift for s > 0, v * 2^-s for s <= 0. Intermediates are 64-bit, so nothing
+// but the final saturation can clip. Pure integer code: identical on x86 and ARM.
+//
+// The Q formats come from the data: each quantity's integer bits cover its observed
+// range, and its fractional bits are the fewest for which the quantised table's DWMSE
+// (value and derivative) stays within `bound` times the floating-point fit's.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "core/kernels.h"
+#include "dapa/fit.h"
+
+namespace dapa {
+
+constexpr int kWordBits = 16;
+
+inline int64_t round_shift(int64_t v, int s) {
+  if (s <= 0) return v * (int64_t{1} << -s);
+  return (v + (int64_t{1} << (s - 1))) >> s;  // arithmetic shift (C++20; gcc/clang always)
+}
+inline int16_t saturate16(int64_t v) {
+  return static_cast<int16_t>(v < INT16_MIN ? INT16_MIN : v > INT16_MAX ? INT16_MAX : v);
+}
+// Nearest word to v in Q(frac) (ties toward +infinity), saturated; NaN maps to 0. The
+// scaling by 2^frac and the + 0.5 are exact in double for any float input.
+inline int16_t to_fixed(double v, int frac) {
+  if (v != v) return 0;
+  return saturate16(static_cast<int64_t>(
+      std::floor(std::clamp(v * static_cast<double>(1LL << frac) + 0.5, -40000.0, 40000.0))));
+}
+inline double from_fixed(int64_t w, int frac) {
+  return static_cast<double>(w) / (1LL << frac);
+}
+
+struct FixedTable {
+  Target target = Target::GeluErf;
+  DerivativeMode mode = DerivativeMode::Slope;
+  int frac_x = 0, frac_y = 0, frac_slope = 0, frac_dslope = 0, frac_d = 0;
+  std::vector<int16_t> breakpoints;         // N - 1, strictly increasing
+  std::vector<int16_t> slope, intercept;    // N
+  std::vector<int16_t> dslope, dintercept;  // N (used in fitted mode)
+
+  int segments() const { return static_cast<int>(slope.size()); }
+
+  // #{j : breakpoints[j] <= x} (a binary search here; the unit compares in parallel).
+  int segment_index(int16_t x) const {
+    return static_cast<int>(std::upper_bound(breakpoints.begin(), breakpoints.end(), x) -
+                            breakpoints.begin());
+  }
+  int16_t forward(int16_t x, int k) const {
+    return saturate16(round_shift(int64_t{slope[k]} * x, frac_x + frac_slope - frac_y) +
+                      intercept[k]);
+  }
+  // The derivative word d(x, k) and the Q format it is in.
+  int16_t derivative(int16_t x, int k) const {
+    if (mode == DerivativeMode::Slope) return slope[k];
+    return saturate16(round_shift(int64_t{dslope[k]} * x, frac_x + frac_dslope - frac_d) +
+                      dintercept[k]);
+  }
+  int derivative_frac() const { return mode == DerivativeMode::Slope ? frac_slope : frac_d; }
+  int16_t backward(int16_t x, int k, int16_t g) const {
+    return saturate16(round_shift(int64_t{g} * derivative(x, k), derivative_frac()));
+  }
+  int16_t forward(int16_t x) const { return forward(x, segment_index(x)); }
+  int16_t backward(int16_t x, int16_t g) const { return backward(x, segment_index(x), g); }
+
+  double value(double x) const;       // dequantised forward of the quantised x
+  double derivative(double x) const;  // dequantised derivative word
+
+  // Throws std::invalid_argument: sizes, breakpoint order, Q formats out of [0, 15].
+  void validate() const;
+};
+
+struct QuantizeOptions {
+  double bound = 1.5;  // quantised DWMSE at most bound x the float fit's
+};
+
+struct QuantizeReport {
+  double float_dwmse = 0, fixed_dwmse = 0;                        // value
+  double float_dwmse_derivative = 0, fixed_dwmse_derivative = 0;  // derivative (by mode)
+  bool within_bound = true;  // false: even the finest formats miss the bound
+};
+
+// The 16-bit table for `table`, formats chosen on `d` as described above. Throws
+// std::invalid_argument when a quantity's range does not fit a 16-bit word.
+FixedTable quantize_table(const PiecewiseLinear& table, const Distribution& d,
+                          const QuantizeOptions& options = {}, QuantizeReport* report = nullptr);
+
+double dwmse(const FixedTable& f, const Distribution& d, bool derivative = false);
+double mse_uniform(const FixedTable& f, double lo, double hi, bool derivative = false,
+                   int points = 100001);
+
+// The unit on float32 tensors: x is rounded to Q(frac_x), the integer forward runs, y is
+// dequantised. `index` receives each element's segment when given. Bit-exact with
+// FixedTable::forward by construction.
+Tensor fixed_forward(const FixedTable& f, const Tensor& x, std::vector<uint8_t>* index = nullptr);
+// Dequantised value and derivative words (training multiplies the gradient in float).
+ValueAndDerivative fixed_value_and_derivative(const FixedTable& f, const Tensor& x);
+
+}  // namespace dapa

@@ -1,0 +1,212 @@
+// Fixed point: the integer arithmetic's known answers, the golden model against an
+// independent long-double evaluation over all 65,536 inputs, the format choice (within
+// the DWMSE bound and minimal), the tensor kernels bit-exact with the golden model, the
+// table file round trip and the hardware exports.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/rng.h"
+#include "dapa/export.h"
+#include "dapa/fixed_point.h"
+#include "dapa/samples.h"
+#include "dapa/table_io.h"
+
+namespace dapa {
+namespace {
+
+// Round to nearest, ties up, by a route that shares no code with round_shift.
+int16_t reference_round(long double v) {
+  long double r = std::floor(v + 0.5L);
+  return static_cast<int16_t>(std::clamp(r, -32768.0L, 32767.0L));
+}
+
+TEST(FixedPoint, ArithmeticKnownAnswers) {
+  EXPECT_EQ(round_shift(5, 1), 3);    // 2.5 -> 3
+  EXPECT_EQ(round_shift(-5, 1), -2);  // -2.5 -> -2: ties toward +infinity
+  EXPECT_EQ(round_shift(-7, 2), -2);  // -1.75
+  EXPECT_EQ(round_shift(7, 0), 7);
+  EXPECT_EQ(round_shift(3, -2), 12);
+  EXPECT_EQ(saturate16(40000), 32767);
+  EXPECT_EQ(saturate16(-40000), -32768);
+  EXPECT_EQ(to_fixed(1.5, 1), 3);
+  EXPECT_EQ(to_fixed(-0.75, 1), -1);  // -1.5 -> -1
+  EXPECT_EQ(to_fixed(0.1, 10), 102);  // 102.4
+  EXPECT_EQ(to_fixed(1e9, 4), 32767);
+  EXPECT_EQ(to_fixed(-1e9, 4), -32768);
+  EXPECT_EQ(to_fixed(NAN, 4), 0);
+  EXPECT_DOUBLE_EQ(from_fixed(-96, 5), -3.0);
+}
+
+struct Quantised {
+  PiecewiseLinear table;
+  FixedTable fixed;
+  QuantizeReport report;
+};
+
+Quantised quantised(const Distribution& d, int segments, DerivativeMode mode) {
+  Quantised q;
+  q.table = fit_dapa(d, segments, Target::GeluErf, mode);
+  q.fixed = quantize_table(q.table, d, {}, &q.report);
+  return q;
+}
+
+TEST(FixedPoint, FormatsAreTheFewestBitsWithinTheBound) {
+  Distribution d = normal_sample(200000);
+  for (DerivativeMode mode : {DerivativeMode::Slope, DerivativeMode::Fitted}) {
+    Quantised q = quantised(d, 16, mode);
+    const FixedTable& f = q.fixed;
+    ASSERT_TRUE(q.report.within_bound);
+    EXPECT_LE(q.report.fixed_dwmse, 1.5 * q.report.float_dwmse);
+    EXPECT_LE(q.report.fixed_dwmse_derivative, 1.5 * q.report.float_dwmse_derivative);
+    EXPECT_DOUBLE_EQ(q.report.fixed_dwmse, dwmse(f, d));
+    // |x| < 8 needs 3 integer bits: at most 12 fractional; slopes need 1 (up to 1.1).
+    EXPECT_LE(f.frac_x, 12);
+    EXPECT_LE(f.frac_slope, 14);
+    EXPECT_GE(f.frac_x, 4);  // a coarser grid than 1/16 cannot keep a 1e-5 DWMSE
+    // Minimal: one bit fewer for the input, output or slope breaks the bound.
+    for (int FixedTable::*frac :
+         {&FixedTable::frac_x, &FixedTable::frac_y, &FixedTable::frac_slope}) {
+      if (f.*frac == 0) continue;
+      FixedTable fewer = f;
+      --(fewer.*frac);
+      PiecewiseLinear t = q.table;
+      // Rebuild the words at the coarser format, as the search does.
+      fewer.breakpoints.clear(), fewer.slope.clear(), fewer.intercept.clear();
+      for (double b : t.breakpoints) fewer.breakpoints.push_back(to_fixed(b, fewer.frac_x));
+      for (int k = 0; k < t.segments(); ++k) {
+        fewer.slope.push_back(to_fixed(t.slope[k], fewer.frac_slope));
+        fewer.intercept.push_back(to_fixed(t.intercept[k], fewer.frac_y));
+      }
+      bool merged = false;
+      for (size_t i = 1; i < fewer.breakpoints.size(); ++i)
+        merged |= fewer.breakpoints[i] <= fewer.breakpoints[i - 1];
+      EXPECT_TRUE(merged || dwmse(fewer, d) > 1.5 * q.report.float_dwmse ||
+                  dwmse(fewer, d, true) > 1.5 * q.report.float_dwmse_derivative)
+          << "one bit fewer still fits";
+    }
+  }
+  // A tighter bound never needs fewer bits.
+  PiecewiseLinear t = fit_dapa(d, 16, Target::GeluErf);
+  FixedTable loose = quantize_table(t, d, {3.0}), tight = quantize_table(t, d, {1.05});
+  EXPECT_LE(loose.frac_x, tight.frac_x);
+  EXPECT_THROW(quantize_table(t, d, {0.5}), std::invalid_argument);
+}
+
+TEST(FixedPoint, GoldenModelMatchesLongDoubleOverAllInputs) {
+  Distribution d = normal_sample(100000);
+  for (DerivativeMode mode : {DerivativeMode::Slope, DerivativeMode::Fitted}) {
+    FixedTable f = quantised(d, 16, mode).fixed;
+    Rng rng(11);
+    for (int32_t xi = INT16_MIN; xi <= INT16_MAX; ++xi) {
+      auto x = static_cast<int16_t>(xi);
+      int k = 0;
+      while (k < f.segments() - 1 && x >= f.breakpoints[k]) ++k;
+      ASSERT_EQ(f.segment_index(x), k);
+      long double xv = std::ldexp(static_cast<long double>(x), -f.frac_x);
+      long double a = std::ldexp(static_cast<long double>(f.slope[k]), -f.frac_slope);
+      int16_t y = reference_round(std::ldexp(a * xv, f.frac_y) + f.intercept[k]);
+      ASSERT_EQ(f.forward(x), y) << "x = " << x;
+      int16_t d_word = f.slope[k];
+      if (mode == DerivativeMode::Fitted) {
+        long double c = std::ldexp(static_cast<long double>(f.dslope[k]), -f.frac_dslope);
+        d_word = reference_round(std::ldexp(c * xv, f.frac_d) + f.dintercept[k]);
+      }
+      auto g = static_cast<int16_t>(static_cast<int32_t>(rng.next_u64() % 65536) - 32768);
+      int16_t dx =
+          reference_round(std::ldexp(static_cast<long double>(g) * d_word, -f.derivative_frac()));
+      ASSERT_EQ(f.backward(x, g), dx) << "x = " << x << ", g = " << g;
+    }
+  }
+}
+
+TEST(FixedPoint, TensorKernelsAreBitExactWithTheGoldenModel) {
+  Distribution d = normal_sample(100000);
+  FixedTable f = quantised(d, 16, DerivativeMode::Fitted).fixed;
+  Rng rng(5);
+  Tensor x = Tensor::empty({3, 7001});
+  rng.fill_normal(x, 0.0f, 3.0f);
+  x.data()[0] = 1e6f, x.data()[1] = -1e6f;  // saturating inputs
+  std::vector<uint8_t> index;
+  Tensor y = fixed_forward(f, x, &index);
+  ValueAndDerivative vd = fixed_value_and_derivative(f, x);
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    int16_t xq = to_fixed(x.data()[i], f.frac_x);
+    int k = f.segment_index(xq);
+    ASSERT_EQ(index[i], k);
+    ASSERT_EQ(y.data()[i], static_cast<float>(from_fixed(f.forward(xq), f.frac_y)));
+    ASSERT_EQ(vd.value.data()[i], y.data()[i]);
+    ASSERT_EQ(vd.derivative.data()[i],
+              static_cast<float>(from_fixed(f.derivative(xq, k), f.frac_d)));
+  }
+  // Close to GELU where the data is.
+  EXPECT_NEAR(f.value(1.0), 0.8413447, 0.01);
+  EXPECT_NEAR(f.value(-0.5), -0.1542688, 0.01);
+}
+
+TEST(FixedPoint, QuantisedErrorTracksTheFloatFitAcrossSegmentCounts) {
+  Distribution d = normal_sample(200000);
+  double previous = INFINITY;
+  for (int n : {4, 8, 16, 32}) {
+    Quantised q = quantised(d, n, DerivativeMode::Slope);
+    EXPECT_TRUE(q.report.within_bound) << n;
+    EXPECT_LT(q.report.fixed_dwmse, previous) << n;
+    previous = q.report.fixed_dwmse;
+    EXPECT_LT(mse_uniform(q.fixed, -4, 4), 10 * mse_uniform(q.table, -4, 4) + 1e-6) << n;
+  }
+}
+
+TEST(FixedPoint, TableFilesCarryTheFixedTable) {
+  Distribution d = normal_sample(50000);
+  Quantised q = quantised(d, 8, DerivativeMode::Fitted);
+  for (std::string name : {"fixed.h5", "fixed.json"}) {
+    std::string path = ::testing::TempDir() + "/" + name;
+    save_tables(path, {SiteTable{"shared", q.table, false, Distribution(), true, q.fixed}});
+    std::vector<SiteTable> back = load_tables(path);
+    ASSERT_TRUE(back[0].has_fixed) << name;
+    const FixedTable& f = back[0].fixed;
+    EXPECT_EQ(f.breakpoints, q.fixed.breakpoints);
+    EXPECT_EQ(f.slope, q.fixed.slope);
+    EXPECT_EQ(f.intercept, q.fixed.intercept);
+    EXPECT_EQ(f.dslope, q.fixed.dslope);
+    EXPECT_EQ(f.dintercept, q.fixed.dintercept);
+    EXPECT_EQ(f.frac_x, q.fixed.frac_x);
+    EXPECT_EQ(f.frac_d, q.fixed.frac_d);
+    EXPECT_EQ(f.mode, DerivativeMode::Fitted);
+  }
+  // A format out of range or unsorted words: a clear error.
+  FixedTable bad = q.fixed;
+  bad.frac_x = 16;
+  EXPECT_THROW(save_tables(::testing::TempDir() + "/bad.h5",
+                           {SiteTable{"shared", q.table, false, Distribution(), true, bad}}),
+               std::invalid_argument);
+}
+
+TEST(FixedPoint, ExportsForTheHardwareUnit) {
+  Distribution d = normal_sample(50000);
+  FixedTable f = quantised(d, 16, DerivativeMode::Slope).fixed;
+  std::string h = c_header(f, "DAPA", "test");
+  EXPECT_NE(h.find("#define DAPA_SEGMENTS 16\n"), std::string::npos);
+  EXPECT_NE(h.find("#define DAPA_FRAC_X " + std::to_string(f.frac_x) + "\n"), std::string::npos);
+  EXPECT_NE(h.find("static const int16_t DAPA_BREAKPOINTS[15] = {" +
+                   std::to_string(f.breakpoints[0]) + ", "),
+            std::string::npos);
+  std::string v = verilog_include(f, "DAPA", "test");
+  EXPECT_NE(v.find("localparam integer DAPA_SHIFT_FORWARD = " +
+                   std::to_string(f.frac_x + f.frac_slope - f.frac_y) + ";"),
+            std::string::npos);
+  char last[16];  // packed lists start with the last word
+  std::snprintf(last, sizeof last, "16'h%04x", static_cast<uint16_t>(f.slope.back()));
+  EXPECT_NE(v.find("localparam [255:0] DAPA_SLOPE = {" + std::string(last)), std::string::npos);
+
+  FixedTable one = quantised(d, 1, DerivativeMode::Slope).fixed;
+  EXPECT_THROW(check_implementable(one), std::invalid_argument);
+  FixedTable big = quantised(d, 65, DerivativeMode::Slope).fixed;
+  EXPECT_THROW(c_header(big, "DAPA", "test"), std::invalid_argument);
+  FixedTable unsorted = f;
+  std::swap(unsorted.breakpoints[3], unsorted.breakpoints[4]);
+  EXPECT_THROW(verilog_include(unsorted, "DAPA", "test"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace dapa

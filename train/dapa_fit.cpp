@@ -1,0 +1,106 @@
+// dapa_fit: calibrate DAPA on a trained model. Runs K training images through the model
+// of a checkpoint while every MLP activation site records what enters it, then fits
+// DAPA(N) per site (or one shared table from the pooled distribution), quantises each to
+// 16-bit fixed point (Q formats chosen by DWMSE) and writes one table file holding the
+// float tables, the fixed-point tables and the distributions.
+#include <CLI/CLI.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "core/parallel.h"
+#include "dapa/table_io.h"
+#include "data/dataset.h"
+#include "nn/checkpoint.h"
+#include "nn/vit.h"
+#include "train/cli.h"
+#include "train/dapa_sites.h"
+
+namespace dapa {
+namespace {
+
+struct Options {
+  std::string checkpoint, data, out, mode = "slope";
+  int64_t images = 1024, segments = 16, batch = 128;
+  double bound = 1.5;
+  bool shared = false;
+  int threads = 0;
+};
+
+int run(const Options& o) {
+  if (o.threads > 0) set_num_threads(o.threads);
+  CheckpointMeta meta = read_checkpoint_meta(o.checkpoint);
+  std::string model_name = meta.model;
+  Dataset data = load_dataset(o.data);
+  if (o.images > data.train.n)
+    throw std::invalid_argument("--images: " + o.data + " holds only " +
+                                std::to_string(data.train.n) + " training images, asked for " +
+                                std::to_string(o.images));
+  limit_split(data.train, o.images, data.image_size());
+  // The sites calibrate (exact GELU while recording) and fit themselves; `:fixed` makes
+  // them quantise too.
+  std::string act = "dapa:" + std::to_string(o.segments) + ":" + o.mode + ":fixed";
+  VitConfig cfg = vit_config(model_name, data.channels, data.height, data.width, data.classes, act);
+  Rng rng(0);
+  Vit model(cfg, rng);
+  load_checkpoint(o.checkpoint, model, nullptr);
+  Sites sites = table_sites(model);
+  DataLoader loader(data, data.train, std::min(o.batch, o.images), false, 0);
+  std::string summary =
+      calibrate_sites(sites, model, loader, loader.batches_per_epoch(), o.shared, o.bound);
+  std::vector<SiteTable> tables = site_tables(sites, o.shared);
+  save_tables(o.out, tables);
+  std::printf("dapa_fit: %s\n", summary.c_str());
+  for (const SiteTable& t : tables) {
+    const FixedTable& f = t.fixed;
+    std::printf(
+        "  %-18s %lld values in [%.3f, %.3f]  DWMSE float %.3g fixed %.3g  "
+        "Q formats x %d, y %d, slope %d\n",
+        t.site.c_str(), static_cast<long long>(t.distribution.count()), t.distribution.min(),
+        t.distribution.max(), dwmse(t.table, t.distribution), dwmse(f, t.distribution), f.frac_x,
+        f.frac_y, f.frac_slope);
+  }
+  std::printf("tables: %s\n", o.out.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace dapa
+
+int main(int argc, char** argv) {
+  dapa::Options o;
+  CLI::App app{
+      "Fit DAPA tables (float and 16-bit fixed point) to the activation inputs of a trained ViT."};
+  app.add_option("--checkpoint", o.checkpoint, "checkpoint written by train_vit")->required();
+  app.add_option("--data", o.data, "data set file made by prepare_data")->required();
+  app.add_option("--images", o.images, "calibrate on the first K training images")
+      ->check(dapa::cli::positive())
+      ->capture_default_str();
+  app.add_option("--segments", o.segments, "segments N per table (1 to 256)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--mode", o.mode, "derivative: slope | fitted")
+      ->check(CLI::IsMember({"slope", "fitted"}))
+      ->capture_default_str();
+  app.add_option("--bound", o.bound,
+                 "fixed point: fewest fractional bits whose DWMSE is within this factor of the "
+                 "float fit's")
+      ->check(CLI::Range(1.0, 1e6))
+      ->capture_default_str();
+  app.add_flag("--shared", o.shared, "one table for all sites (pooled distribution)");
+  app.add_option("--batch", o.batch, "images per forward pass")
+      ->check(dapa::cli::positive())
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "threads (0: DAPA_NUM_THREADS or all cores)")
+      ->check(dapa::cli::non_negative());
+  app.add_option("--out", o.out, "table file to write (.h5 or .json)")->required();
+  dapa::cli::one_line_errors(app, "dapa_fit");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return dapa::run(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dapa_fit: %s\n", e.what());
+    return 1;
+  }
+}
