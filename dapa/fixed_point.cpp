@@ -158,40 +158,73 @@ double mse_uniform(const FixedTable& f, double lo, double hi, bool derivative, i
   return acc / points;
 }
 
-Tensor fixed_forward(const FixedTable& f, const Tensor& x_in, std::vector<uint8_t>* index) {
-  if (f.segments() > 256)
-    throw std::invalid_argument("fixed_forward: at most 256 segments for a one-byte index");
+FixedKernel::FixedKernel(const FixedTable& t) : table(t) {
+  table.validate();
+  if (table.segments() > 256)
+    throw std::invalid_argument("the fixed-point kernel takes at most 256 segments, got " +
+                                std::to_string(table.segments()));
+  value.resize(65536), derivative.resize(65536), segment.resize(65536);
+  for (int32_t w = INT16_MIN; w <= INT16_MAX; ++w) {
+    auto x = static_cast<int16_t>(w);
+    int k = table.segment_index(x);
+    value[w + 32768] = table.forward(x, k);
+    derivative[w + 32768] = table.derivative(x, k);
+    segment[w + 32768] = static_cast<uint8_t>(k);
+  }
+}
+
+namespace {
+constexpr int64_t kChunk = 256;
+
+// words[i] = to_fixed(x[i], frac) + 32768 for n <= kChunk, written so that it vectorises:
+// floor as truncation corrected downwards, NaN selected to 0 (the word 32768).
+void offset_words(const float* x, int64_t n, int frac, int32_t* words) {
+  const double scale = static_cast<double>(1 << frac);
+  for (int64_t i = 0; i < n; ++i) {
+    double v = std::clamp(static_cast<double>(x[i]) * scale + 0.5, -32768.0, 32767.0);
+    v = x[i] == x[i] ? v : 0.0;
+    auto t = static_cast<int32_t>(v);
+    words[i] = t - (static_cast<double>(t) > v ? 1 : 0) + 32768;
+  }
+}
+
+// body(i0, n, words) over the flat input in chunks of kChunk, threaded.
+template <class Body>
+void for_word_chunks(const FixedKernel& f, const float* x, int64_t total, Body body) {
+  parallel_for((total + kChunk - 1) / kChunk, 64, [&](int64_t c0, int64_t c1) {
+    int32_t words[kChunk];
+    for (int64_t c = c0; c < c1; ++c) {
+      int64_t off = c * kChunk, n = std::min(kChunk, total - off);
+      offset_words(x + off, n, f.table.frac_x, words);
+      body(off, n, words);
+    }
+  });
+}
+}  // namespace
+
+Tensor fixed_forward(const FixedKernel& f, const Tensor& x_in, std::vector<uint8_t>* index) {
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty(x.shape());
   if (index) index->resize(x.numel());
-  const float* px = x.data();
   float* py = y.data();
-  const float out_scale = 1.0f / static_cast<float>(1 << f.frac_y);
-  parallel_for(x.numel(), 1 << 14, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      int16_t xq = to_fixed(px[i], f.frac_x);
-      int k = f.segment_index(xq);
-      py[i] = static_cast<float>(f.forward(xq, k)) * out_scale;
-      if (index) (*index)[i] = static_cast<uint8_t>(k);
-    }
+  const float out_scale = 1.0f / static_cast<float>(1 << f.table.frac_y);
+  for_word_chunks(f, x.data(), x.numel(), [&](int64_t off, int64_t n, const int32_t* w) {
+    for (int64_t i = 0; i < n; ++i) py[off + i] = f.value[w[i]] * out_scale;
+    if (index)
+      for (int64_t i = 0; i < n; ++i) (*index)[off + i] = f.segment[w[i]];
   });
   return y;
 }
 
-ValueAndDerivative fixed_value_and_derivative(const FixedTable& f, const Tensor& x_in) {
+ValueAndDerivative fixed_value_and_derivative(const FixedKernel& f, const Tensor& x_in) {
   Tensor x = x_in.contiguous();
   ValueAndDerivative r{Tensor::empty(x.shape()), Tensor::empty(x.shape())};
-  const float* px = x.data();
   float *pv = r.value.data(), *pd = r.derivative.data();
-  const float out_scale = 1.0f / static_cast<float>(1 << f.frac_y);
-  const float d_scale = 1.0f / static_cast<float>(1 << f.derivative_frac());
-  parallel_for(x.numel(), 1 << 14, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      int16_t xq = to_fixed(px[i], f.frac_x);
-      int k = f.segment_index(xq);
-      pv[i] = static_cast<float>(f.forward(xq, k)) * out_scale;
-      pd[i] = static_cast<float>(f.derivative(xq, k)) * d_scale;
-    }
+  const float out_scale = 1.0f / static_cast<float>(1 << f.table.frac_y);
+  const float d_scale = 1.0f / static_cast<float>(1 << f.table.derivative_frac());
+  for_word_chunks(f, x.data(), x.numel(), [&](int64_t off, int64_t n, const int32_t* w) {
+    for (int64_t i = 0; i < n; ++i) pv[off + i] = f.value[w[i]] * out_scale;
+    for (int64_t i = 0; i < n; ++i) pd[off + i] = f.derivative[w[i]] * d_scale;
   });
   return r;
 }

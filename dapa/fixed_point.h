@@ -111,11 +111,19 @@ double dwmse(const FixedTable& f, const Distribution& d, bool derivative = false
 double mse_uniform(const FixedTable& f, double lo, double hi, bool derivative = false,
                    int points = 100001);
 
-// The unit on float32 tensors: x is rounded to Q(frac_x), the integer forward runs, y is
-// dequantised. `index` receives each element's segment when given. Bit-exact with
-// FixedTable::forward by construction.
-Tensor fixed_forward(const FixedTable& f, const Tensor& x, std::vector<uint8_t>* index = nullptr);
+// The unit on float32 tensors. A 16-bit input has only 65,536 values, so the golden
+// model is tabulated once for all of them (value word, derivative word, segment) and the
+// kernels round x to Q(frac_x) and look up: bit-exact with FixedTable by construction.
+struct FixedKernel {
+  explicit FixedKernel(const FixedTable& table);  // at most 256 segments
+  FixedTable table;
+  std::vector<int16_t> value, derivative;  // by word + 32768
+  std::vector<uint8_t> segment;
+};
+
+// y = dequantised unit(x); `index` receives each element's segment when given.
+Tensor fixed_forward(const FixedKernel& f, const Tensor& x, std::vector<uint8_t>* index = nullptr);
 // Dequantised value and derivative words (training multiplies the gradient in float).
-ValueAndDerivative fixed_value_and_derivative(const FixedTable& f, const Tensor& x);
+ValueAndDerivative fixed_value_and_derivative(const FixedKernel& f, const Tensor& x);
 
 }  // namespace dapa

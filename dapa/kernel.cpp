@@ -1,39 +1,98 @@
-// Fused DAPA kernel; see kernel.h. The segment of x is the number of breakpoints at or
-// below it, counted without branches over a chunk of elements at a time (vectorised
-// compares), then each element gathers its line's coefficients.
+// Fused DAPA kernel: the portable loops, the choice of instruction set, and the tensor
+// entry points; see kernel.h. The vector loops are in kernel_x86.cpp.
 #include "dapa/kernel.h"
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
 #include "core/parallel.h"
+#include "dapa/kernel_isa.h"
 
 namespace dapa {
 
+namespace isa {
 namespace {
 constexpr int64_t kChunk = 256;
-constexpr int64_t kGrain = 1 << 15;
 
-// seg[i] = #{j : breakpoints[j] <= x[i]} for n <= kChunk elements.
+// seg[i] = #{j : breakpoints[j] <= x[i]} for n <= kChunk elements, counted without
+// branches (the compiler vectorises the inner loop).
 void segments_of(const TableKernel& t, const float* x, int64_t n, int32_t* seg) {
   for (int64_t i = 0; i < n; ++i) seg[i] = 0;
   for (float b : t.breakpoints)
     for (int64_t i = 0; i < n; ++i) seg[i] += x[i] >= b ? 1 : 0;
 }
 
-// Runs body(x_chunk, n, seg, offset) over the flat data in chunks, threaded.
-template <class F>
-void for_chunks(const TableKernel& t, const float* x, int64_t total, F body) {
-  parallel_for((total + kChunk - 1) / kChunk, kGrain / kChunk, [&](int64_t c0, int64_t c1) {
-    int32_t seg[kChunk];
-    for (int64_t c = c0; c < c1; ++c) {
-      int64_t off = c * kChunk, n = std::min(kChunk, total - off);
-      segments_of(t, x + off, n, seg);
-      body(n, seg, off);
-    }
-  });
+void eval_portable(const TableKernel& t, const float* x, int64_t n, float* y, uint8_t* index,
+                   float* d) {
+  int32_t seg[kChunk];
+  bool fitted = t.mode == DerivativeMode::Fitted;
+  for (int64_t off = 0; off < n; off += kChunk) {
+    int64_t m = std::min(kChunk, n - off);
+    const float* xs = x + off;
+    segments_of(t, xs, m, seg);
+    if (y)
+      for (int64_t i = 0; i < m; ++i) y[off + i] = t.slope[seg[i]] * xs[i] + t.intercept[seg[i]];
+    if (index)
+      for (int64_t i = 0; i < m; ++i) index[off + i] = static_cast<uint8_t>(seg[i]);
+    if (d)
+      for (int64_t i = 0; i < m; ++i)
+        d[off + i] = fitted ? t.dslope[seg[i]] * xs[i] + t.dintercept[seg[i]] : t.slope[seg[i]];
+  }
+}
+
+void index_backward_portable(const TableKernel& t, const uint8_t* index, const float* g, int64_t n,
+                             float* dx) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = g[i] * t.slope[index[i]];
 }
 }  // namespace
+
+Kernels portable() {
+  return {"portable", 0, eval_portable, index_backward_portable};
+}
+}  // namespace isa
+
+namespace {
+constexpr int64_t kGrain = 1 << 15;
+
+std::vector<isa::Kernels> available() {
+  std::vector<isa::Kernels> k;
+#ifdef DAPA_X86_KERNELS
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) k.push_back(isa::avx512());
+  if (__builtin_cpu_supports("avx2")) k.push_back(isa::avx2());
+#endif
+  k.push_back(isa::portable());
+  return k;
+}
+
+isa::Kernels& chosen() {
+  static isa::Kernels k = available().front();
+  return k;
+}
+
+// The loops for this table: the chosen instruction set if its registers hold the table.
+const isa::Kernels& kernels_for(const TableKernel& t) {
+  static const isa::Kernels fallback = isa::portable();
+  const isa::Kernels& k = chosen();
+  return t.lut_size > 0 && t.lut_size <= k.max_lut ? k : fallback;
+}
+}  // namespace
+
+std::string table_kernel_isa() {
+  return chosen().name;
+}
+
+void set_table_kernel_isa(const std::string& name) {
+  for (const isa::Kernels& k : available())
+    if (name == k.name) {
+      chosen() = k;
+      return;
+    }
+  throw std::invalid_argument("table kernel: instruction set '" + name +
+                              "' is unknown or not supported by this CPU");
+}
 
 TableKernel::TableKernel(const PiecewiseLinear& table) : mode(table.mode) {
   table.validate();
@@ -49,6 +108,14 @@ TableKernel::TableKernel(const PiecewiseLinear& table) : mode(table.mode) {
   intercept.assign(table.intercept.begin(), table.intercept.end());
   dslope.assign(table.dslope.begin(), table.dslope.end());
   dintercept.assign(table.dintercept.begin(), table.dintercept.end());
+  int n = table.segments();
+  lut_size = n <= 16 ? 16 : n <= 32 ? 32 : 0;
+  for (int j = 0; j < 32; ++j) {
+    int k = std::min(j, n - 1);
+    lut_b[j] = j < n - 1 ? breakpoints[j] : NAN;
+    lut_slope[j] = slope[k], lut_intercept[j] = intercept[k];
+    lut_dslope[j] = dslope[k], lut_dintercept[j] = dintercept[k];
+  }
 }
 
 Tensor table_forward(const TableKernel& t, const Tensor& x_in, std::vector<uint8_t>* index) {
@@ -57,11 +124,10 @@ Tensor table_forward(const TableKernel& t, const Tensor& x_in, std::vector<uint8
   if (index) index->resize(x.numel());
   const float* px = x.data();
   float* py = y.data();
-  for_chunks(t, px, x.numel(), [&](int64_t n, const int32_t* seg, int64_t off) {
-    for (int64_t i = 0; i < n; ++i)
-      py[off + i] = t.slope[seg[i]] * px[off + i] + t.intercept[seg[i]];
-    if (index)
-      for (int64_t i = 0; i < n; ++i) (*index)[off + i] = static_cast<uint8_t>(seg[i]);
+  uint8_t* pi = index ? index->data() : nullptr;
+  const isa::Kernels& k = kernels_for(t);
+  parallel_for(x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+    k.eval(t, px + i0, i1 - i0, py + i0, pi ? pi + i0 : nullptr, nullptr);
   });
   return y;
 }
@@ -76,8 +142,9 @@ Tensor table_backward_from_index(const TableKernel& t, const std::vector<uint8_t
   Tensor gx = Tensor::empty(gy.shape());
   const float* pg = gy.data();
   float* px = gx.data();
+  const isa::Kernels& k = kernels_for(t);
   parallel_for(gy.numel(), kGrain, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) px[i] = pg[i] * t.slope[index[i]];
+    k.index_backward(t, index.data() + i0, pg + i0, i1 - i0, px + i0);
   });
   return gx;
 }
@@ -87,14 +154,9 @@ ValueAndDerivative table_value_and_derivative(const TableKernel& t, const Tensor
   ValueAndDerivative r{Tensor::empty(x.shape()), Tensor::empty(x.shape())};
   const float* px = x.data();
   float *pv = r.value.data(), *pd = r.derivative.data();
-  bool fitted = t.mode == DerivativeMode::Fitted;
-  for_chunks(t, px, x.numel(), [&](int64_t n, const int32_t* seg, int64_t off) {
-    for (int64_t i = 0; i < n; ++i) {
-      float v = px[off + i];
-      int32_t k = seg[i];
-      pv[off + i] = t.slope[k] * v + t.intercept[k];
-      pd[off + i] = fitted ? t.dslope[k] * v + t.dintercept[k] : t.slope[k];
-    }
+  const isa::Kernels& k = kernels_for(t);
+  parallel_for(x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+    k.eval(t, px + i0, i1 - i0, pv + i0, nullptr, pd + i0);
   });
   return r;
 }

@@ -58,12 +58,12 @@ void TableActivation::set_table(const PiecewiseLinear& table, const FixedTable* 
                                 const Distribution* d, const QuantizeOptions& options) {
   PiecewiseLinear t = table;
   t.mode = spec_.mode;
-  std::shared_ptr<const FixedTable> f;
+  std::shared_ptr<const FixedKernel> f;
   if (spec_.fixed) {
     FixedTable q = fixed ? *fixed : quantize_table(t, d ? *d : Distribution(), options);
     q.mode = spec_.mode;
     q.validate();
-    f = std::make_shared<const FixedTable>(q);
+    f = std::make_shared<const FixedKernel>(q);
     // The dequantised words as a float table: the index backward's slopes.
     PiecewiseLinear dq = t;
     for (size_t j = 0; j < dq.breakpoints.size(); ++j)
@@ -85,7 +85,7 @@ Tensor TableActivation::apply(const Tensor& x) {
 
 namespace {
 // gy * table'(x), by the float table or the fixed one's derivative words.
-Tensor table_gradient(const TableKernel& k, const FixedTable* f, const Tensor& x,
+Tensor table_gradient(const TableKernel& k, const FixedKernel* f, const Tensor& x,
                       const Tensor& gy) {
   return f ? mul(gy, fixed_value_and_derivative(*f, x).derivative) : table_backward(k, x, gy);
 }
@@ -105,7 +105,7 @@ Var TableActivation::forward(const Var& x) {
   if (recording()) distribution_.add(x.value());
   if (calibrating()) return gelu(x);
   std::shared_ptr<const TableKernel> k = kernel_;
-  std::shared_ptr<const FixedTable> f = fixed_;
+  std::shared_ptr<const FixedKernel> f = fixed_;
   if (spec_.mode == DerivativeMode::Slope) {
     // Backward needs only each element's segment: one byte instead of the float input.
     auto index = std::make_shared<std::vector<uint8_t>>();

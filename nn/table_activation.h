@@ -49,7 +49,7 @@ class TableActivation : public Activation {
   void set_table(const PiecewiseLinear& table, const FixedTable* fixed,
                  const Distribution* d = nullptr, const QuantizeOptions& q = {});
   const PiecewiseLinear& table() const { return table_; }
-  const FixedTable* fixed_table() const { return fixed_.get(); }
+  const FixedTable* fixed_table() const { return fixed_ ? &fixed_->table : nullptr; }
   const Distribution& distribution() const { return distribution_; }
 
  private:
@@ -61,7 +61,7 @@ class TableActivation : public Activation {
   // Shared with backward closures. For `:fixed`, kernel_ holds the dequantised table, so
   // that the index backward multiplies by exactly the unit's slope words.
   std::shared_ptr<const TableKernel> kernel_;
-  std::shared_ptr<const FixedTable> fixed_;
+  std::shared_ptr<const FixedKernel> fixed_;
   Distribution distribution_;
   bool recording_ = false;
 };

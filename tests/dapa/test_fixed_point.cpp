@@ -127,15 +127,23 @@ TEST(FixedPoint, TensorKernelsAreBitExactWithTheGoldenModel) {
   Tensor x = Tensor::empty({3, 7001});
   rng.fill_normal(x, 0.0f, 3.0f);
   x.data()[0] = 1e6f, x.data()[1] = -1e6f;  // saturating inputs
+  x.data()[2] = NAN, x.data()[3] = INFINITY, x.data()[4] = -INFINITY;
+  // Ties of the rounding, and the float just below one (where float arithmetic would
+  // round x 2^f + 0.5 up to the next integer).
+  for (int m = -20; m < 20; ++m) {
+    x.data()[10 + m + 20] = std::ldexp(m + 0.5f, -f.frac_x);
+    x.data()[60 + m + 20] = std::nextafter(std::ldexp(m + 0.5f, -f.frac_x), 0.0f);
+  }
+  FixedKernel kernel(f);
   std::vector<uint8_t> index;
-  Tensor y = fixed_forward(f, x, &index);
-  ValueAndDerivative vd = fixed_value_and_derivative(f, x);
+  Tensor y = fixed_forward(kernel, x, &index);
+  ValueAndDerivative vd = fixed_value_and_derivative(kernel, x);
   for (int64_t i = 0; i < x.numel(); ++i) {
     int16_t xq = to_fixed(x.data()[i], f.frac_x);
     int k = f.segment_index(xq);
     ASSERT_EQ(index[i], k);
     ASSERT_EQ(y.data()[i], static_cast<float>(from_fixed(f.forward(xq), f.frac_y)));
-    ASSERT_EQ(vd.value.data()[i], y.data()[i]);
+    ASSERT_EQ(vd.value.data()[i], y.data()[i]) << "x = " << x.data()[i];
     ASSERT_EQ(vd.derivative.data()[i],
               static_cast<float>(from_fixed(f.derivative(xq, k), f.frac_d)));
   }

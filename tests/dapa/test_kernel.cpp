@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "core/rng.h"
 #include "dapa/kernel.h"
@@ -54,6 +55,55 @@ TEST(TableKernel, FittedDerivativeMode) {
     EXPECT_NEAR(r.value.at({i}), table.value(v), 1e-5);
     EXPECT_NEAR(r.derivative.at({i}), table.derivative(v), 1e-5);
   }
+}
+
+// Every instruction-set path this CPU has gives the portable loop's bits: values,
+// segments, derivatives (both modes) and the index backward, for tables that fill one
+// register, two, or none (the fallback), on lengths with tails, at the breakpoints
+// themselves and on NaN and infinities.
+TEST(TableKernel, EveryInstructionSetGivesThePortableBits) {
+  std::string original = table_kernel_isa();
+  Rng rng(8);
+  std::vector<float> xs;
+  for (int i = 0; i < 4099; ++i) xs.push_back(rng.normal(0.0f, 3.0f));
+  xs.insert(xs.end(), {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e30f, -1e30f});
+  Tensor gy = Tensor::empty({static_cast<int64_t>(xs.size())});
+  rng.fill_normal(gy, 0.0f, 1.0f);
+  for (int n : {2, 3, 8, 16, 17, 32, 33}) {
+    for (DerivativeMode mode : {DerivativeMode::Slope, DerivativeMode::Fitted}) {
+      PiecewiseLinear table = fit_dapa(sample(n), n, Target::GeluErf, mode);
+      TableKernel k(table);
+      std::vector<float> with_bps = xs;
+      for (double b : table.breakpoints) with_bps.push_back(static_cast<float>(b));
+      Tensor x = Tensor::from(with_bps, {static_cast<int64_t>(with_bps.size())});
+      Tensor g = Tensor::empty(x.shape());
+      rng.fill_normal(g, 0.0f, 1.0f);
+      set_table_kernel_isa("portable");
+      std::vector<uint8_t> index0;
+      std::vector<float> y0 = table_forward(k, x, &index0).to_vector();
+      ValueAndDerivative vd0 = table_value_and_derivative(k, x);
+      std::vector<float> gx0 = table_backward_from_index(k, index0, g).to_vector();
+      for (std::string isa : {"avx2", "avx512"}) {
+        try {
+          set_table_kernel_isa(isa);
+        } catch (const std::invalid_argument&) {
+          continue;  // not on this CPU
+        }
+        std::vector<uint8_t> index;
+        std::vector<float> y = table_forward(k, x, &index).to_vector();
+        ASSERT_EQ(index, index0) << isa << " N=" << n;
+        for (size_t i = 0; i < y.size(); ++i)  // NaN == NaN here: compare the bits
+          ASSERT_EQ(std::memcmp(&y[i], &y0[i], 4), 0) << isa << " N=" << n << " x=" << with_bps[i];
+        ValueAndDerivative vd = table_value_and_derivative(k, x);
+        ASSERT_EQ(std::memcmp(vd.value.data(), vd0.value.data(), 4 * x.numel()), 0) << isa;
+        ASSERT_EQ(std::memcmp(vd.derivative.data(), vd0.derivative.data(), 4 * x.numel()), 0)
+            << isa << " N=" << n;
+        ASSERT_EQ(table_backward_from_index(k, index, g).to_vector(), gx0) << isa;
+      }
+    }
+  }
+  set_table_kernel_isa(original);
+  EXPECT_THROW(set_table_kernel_isa("sse9"), std::invalid_argument);
 }
 
 TEST(TableKernel, RejectsTablesItCannotRun) {

@@ -1,0 +1,155 @@
+// The table kernel's vector loops for x86 (AVX2 and AVX-512F), compiled for those
+// instruction sets function by function and called only where the CPU has them; see
+// kernel.h. Each vector of x finds its segments by a binary search over the register
+// table (probe = breakpoint[k + step - 1], k += step where x >= probe) and fetches its
+// coefficients with permutes. Products and sums stay separate, as in the portable loop,
+// so every path gives the same bits. Tails shorter than a vector take the portable loop.
+#include "dapa/kernel_isa.h"
+
+#ifdef DAPA_X86_KERNELS
+// GCC 12's AVX-512 headers start some intrinsics from _mm512_undefined_*(), which its
+// own -Wmaybe-uninitialized then reports (a known false positive).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#define DAPA_AVX2 __attribute__((target("avx2")))
+#define DAPA_AVX512 __attribute__((target("avx512f")))
+
+namespace dapa::isa {
+
+namespace {
+
+// ---- AVX-512: 16 lanes, tables of 16 (one register) or 32 (two) entries ----
+template <int L>
+DAPA_AVX512 inline __m512 lookup512(const float* table, __m512i k) {
+  if constexpr (L == 16) return _mm512_permutexvar_ps(k, _mm512_loadu_ps(table));
+  return _mm512_permutex2var_ps(_mm512_loadu_ps(table), k, _mm512_loadu_ps(table + 16));
+}
+
+template <int L>
+DAPA_AVX512 inline __m512i segment512(const TableKernel& t, __m512 v) {
+  __m512i k = _mm512_setzero_si512();
+  for (int step = L / 2; step >= 1; step /= 2) {
+    __m512 probe = lookup512<L>(t.lut_b, _mm512_add_epi32(k, _mm512_set1_epi32(step - 1)));
+    __mmask16 ge = _mm512_cmp_ps_mask(v, probe, _CMP_GE_OQ);  // NaN padding: never
+    k = _mm512_mask_add_epi32(k, ge, k, _mm512_set1_epi32(step));
+  }
+  return k;
+}
+
+template <int L>
+DAPA_AVX512 void eval512(const TableKernel& t, const float* x, int64_t n, float* y, uint8_t* index,
+                         float* d) {
+  bool fitted = t.mode == DerivativeMode::Fitted;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_loadu_ps(x + i);
+    __m512i k = segment512<L>(t, v);
+    if (y) {
+      __m512 a = lookup512<L>(t.lut_slope, k), b = lookup512<L>(t.lut_intercept, k);
+      _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_mul_ps(a, v), b));
+    }
+    if (index) _mm_storeu_si128(reinterpret_cast<__m128i*>(index + i), _mm512_cvtepi32_epi8(k));
+    if (d) {
+      __m512 dv = lookup512<L>(t.lut_slope, k);
+      if (fitted)
+        dv = _mm512_add_ps(_mm512_mul_ps(lookup512<L>(t.lut_dslope, k), v),
+                           lookup512<L>(t.lut_dintercept, k));
+      _mm512_storeu_ps(d + i, dv);
+    }
+  }
+  if (i < n)
+    portable().eval(t, x + i, n - i, y ? y + i : nullptr, index ? index + i : nullptr,
+                    d ? d + i : nullptr);
+}
+
+template <int L>
+DAPA_AVX512 void index_backward512(const TableKernel& t, const uint8_t* index, const float* g,
+                                   int64_t n, float* dx) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512i k = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(index + i)));
+    _mm512_storeu_ps(dx + i, _mm512_mul_ps(_mm512_loadu_ps(g + i), lookup512<L>(t.lut_slope, k)));
+  }
+  if (i < n) portable().index_backward(t, index + i, g + i, n - i, dx + i);
+}
+
+DAPA_AVX512 void eval_avx512(const TableKernel& t, const float* x, int64_t n, float* y,
+                             uint8_t* index, float* d) {
+  t.lut_size == 16 ? eval512<16>(t, x, n, y, index, d) : eval512<32>(t, x, n, y, index, d);
+}
+
+DAPA_AVX512 void index_backward_avx512(const TableKernel& t, const uint8_t* index, const float* g,
+                                       int64_t n, float* dx) {
+  t.lut_size == 16 ? index_backward512<16>(t, index, g, n, dx)
+                   : index_backward512<32>(t, index, g, n, dx);
+}
+
+// ---- AVX2: 8 lanes, tables of 16 entries (two registers, blended on bit 3) ----
+DAPA_AVX2 inline __m256 lookup256(const float* table, __m256i k) {
+  __m256 lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), k);
+  __m256 hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table + 8), k);
+  __m256i upper = _mm256_cmpgt_epi32(k, _mm256_set1_epi32(7));
+  return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(upper));
+}
+
+DAPA_AVX2 inline __m256i segment256(const TableKernel& t, __m256 v) {
+  __m256i k = _mm256_setzero_si256();
+  for (int step = 8; step >= 1; step /= 2) {
+    __m256 probe = lookup256(t.lut_b, _mm256_add_epi32(k, _mm256_set1_epi32(step - 1)));
+    __m256 ge = _mm256_cmp_ps(v, probe, _CMP_GE_OQ);
+    k = _mm256_add_epi32(k, _mm256_and_si256(_mm256_castps_si256(ge), _mm256_set1_epi32(step)));
+  }
+  return k;
+}
+
+DAPA_AVX2 void eval_avx2(const TableKernel& t, const float* x, int64_t n, float* y, uint8_t* index,
+                         float* d) {
+  bool fitted = t.mode == DerivativeMode::Fitted;
+  int64_t i = 0;
+  alignas(32) int32_t ks[8];
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    __m256i k = segment256(t, v);
+    if (y)
+      _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_mul_ps(lookup256(t.lut_slope, k), v),
+                                            lookup256(t.lut_intercept, k)));
+    if (index) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(ks), k);
+      for (int j = 0; j < 8; ++j) index[i + j] = static_cast<uint8_t>(ks[j]);
+    }
+    if (d) {
+      __m256 dv = lookup256(t.lut_slope, k);
+      if (fitted)
+        dv = _mm256_add_ps(_mm256_mul_ps(lookup256(t.lut_dslope, k), v),
+                           lookup256(t.lut_dintercept, k));
+      _mm256_storeu_ps(d + i, dv);
+    }
+  }
+  if (i < n)
+    portable().eval(t, x + i, n - i, y ? y + i : nullptr, index ? index + i : nullptr,
+                    d ? d + i : nullptr);
+}
+
+DAPA_AVX2 void index_backward_avx2(const TableKernel& t, const uint8_t* index, const float* g,
+                                   int64_t n, float* dx) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256i k = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(index + i)));
+    _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(g + i), lookup256(t.lut_slope, k)));
+  }
+  if (i < n) portable().index_backward(t, index + i, g + i, n - i, dx + i);
+}
+}  // namespace
+
+Kernels avx512() {
+  return {"avx512", 32, eval_avx512, index_backward_avx512};
+}
+Kernels avx2() {
+  return {"avx2", 16, eval_avx2, index_backward_avx2};
+}
+
+}  // namespace dapa::isa
+#endif
