@@ -35,6 +35,8 @@ class TableActivation : public Activation {
 
   const TableSpec& spec() const { return spec_; }
   int segments() const { return spec_.segments; }
+  // Segments of its table: N for DAPA, N + 2 for PWL (its two constant tails).
+  int table_segments() const { return spec_.dapa ? spec_.segments : spec_.segments + 2; }
   bool calibrating() const { return !kernel_ || (spec_.fixed && !fixed_); }
 
   // Record what enters from now on (into an emptied distribution), also with a table:

@@ -12,7 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev zlib1g-dev libopenblas-openmp-dev
   gnuplot-nox
-  verilator yosys
+  verilator yosys python3
   dataset-fashion-mnist
   clang-format
 )

@@ -7,7 +7,11 @@
 
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <utility>
+
+#include "core/h5.h"
 
 #include "core/parallel.h"
 #include "dapa/table_io.h"
@@ -21,15 +25,20 @@ namespace dapa {
 namespace {
 
 struct Options {
-  std::string checkpoint, data, out, mode = "slope";
+  std::string checkpoint, data, out, mode = "slope", kind = "dapa", report;
   int64_t images = 1024, segments = 16, batch = 128;
   double bound = 1.5;
+  std::pair<double, double> mse_range{-4.0, 4.0};
   bool shared = false;
   int threads = 0;
 };
 
 int run(const Options& o) {
   if (o.threads > 0) set_num_threads(o.threads);
+  auto [mse_lo, mse_hi] = o.mse_range;
+  if (!(mse_lo < mse_hi))
+    throw std::invalid_argument("--mse-range: expected LO < HI, got " + std::to_string(mse_lo) +
+                                " " + std::to_string(mse_hi));
   CheckpointMeta meta = read_checkpoint_meta(o.checkpoint);
   std::string model_name = meta.model;
   Dataset data = load_dataset(o.data);
@@ -40,7 +49,8 @@ int run(const Options& o) {
   limit_split(data.train, o.images, data.image_size());
   // The sites calibrate (exact GELU while recording) and fit themselves; `:fixed` makes
   // them quantise too.
-  std::string act = "dapa:" + std::to_string(o.segments) + ":" + o.mode + ":fixed";
+  std::string act =
+      o.kind + ":" + std::to_string(o.segments) + (o.kind == "dapa" ? ":" + o.mode : "") + ":fixed";
   VitConfig cfg = vit_config(model_name, data.channels, data.height, data.width, data.classes, act);
   Rng rng(0);
   Vit model(cfg, rng);
@@ -52,6 +62,22 @@ int run(const Options& o) {
   std::vector<SiteTable> tables = site_tables(sites, o.shared);
   save_tables(o.out, tables);
   std::printf("dapa_fit: %s\n", summary.c_str());
+  // Per site and averaged: MSE on a uniform grid and DWMSE on the site's distribution,
+  // of the float table and of the fixed-point one.
+  nlohmann::json report = {{"checkpoint", o.checkpoint},    {"kind", o.kind},
+                           {"segments", o.segments},        {"images", o.images},
+                           {"mse_range", {mse_lo, mse_hi}}, {"sites", nlohmann::json::object()}};
+  std::map<std::string, double> mean;
+  for (const SiteTable& t : tables) {
+    std::map<std::string, double> m = {{"mse", mse_uniform(t.table, mse_lo, mse_hi)},
+                                       {"mse_fixed", mse_uniform(t.fixed, mse_lo, mse_hi)},
+                                       {"dwmse", dwmse(t.table, t.distribution)},
+                                       {"dwmse_fixed", dwmse(t.fixed, t.distribution)}};
+    report["sites"][t.site] = m;
+    for (auto& [key, v] : m) mean[key] += v / static_cast<double>(tables.size());
+  }
+  report["mean"] = mean;
+  if (!o.report.empty()) write_text_atomically(o.report, report.dump(2) + "\n");
   for (const SiteTable& t : tables) {
     const FixedTable& f = t.fixed;
     std::printf(
@@ -77,8 +103,8 @@ int main(int argc, char** argv) {
   app.add_option("--images", o.images, "calibrate on the first K training images")
       ->check(dapa::cli::positive())
       ->capture_default_str();
-  app.add_option("--segments", o.segments, "segments N per table (1 to 256)")
-      ->check(CLI::Range(1, 256))
+  app.add_option("--segments", o.segments, "segments N per table (2 to 256)")
+      ->check(CLI::Range(2, 256))
       ->capture_default_str();
   app.add_option("--mode", o.mode, "derivative: slope | fitted")
       ->check(CLI::IsMember({"slope", "fitted"}))
@@ -89,6 +115,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1.0, 1e6))
       ->capture_default_str();
   app.add_flag("--shared", o.shared, "one table for all sites (pooled distribution)");
+  app.add_option("--kind", o.kind,
+                 "dapa (quantile breakpoints, density-weighted lines) | pwl (uniform baseline "
+                 "on [-4, 4]: only its fixed-point formats come from the data)")
+      ->check(CLI::IsMember({"dapa", "pwl"}))
+      ->capture_default_str();
+  app.add_option("--report", o.report,
+                 "also write per-site MSE (uniform grid) and DWMSE, float and fixed, as JSON");
+  app.add_option("--mse-range", o.mse_range, "range of the uniform MSE grid")
+      ->capture_default_str();
   app.add_option("--batch", o.batch, "images per forward pass")
       ->check(dapa::cli::positive())
       ->capture_default_str();

@@ -74,10 +74,11 @@ void apply_site_tables(const std::vector<SiteTable>& tables, const std::string& 
     if (it == by_name.end())
       throw std::runtime_error(path + ": no table for site '" + name + "' (and no 'shared' one)");
     const SiteTable& t = it->second;
-    if (t.table.segments() != site->segments())
+    if (t.table.segments() != site->table_segments())
       throw std::runtime_error(path + ": table '" + it->first + "' has " +
                                std::to_string(t.table.segments()) + " segments but --act " +
-                               site->name() + " asks for " + std::to_string(site->segments()));
+                               site->name() + " asks for " +
+                               std::to_string(site->table_segments()));
     if (site->spec().fixed && !t.has_fixed && !t.has_distribution)
       throw std::runtime_error(path + ": table '" + it->first +
                                "' has neither a fixed-point table nor the distribution to "

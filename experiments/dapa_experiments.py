@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""DAPA experiments E1-E4 on Fashion-MNIST (issue: DAPA), driving dapa_fit and train_vit.
+
+  e1  inference substitution: a GELU-trained checkpoint evaluated with PWL(N) and DAPA(N),
+      N in {4, 8, 16, 32}, float and 16-bit fixed point; accuracy change against GELU,
+      with each approximation's MSE (uniform grid on [-4, 4]) and DWMSE (on the data).
+  e2  which error predicts accuracy: Spearman rank correlation of MSE and of DWMSE with
+      the accuracy change, over all E1 approximations (from e1.csv).
+  e3  training from scratch, GELU vs DAPA(16) slope vs DAPA(16) fitted: one figure of the
+      three loss curves and the final accuracies (from the runs' metrics.csv).
+  e4  calibration-set size: DAPA(16) fitted from 1, 4, ..., 1024 images, float and fixed.
+
+Each step appends to CSV files in --results (e1.csv, e4.csv; e2.csv and e3.csv are
+rewritten) and prints a markdown table. Examples:
+  experiments/dapa_experiments.py e1 --model vit-nano --checkpoint runs/gelu-nano/checkpoint.h5
+  experiments/dapa_experiments.py e3 --model vit-nano --gelu runs/gelu-nano \\
+      --slope runs/dapa16-nano --fitted runs/dapa16f-nano
+Needs only Python's standard library, build/bin and gnuplot (for the E3 figure).
+"""
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def sh(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return out
+
+
+def evaluate(a, checkpoint, act=None, table=None):
+    cmd = [os.path.join(a.bin, "train_vit"), "--data", a.data, "--eval-only", "--checkpoint",
+           checkpoint, "--threads", str(a.threads), "--eval-batch", "500"]
+    if act:
+        cmd += ["--act", act]
+    if table:
+        cmd += ["--dapa-table", table]
+    return json.loads(sh(cmd).strip().splitlines()[-1])["test_accuracy"]
+
+
+def fit(a, checkpoint, kind, segments, images, out):
+    report = out + ".json"
+    sh([os.path.join(a.bin, "dapa_fit"), "--checkpoint", checkpoint, "--data", a.data,
+        "--images", str(images), "--segments", str(segments), "--kind", kind,
+        "--threads", str(a.threads), "--out", out, "--report", report])
+    with open(report) as f:
+        return json.load(f)["mean"]
+
+
+def append_rows(path, rows):
+    new = not os.path.exists(path)
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        if new:
+            w.writeheader()
+        w.writerows(rows)
+
+
+def read_rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def e1(a):
+    base = evaluate(a, a.checkpoint)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in a.segments:
+            for kind in ("pwl", "dapa"):
+                table = os.path.join(tmp, f"{kind}{n}.h5")
+                m = fit(a, a.checkpoint, kind, n, a.images, table)
+                for fixed in (False, True):
+                    act = f"{kind}:{n}" + (":fixed" if fixed else "")
+                    acc = evaluate(a, a.checkpoint, act, table)
+                    suffix = "_fixed" if fixed else ""
+                    rows.append({"model": a.model, "approximation": act, "kind": kind,
+                                 "segments": n, "precision": "fixed" if fixed else "float",
+                                 "gelu_accuracy": base, "accuracy": acc,
+                                 "change_points": round(100 * (acc - base), 2),
+                                 "mse": m["mse" + suffix], "dwmse": m["dwmse" + suffix]})
+                    print(f"{a.model} {act}: {100 * acc:.2f}% ({100 * (acc - base):+.2f})",
+                          file=sys.stderr)
+    append_rows(os.path.join(a.results, "e1.csv"), rows)
+    print(f"| {a.model} (GELU {100 * base:.2f}%) | " +
+          " | ".join(f"N={n}" for n in a.segments) + " |")
+    print("|---|" + "---|" * len(a.segments))
+    for kind in ("pwl", "dapa"):
+        for precision in ("float", "fixed"):
+            cells = [f"{r['change_points']:+.2f}" for r in rows
+                     if r["kind"] == kind and r["precision"] == precision]
+            print(f"| {kind.upper()} {precision} | " + " | ".join(cells) + " |")
+
+
+def ranks(values):
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    r = [0.0] * len(values)
+    i = 0
+    while i < len(order):  # ties share their mean rank
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            r[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return r
+
+
+def spearman(x, y):
+    rx, ry = ranks(x), ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((p - mx) * (q - my) for p, q in zip(rx, ry))
+    vx = sum((p - mx) ** 2 for p in rx) ** 0.5
+    vy = sum((q - my) ** 2 for q in ry) ** 0.5
+    return cov / (vx * vy) if vx > 0 and vy > 0 else float("nan")
+
+
+def e2(a):
+    rows = read_rows(os.path.join(a.results, "e1.csv"))
+    out = []
+    groups = sorted({r["model"] for r in rows}) + ["all"]
+    for g in groups:
+        sel = [r for r in rows if g == "all" or r["model"] == g]
+        # Accuracy loss: the larger the error, the larger the loss (a positive correlation
+        # means the metric predicts the damage).
+        loss = [-float(r["change_points"]) for r in sel]
+        out.append({"models": g, "approximations": len(sel),
+                    "spearman_mse": round(spearman([float(r["mse"]) for r in sel], loss), 3),
+                    "spearman_dwmse": round(spearman([float(r["dwmse"]) for r in sel], loss), 3)})
+    path = os.path.join(a.results, "e2.csv")
+    if os.path.exists(path):
+        os.remove(path)
+    append_rows(path, out)
+    print("| models | approximations | Spearman(MSE, accuracy loss) | "
+          "Spearman(DWMSE, accuracy loss) |")
+    print("|---|---|---|---|")
+    for r in out:
+        print(f"| {r['models']} | {r['approximations']} | {r['spearman_mse']} | "
+              f"{r['spearman_dwmse']} |")
+
+
+def final_accuracy(run):
+    with open(os.path.join(run, "summary.json")) as f:
+        return json.load(f)["test_accuracy"]
+
+
+def e3(a):
+    runs = {"GELU": a.gelu, "DAPA(16) slope": a.slope, "DAPA(16) fitted": a.fitted}
+    png = os.path.join(a.results, f"e3-{a.model}.png")
+    plots = []
+    for i, (label, run) in enumerate(runs.items()):
+        csvp = os.path.join(run, "metrics.csv")
+        plots.append(f"'{csvp}' using ((strcol(1) eq 'train') ? $2 : 1/0):4 with lines lw 1 "
+                     f"lc {i + 1} title '{label} train'")
+        plots.append(f"'{csvp}' using ((strcol(1) eq 'test') ? $2 : 1/0):8 with linespoints "
+                     f"lw 2 dt 2 lc {i + 1} title '{label} test'")
+    script = "\n".join([
+        "set terminal pngcairo size 1000,600 noenhanced", f"set output '{png}'",
+        "set datafile separator ','", f"set title '{a.model}: GELU vs DAPA(16) from scratch'",
+        "set xlabel 'step'", "set ylabel 'loss'", "set logscale y", "set grid",
+        "set key top right", "plot " + ", ".join(plots)])
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    base = final_accuracy(a.gelu)
+    rows = [{"model": a.model, "variant": label, "run": run,
+             "accuracy": final_accuracy(run),
+             "change_points": round(100 * (final_accuracy(run) - base), 2)}
+            for label, run in runs.items()]
+    path = os.path.join(a.results, "e3.csv")
+    old = [r for r in read_rows(path) if r["model"] != a.model] if os.path.exists(path) else []
+    if os.path.exists(path):
+        os.remove(path)
+    append_rows(path, old + rows)
+    print(f"| {a.model} | " + " | ".join(f"{100 * r['accuracy']:.2f}% ({r['change_points']:+.2f})"
+                                          for r in rows) + " |")
+    print(f"figure: {png}")
+
+
+def e4(a):
+    base = evaluate(a, a.checkpoint)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in a.calibration_images:
+            table = os.path.join(tmp, f"dapa16-{k}.h5")
+            m = fit(a, a.checkpoint, "dapa", 16, k, table)
+            for fixed in (False, True):
+                acc = evaluate(a, a.checkpoint, "dapa:16" + (":fixed" if fixed else ""), table)
+                rows.append({"model": a.model, "images": k,
+                             "precision": "fixed" if fixed else "float", "gelu_accuracy": base,
+                             "accuracy": acc, "change_points": round(100 * (acc - base), 2),
+                             "dwmse": m["dwmse_fixed" if fixed else "dwmse"]})
+                print(f"{a.model} {k} images {'fixed' if fixed else 'float'}: {100 * acc:.2f}%",
+                      file=sys.stderr)
+    append_rows(os.path.join(a.results, "e4.csv"), rows)
+    print(f"| {a.model} | " + " | ".join(str(k) for k in a.calibration_images) + " |")
+    print("|---|" + "---|" * len(a.calibration_images))
+    for precision in ("float", "fixed"):
+        print(f"| DAPA(16) {precision} | " + " | ".join(
+            f"{r['change_points']:+.2f}" for r in rows if r["precision"] == precision) + " |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__)
+    ap.add_argument("step", choices=["e1", "e2", "e3", "e4"])
+    ap.add_argument("--data", default=os.path.join(ROOT, "data/fashion-mnist.h5"))
+    ap.add_argument("--model", default="vit-nano")
+    ap.add_argument("--checkpoint", help="GELU-trained checkpoint (e1, e4)")
+    ap.add_argument("--segments", type=int, nargs="+", default=[4, 8, 16, 32])
+    ap.add_argument("--images", type=int, default=1024, help="calibration images (e1)")
+    ap.add_argument("--calibration-images", type=int, nargs="+",
+                    default=[1, 4, 16, 64, 256, 1024])
+    ap.add_argument("--gelu", help="run directory of the GELU run (e3)")
+    ap.add_argument("--slope", help="run directory of the DAPA(16) slope run (e3)")
+    ap.add_argument("--fitted", help="run directory of the DAPA(16) fitted run (e3)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build/bin"))
+    ap.add_argument("--results", default=os.path.join(ROOT, "experiments/results"))
+    a = ap.parse_args()
+    os.makedirs(a.results, exist_ok=True)
+    if a.step in ("e1", "e4") and not a.checkpoint:
+        ap.error(f"{a.step} needs --checkpoint")
+    if a.step == "e3" and not (a.gelu and a.slope and a.fitted):
+        ap.error("e3 needs --gelu, --slope and --fitted")
+    {"e1": e1, "e2": e2, "e3": e3, "e4": e4}[a.step](a)
+
+
+if __name__ == "__main__":
+    main()

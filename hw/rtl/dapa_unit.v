@@ -1,0 +1,116 @@
+// The DAPA activation unit in Verilog, written to the same arithmetic as hw/hls and the
+// integer golden model (dapa/fixed_point.h): the RTL twin that Verilator co-simulates
+// bit for bit and yosys costs. Coefficients come from `dapa_coeffs.vh`, written by
+// `dapa_export --verilog` from the same table as the HLS header.
+//
+// One element enters per cycle (II = 1) and leaves LATENCY cycles later:
+//   stage 1  segment k = #{j : breakpoint[j] <= x}: N-1 parallel comparators, summed
+//   stage 2  products a[k]*x and (FUSED) g*a[k]; fitted mode: c[k]*x instead of g*a[k]
+//   stage 3  y = sat(round_shift(a x) + b[k]); slope mode: dx = sat(round_shift(g a))
+//   stage 4  fitted mode only: d = sat(round_shift(c x) + e[k]) is ready at stage 3,
+//            dx = sat(round_shift(g d)) here
+// FUSED = 0 builds the forward-only unit.
+`default_nettype none
+module dapa_unit #(
+    parameter integer FUSED = 1
+) (
+    input  wire               clk,
+    input  wire               in_valid,
+    input  wire signed [15:0] x,
+    input  wire signed [15:0] g,
+    output wire               out_valid,
+    output wire signed [15:0] y,
+    output wire signed [15:0] dx
+);
+`include "dapa_coeffs.vh"
+  localparam integer N = DAPA_SEGMENTS;
+  localparam integer FITTED = (DAPA_FITTED != 0 && FUSED != 0) ? 1 : 0;
+  localparam integer LATENCY = (FITTED != 0) ? 4 : 3;
+
+  function automatic signed [47:0] ext16(input signed [15:0] v);
+    ext16 = {{32{v[15]}}, v};
+  endfunction
+  function automatic signed [47:0] ext32(input signed [31:0] v);
+    ext32 = {{16{v[31]}}, v};
+  endfunction
+  function automatic signed [31:0] mul16(input signed [15:0] a, input signed [15:0] b);
+    mul16 = $signed({{16{a[15]}}, a}) * $signed({{16{b[15]}}, b});
+  endfunction
+  // Round to nearest, ties toward +infinity, dropping s fraction bits (s <= 0: scale up).
+  function automatic signed [47:0] round_shift(input signed [47:0] v, input integer s);
+    if (s > 0) round_shift = (v + (48'sd1 <<< (s - 1))) >>> s;
+    else round_shift = v <<< (-s);
+  endfunction
+  function automatic signed [15:0] sat16(input signed [47:0] v);
+    if (v > 48'sd32767) sat16 = 16'sh7fff;
+    else if (v < -48'sd32768) sat16 = 16'sh8000;
+    else sat16 = v[15:0];
+  endfunction
+
+  // ---- stage 1: the segment ----
+  reg [5:0] k_comb;
+  integer j;
+  always @* begin
+    k_comb = 6'd0;
+    for (j = 0; j < N - 1; j = j + 1)
+      k_comb = k_comb + {5'd0, x >= $signed(DAPA_BREAKPOINTS[16*j+:16])};
+  end
+  reg [5:0] k1;
+  reg signed [15:0] x1, g1;
+  always @(posedge clk) begin
+    k1 <= k_comb;
+    x1 <= x;
+    g1 <= g;
+  end
+
+  // ---- stage 2: the coefficients and the products ----
+  wire signed [15:0] a1 = $signed(DAPA_SLOPE[16*k1+:16]);
+  reg signed [31:0] p2;
+  reg signed [15:0] b2;
+  always @(posedge clk) begin
+    p2 <= mul16(a1, x1);
+    b2 <= $signed(DAPA_INTERCEPT[16*k1+:16]);
+  end
+
+  // ---- stage 3: round, add, saturate ----
+  reg signed [15:0] y3;
+  always @(posedge clk) y3 <= sat16(round_shift(ext32(p2), DAPA_SHIFT_FORWARD) + ext16(b2));
+
+  reg [LATENCY-1:0] valid = 0;
+  always @(posedge clk) valid <= {valid[LATENCY-2:0], in_valid};
+  assign out_valid = valid[LATENCY-1];
+
+  generate
+    if (FITTED != 0) begin : fitted_gradient
+      reg signed [31:0] pc2;
+      reg signed [15:0] e2, g2, d3, g3, y4, dx4;
+      always @(posedge clk) begin
+        pc2 <= mul16($signed(DAPA_DSLOPE[16*k1+:16]), x1);
+        e2  <= $signed(DAPA_DINTERCEPT[16*k1+:16]);
+        g2  <= g1;
+        d3  <= sat16(round_shift(ext32(pc2), DAPA_SHIFT_DERIVATIVE) + ext16(e2));
+        g3  <= g2;
+        y4  <= y3;
+        dx4 <= sat16(round_shift(ext32(mul16(g3, d3)), DAPA_SHIFT_BACKWARD));
+      end
+      assign y  = y4;
+      assign dx = dx4;
+    end else if (FUSED != 0) begin : slope_gradient
+      reg signed [31:0] q2;
+      reg signed [15:0] dx3;
+      always @(posedge clk) begin
+        q2  <= mul16(g1, a1);
+        dx3 <= sat16(round_shift(ext32(q2), DAPA_SHIFT_BACKWARD));
+      end
+      assign y  = y3;
+      assign dx = dx3;
+    end else begin : forward_only
+      assign y  = y3;
+      assign dx = 16'sd0;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire unused_gradient = ^g1;  // the gradient port is not wired in this build
+      /* verilator lint_on UNUSEDSIGNAL */
+    end
+  endgenerate
+endmodule
+`default_nettype wire

@@ -1,0 +1,35 @@
+// make_test_table: a DAPA table for the hardware tests and the cost report, fitted on a
+// fixed synthetic distribution shaped like an MLP's pre-activations (a standard normal
+// with a wider component), then quantised to 16 bits. Deterministic.
+//   make_test_table SEGMENTS slope|fitted OUT.h5
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "core/rng.h"
+#include "dapa/table_io.h"
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: make_test_table SEGMENTS slope|fitted OUT.h5\n");
+    return 2;
+  }
+  using namespace dapa;
+  try {
+    int segments = std::atoi(argv[1]);
+    DerivativeMode mode = parse_mode(argv[2]);
+    Rng rng(2026);
+    Distribution d;
+    std::vector<float> xs(1 << 20);
+    for (size_t i = 0; i < xs.size(); ++i)
+      xs[i] = i % 5 == 0 ? rng.normal(-0.5f, 2.0f) : rng.normal(0.0f, 1.0f);
+    d.add(xs.data(), static_cast<int64_t>(xs.size()));
+    PiecewiseLinear t = fit_dapa(d, segments, Target::GeluErf, mode);
+    SiteTable site{"shared", t, true, d, true, quantize_table(t, d)};
+    save_tables(argv[3], {site});
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "make_test_table: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
