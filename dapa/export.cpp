@@ -22,12 +22,28 @@ struct List {
   const std::vector<int16_t>* words;
 };
 
-std::vector<List> lists_of(const FixedTable& f) {
-  return {{"BREAKPOINTS", &f.breakpoints},
-          {"SLOPE", &f.slope},
-          {"INTERCEPT", &f.intercept},
-          {"DSLOPE", &f.dslope},
-          {"DINTERCEPT", &f.dintercept}};
+struct Terms {  // the shift-add decomposition of the slope words, one list per field
+  std::vector<int16_t> s1, p1, s2, p2;
+};
+
+Terms terms_of(const FixedTable& f) {
+  Terms t;
+  for (int16_t a : f.slope) {
+    TwoTerms d;
+    if (f.shift_add && !two_terms(a, &d))
+      throw std::invalid_argument("slope word " + std::to_string(a) + " has no shift-add form");
+    t.s1.push_back(static_cast<int16_t>(d.s1)), t.p1.push_back(static_cast<int16_t>(d.p1));
+    t.s2.push_back(static_cast<int16_t>(d.s2)), t.p2.push_back(static_cast<int16_t>(d.p2));
+  }
+  return t;
+}
+
+// Shift-add tables also list each slope as a1 = S1 2^P1 + S2 2^P2 (all zero otherwise).
+std::vector<List> lists_of(const FixedTable& f, const Terms& t) {
+  return {
+      {"BREAKPOINTS", &f.breakpoints}, {"SLOPE", &f.slope},           {"INTERCEPT", &f.intercept},
+      {"DSLOPE", &f.dslope},           {"DINTERCEPT", &f.dintercept}, {"SLOPE_SIGN1", &t.s1},
+      {"SLOPE_SHIFT1", &t.p1},         {"SLOPE_SIGN2", &t.s2},        {"SLOPE_SHIFT2", &t.p2}};
 }
 
 struct Param {
@@ -37,15 +53,11 @@ struct Param {
 
 std::vector<Param> params_of(const FixedTable& f) {
   Shifts s = shifts_of(f);
-  return {{"SEGMENTS", f.segments()},
-          {"FITTED", f.mode == DerivativeMode::Fitted},
-          {"FRAC_X", f.frac_x},
-          {"FRAC_Y", f.frac_y},
-          {"FRAC_SLOPE", f.frac_slope},
-          {"FRAC_DSLOPE", f.frac_dslope},
-          {"FRAC_D", f.frac_d},
-          {"SHIFT_FORWARD", s.forward},
-          {"SHIFT_DERIVATIVE", s.derivative},
+  return {{"SEGMENTS", f.segments()},     {"FITTED", f.mode == DerivativeMode::Fitted},
+          {"SHIFT_ADD", f.shift_add},     {"FRAC_X", f.frac_x},
+          {"FRAC_Y", f.frac_y},           {"FRAC_SLOPE", f.frac_slope},
+          {"FRAC_DSLOPE", f.frac_dslope}, {"FRAC_D", f.frac_d},
+          {"SHIFT_FORWARD", s.forward},   {"SHIFT_DERIVATIVE", s.derivative},
           {"SHIFT_BACKWARD", s.backward}};
 }
 }  // namespace
@@ -72,7 +84,8 @@ std::string c_header(const FixedTable& f, const std::string& prefix, const std::
   for (const Param& p : params_of(f))
     o << "#define " << prefix << "_" << p.name << " " << p.value << "\n";
   o << "\n";
-  for (const List& l : lists_of(f)) {
+  Terms terms = terms_of(f);
+  for (const List& l : lists_of(f, terms)) {
     o << "static const int16_t " << prefix << "_" << l.name << "[" << l.words->size() << "] = {";
     for (size_t i = 0; i < l.words->size(); ++i) o << (i ? ", " : "") << (*l.words)[i];
     o << "};\n";
@@ -90,7 +103,8 @@ std::string verilog_include(const FixedTable& f, const std::string& prefix,
     << "/* verilator lint_off UNUSEDPARAM */\n";  // a unit uses only some of these
   for (const Param& p : params_of(f))
     o << "localparam integer " << prefix << "_" << p.name << " = " << p.value << ";\n";
-  for (const List& l : lists_of(f)) {
+  Terms terms = terms_of(f);
+  for (const List& l : lists_of(f, terms)) {
     size_t n = l.words->size();
     o << "localparam [" << 16 * n - 1 << ":0] " << prefix << "_" << l.name << " = {";
     for (size_t i = n; i-- > 0;) {

@@ -218,6 +218,51 @@ PiecewiseLinear fit_pwl(int segments, Target t, double lo, double hi, Derivative
   return f;
 }
 
+double nearest_two_term(double v, int min_exp, int max_exp, double limit) {
+  double best = 0;
+  std::vector<double> terms = {0.0};
+  for (int e = min_exp; e <= max_exp; ++e) terms.push_back(std::ldexp(1.0, e));
+  for (double t1 : terms)
+    for (double t2 : terms)
+      for (double s1 : {-1.0, 1.0})
+        for (double s2 : {-1.0, 1.0}) {
+          double c = s1 * t1 + s2 * t2;
+          if (std::abs(c) <= limit && std::abs(c - v) < std::abs(best - v)) best = c;
+        }
+  return best;
+}
+
+PiecewiseLinear restrict_to_shift_add(const PiecewiseLinear& t, const Distribution& d) {
+  t.validate();
+  if (t.mode != DerivativeMode::Slope)
+    throw std::invalid_argument("shift-add tables need the slope derivative mode");
+  if (d.count() == 0) throw std::invalid_argument("shift-add: the distribution holds no values");
+  PiecewiseLinear r = t;
+  std::vector<double> w(t.segments()), wx(t.segments()), wy(t.segments());
+  for (int64_t i = 0; i < d.bins(); ++i) {
+    double p = d.bin_mass(i);
+    if (p <= 0) continue;
+    double x = d.bin_center(i);
+    int k = t.segment_index(x);
+    w[k] += p, wx[k] += p * x, wy[k] += p * target_value(t.target, x);
+  }
+  for (int k = 0; k < t.segments(); ++k) {
+    double a = nearest_two_term(t.slope[k], -14, 2);
+    // Keep the line through the segment's weighted mean (or its old value at the middle
+    // of an empty segment).
+    double mx = w[k] > 0 ? wx[k] / w[k] : 0.0, my = w[k] > 0 ? wy[k] / w[k] : 0.0;
+    if (w[k] <= 0) {
+      double lo = k > 0 ? t.breakpoints[k - 1] : t.breakpoints.front() - 1.0;
+      double hi = k < t.segments() - 1 ? t.breakpoints[k] : t.breakpoints.back() + 1.0;
+      mx = 0.5 * (lo + hi), my = t.slope[k] * mx + t.intercept[k];
+    }
+    r.slope[k] = a, r.intercept[k] = my - a * mx;
+    r.dslope[k] = 0, r.dintercept[k] = a;  // the derivative is the slope
+  }
+  r.validate();
+  return r;
+}
+
 double mse_uniform(const PiecewiseLinear& f, double lo, double hi, bool derivative, int points) {
   if (points < 2 || !(lo < hi))
     throw std::invalid_argument("mse_uniform: needs lo < hi, 2+ points");

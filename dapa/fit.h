@@ -57,6 +57,16 @@ PiecewiseLinear fit_dapa(const Distribution& d, int segments, Target t,
 PiecewiseLinear fit_pwl(int segments, Target t, double lo = -4.0, double hi = 4.0,
                         DerivativeMode mode = DerivativeMode::Slope);
 
+// DSP-free tables: every slope a sum of at most two signed powers of two, 2^-14 and up,
+// so that a * x is two shifts and an add. Given the breakpoints, a segment's DWMSE with
+// its best intercept is a parabola in the slope centred on the least-squares slope, so
+// the best restricted slope is simply the nearest such value; the intercepts are refitted
+// (density-weighted) for it. Slope mode only (the fitted derivative needs a multiplier).
+PiecewiseLinear restrict_to_shift_add(const PiecewiseLinear& t, const Distribution& d);
+// The nearest value s1 2^e1 + s2 2^e2 (s in {-1, 0, 1}, min_exp <= e <= max_exp, at
+// most `limit` in magnitude) to v.
+double nearest_two_term(double v, int min_exp, int max_exp, double limit = 1e300);
+
 // Mean squared error over a uniform grid on [lo, hi] (of the value, or of the derivative).
 double mse_uniform(const PiecewiseLinear& f, double lo, double hi, bool derivative = false,
                    int points = 100001);

@@ -18,6 +18,20 @@ double FixedTable::derivative(double x) const {
   return from_fixed(FixedTable::derivative(xq, segment_index(xq)), derivative_frac());
 }
 
+bool two_terms(int32_t w, TwoTerms* out) {
+  for (int p1 = 0; p1 <= 15; ++p1)
+    for (int s1 : {0, 1, -1}) {
+      int32_t rest = w - s1 * (1 << p1);
+      for (int p2 = 0; p2 <= 15; ++p2)
+        for (int s2 : {0, 1, -1})
+          if (rest == s2 * (1 << p2)) {
+            if (out) *out = {s1, p1, s2, p2};
+            return true;
+          }
+    }
+  return false;
+}
+
 void FixedTable::validate() const {
   size_t n = slope.size();
   if (n < 1) throw std::invalid_argument("fixed-point table has no segments");
@@ -34,6 +48,15 @@ void FixedTable::validate() const {
     if (!(breakpoints[i] > breakpoints[i - 1]))
       throw std::invalid_argument("fixed-point breakpoints are not strictly increasing (at " +
                                   std::to_string(i) + ")");
+  if (shift_add) {
+    if (mode != DerivativeMode::Slope)
+      throw std::invalid_argument("a shift-add table needs the slope derivative mode");
+    for (size_t k = 0; k < slope.size(); ++k)
+      if (!two_terms(slope[k]))
+        throw std::invalid_argument("shift-add slope word " + std::to_string(slope[k]) +
+                                    " (segment " + std::to_string(k) +
+                                    ") is not a sum of two signed powers of two");
+  }
 }
 
 namespace {
@@ -41,15 +64,19 @@ namespace {
 // The fixed-point formats under search, one per quantity.
 enum Quantity { kX, kY, kSlope, kDslope, kD, kQuantities };
 
-FixedTable build(const PiecewiseLinear& t, const int frac[kQuantities]) {
+FixedTable build(const PiecewiseLinear& t, const int frac[kQuantities], bool shift_add) {
   FixedTable f;
   f.target = t.target;
   f.mode = t.mode;
+  f.shift_add = shift_add;
   f.frac_x = frac[kX], f.frac_y = frac[kY], f.frac_slope = frac[kSlope];
   f.frac_dslope = frac[kDslope], f.frac_d = frac[kD];
   for (double b : t.breakpoints) f.breakpoints.push_back(to_fixed(b, f.frac_x));
   for (int k = 0; k < t.segments(); ++k) {
-    f.slope.push_back(to_fixed(t.slope[k], f.frac_slope));
+    double a = std::ldexp(t.slope[k], f.frac_slope);  // in words
+    f.slope.push_back(shift_add
+                          ? saturate16(static_cast<int64_t>(nearest_two_term(a, 0, 15, 32767)))
+                          : to_fixed(t.slope[k], f.frac_slope));
     f.intercept.push_back(to_fixed(t.intercept[k], f.frac_y));
     f.dslope.push_back(to_fixed(t.dslope[k], f.frac_dslope));
     f.dintercept.push_back(to_fixed(t.dintercept[k], f.frac_d));
@@ -109,7 +136,7 @@ FixedTable quantize_table(const PiecewiseLinear& t, const Distribution& d,
     return dwmse(f, d) <= options.bound * r.float_dwmse &&
            dwmse(f, d, true) <= options.bound * r.float_dwmse_derivative;
   };
-  r.within_bound = fits(build(t, frac));
+  r.within_bound = fits(build(t, frac, options.shift_add));
   if (r.within_bound) {
     // Fewest fractional bits per quantity, one quantity at a time (the input first: it
     // is the unit's interface); the derivative lines only matter in fitted mode.
@@ -117,13 +144,13 @@ FixedTable quantize_table(const PiecewiseLinear& t, const Distribution& d,
     for (int q = kX; q <= last; ++q)
       while (frac[q] > 0) {
         --frac[q];
-        if (!fits(build(t, frac))) {
+        if (!fits(build(t, frac, options.shift_add))) {
           ++frac[q];
           break;
         }
       }
   }
-  FixedTable f = build(t, frac);
+  FixedTable f = build(t, frac, options.shift_add);
   f.validate();
   r.fixed_dwmse = dwmse(f, d);
   r.fixed_dwmse_derivative = dwmse(f, d, true);

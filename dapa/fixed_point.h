@@ -56,6 +56,7 @@ inline double from_fixed(int64_t w, int frac) {
 struct FixedTable {
   Target target = Target::GeluErf;
   DerivativeMode mode = DerivativeMode::Slope;
+  bool shift_add = false;  // slopes are two-term words: the unit needs no multiplier
   int frac_x = 0, frac_y = 0, frac_slope = 0, frac_dslope = 0, frac_d = 0;
   std::vector<int16_t> breakpoints;         // N - 1, strictly increasing
   std::vector<int16_t> slope, intercept;    // N
@@ -93,8 +94,15 @@ struct FixedTable {
 };
 
 struct QuantizeOptions {
-  double bound = 1.5;  // quantised DWMSE at most bound x the float fit's
+  double bound = 1.5;      // quantised DWMSE at most bound x the float fit's
+  bool shift_add = false;  // keep every slope word a sum of two signed powers of two
 };
+
+// w = s1 2^p1 + s2 2^p2 with s in {-1, 0, 1} and 0 <= p <= 15, if it is one.
+struct TwoTerms {
+  int s1 = 0, p1 = 0, s2 = 0, p2 = 0;
+};
+bool two_terms(int32_t w, TwoTerms* out = nullptr);
 
 struct QuantizeReport {
   double float_dwmse = 0, fixed_dwmse = 0;                        // value

@@ -117,6 +117,7 @@ void save_tables(const std::string& path, const std::vector<SiteTable>& sites) {
         FixedTable f = s.fixed;
         json fj;
         for (int i = 0; i < 5; ++i) fj[kFields[i]] = *field(f, i), fj[kFracs[i]] = *frac(f, i);
+        fj["shift_add"] = f.shift_add;
         site["fixed"] = fj;
       }
       if (s.has_distribution)
@@ -149,6 +150,7 @@ void write_tables(H5Store& h5, const std::string& group, const std::vector<SiteT
         h5.write_doubles(g + "/fixed/" + kFields[i], words_to_doubles(*field(f, i)));
         h5.write_attr(g + "/fixed", kFracs[i], static_cast<double>(*frac(f, i)));
       }
+      h5.write_attr(g + "/fixed", "shift_add", f.shift_add ? 1.0 : 0.0);
     }
   }
   std::string object = group.empty() ? "/" : group;
@@ -180,6 +182,7 @@ std::vector<SiteTable> load_tables(const std::string& path) {
                 doubles_to_words(path, name, fj.at(kFields[i]).get<std::vector<double>>());
             *frac(s.fixed, i) = to_frac(path, name, fj.at(kFracs[i]).get<double>());
           }
+          s.fixed.shift_add = fj.value("shift_add", false);
           s.fixed = checked_fixed(path, name, s.fixed, s.table);
           s.has_fixed = true;
         }
@@ -230,6 +233,8 @@ std::vector<SiteTable> read_tables(const H5Store& h5, const std::string& group,
               doubles_to_words(path, name, h5.read_doubles(g + "/fixed/" + kFields[i]));
           *frac(s.fixed, i) = to_frac(path, name, h5.read_attr_double(g + "/fixed", kFracs[i]));
         }
+        s.fixed.shift_add = h5.has_attr(g + "/fixed", "shift_add") &&
+                            h5.read_attr_double(g + "/fixed", "shift_add") != 0;
         s.fixed = checked_fixed(path, name, s.fixed, s.table);
         s.has_fixed = true;
       }

@@ -43,11 +43,11 @@ def evaluate(a, checkpoint, act=None, table=None):
     return json.loads(sh(cmd).strip().splitlines()[-1])["test_accuracy"]
 
 
-def fit(a, checkpoint, kind, segments, images, out):
+def fit(a, checkpoint, kind, segments, images, out, extra=()):
     report = out + ".json"
     sh([os.path.join(a.bin, "dapa_fit"), "--checkpoint", checkpoint, "--data", a.data,
         "--images", str(images), "--segments", str(segments), "--kind", kind,
-        "--threads", str(a.threads), "--out", out, "--report", report])
+        "--threads", str(a.threads), "--out", out, "--report", report, *extra])
     with open(report) as f:
         return json.load(f)["mean"]
 
@@ -85,7 +85,22 @@ def e1(a):
                                  "mse": m["mse" + suffix], "dwmse": m["dwmse" + suffix]})
                     print(f"{a.model} {act}: {100 * acc:.2f}% ({100 * (acc - base):+.2f})",
                           file=sys.stderr)
+        # The DSP-free table (hw/): DAPA(16) with shift-add slopes, fixed point only.
+        table = os.path.join(tmp, "shiftadd16.h5")
+        m = fit(a, a.checkpoint, "dapa", 16, a.images, table, ["--shift-add"])
+        acc = evaluate(a, a.checkpoint, "dapa:16:fixed", table)
+        shift_add = {"model": a.model, "approximation": "dapa:16:fixed shift-add",
+                     "kind": "dapa-shift-add", "segments": 16, "precision": "fixed",
+                     "gelu_accuracy": base, "accuracy": acc,
+                     "change_points": round(100 * (acc - base), 2), "mse": m["mse_fixed"],
+                     "dwmse": m["dwmse_fixed"]}
+        print(f"{a.model} shift-add: {100 * acc:.2f}% ({100 * (acc - base):+.2f})", file=sys.stderr)
     append_rows(os.path.join(a.results, "e1.csv"), rows)
+    append_rows(os.path.join(a.results, "e1-shift-add.csv"), [shift_add])
+    dapa16 = next(r for r in rows if r["approximation"] == "dapa:16:fixed")
+    print(f"DAPA(16) fixed: {dapa16['change_points']:+.2f} points, DWMSE {dapa16['dwmse']:.3g}; "
+          f"shift-add (DSP-free): {shift_add['change_points']:+.2f} points, DWMSE "
+          f"{shift_add['dwmse']:.3g}\n")
     print(f"| {a.model} (GELU {100 * base:.2f}%) | " +
           " | ".join(f"N={n}" for n in a.segments) + " |")
     print("|---|" + "---|" * len(a.segments))

@@ -26,6 +26,8 @@ DESIGNS = [
     ("DAPA(16) forward", "dapa_unit.v", "dapa_unit", "16_slope", 0, 3),
     ("DAPA(16) fused", "dapa_unit.v", "dapa_unit", "16_slope", 1, 3),
     ("DAPA(16) fused, fitted derivative", "dapa_unit.v", "dapa_unit", "16_fitted", 1, 4),
+    ("DAPA(16) forward, shift-add", "dapa_unit.v", "dapa_unit", "16_shiftadd", 0, 3),
+    ("DAPA(16) fused, shift-add", "dapa_unit.v", "dapa_unit", "16_shiftadd", 1, 3),
     ("DAPA(32) forward", "dapa_unit.v", "dapa_unit", "32_slope", 0, 3),
     ("DAPA(32) fused", "dapa_unit.v", "dapa_unit", "32_slope", 1, 3),
     ("baseline GELU forward", "gelu_baseline.v", "gelu_baseline", None, 0, 10),
@@ -114,6 +116,9 @@ def main():
         f"- Latency: {summary['latency_ratio_forward']:.1f}x lower forward-only "
         f"({d16f['latency']} vs {base_f['latency']} cycles), "
         f"{summary['latency_ratio_fused']:.1f}x lower fused, both at II = 1.",
+        "- The shift-add variant (every slope a sum of two signed powers of two, chosen by "
+        "DWMSE in dapa/: `dapa_fit --shift-add`) needs no DSP48E1 at all, for some LUTs; its "
+        "DWMSE and accuracy next to the 16-bit table's are in docs/results.md (E1).",
     ]
     targets = [
         ("DAPA(16) forward-only: at most 1 DSP48E1", d16f["DSP48E1"] <= 1),
@@ -121,6 +126,7 @@ def main():
         ("DAPA(16): latency at most 3 cycles, II = 1", d16b["latency"] <= 3 and d16b["ii"] == 1),
         ("fewer DSP48E1 and lower latency than the baseline",
          d16b["DSP48E1"] < base_b["DSP48E1"] and d16b["latency"] < base_b["latency"]),
+        ("DAPA(16) shift-add (fused): 0 DSP48E1", rows["DAPA(16) fused, shift-add"]["DSP48E1"] == 0),
         ("at least 16x fewer DSP48E1 than the baseline (paper's anchor)",
          summary["dsp_ratio_fused"] >= 16),
     ]
@@ -135,7 +141,7 @@ def main():
     print(f"report: {a.out}")
     # --check enforces what this unit must meet; the 16x anchor is reported, not enforced.
     if a.check:
-        failed = [t for t, ok in targets[:4] if not ok]
+        failed = [t for t, ok in targets[:-1] if not ok]
         if failed:
             sys.exit("report.py: targets missed: " + "; ".join(failed))
 

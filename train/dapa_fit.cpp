@@ -29,12 +29,14 @@ struct Options {
   int64_t images = 1024, segments = 16, batch = 128;
   double bound = 1.5;
   std::pair<double, double> mse_range{-4.0, 4.0};
-  bool shared = false;
+  bool shared = false, shift_add = false;
   int threads = 0;
 };
 
 int run(const Options& o) {
   if (o.threads > 0) set_num_threads(o.threads);
+  if (o.shift_add && (o.kind != "dapa" || o.mode != "slope"))
+    throw std::invalid_argument("--shift-add: needs --kind dapa and --mode slope");
   auto [mse_lo, mse_hi] = o.mse_range;
   if (!(mse_lo < mse_hi))
     throw std::invalid_argument("--mse-range: expected LO < HI, got " + std::to_string(mse_lo) +
@@ -60,6 +62,11 @@ int run(const Options& o) {
   std::string summary =
       calibrate_sites(sites, model, loader, loader.batches_per_epoch(), o.shared, o.bound);
   std::vector<SiteTable> tables = site_tables(sites, o.shared);
+  if (o.shift_add)  // DSP-free: two-term slopes, intercepts refitted, formats chosen again
+    for (SiteTable& t : tables) {
+      t.table = restrict_to_shift_add(t.table, t.distribution);
+      t.fixed = quantize_table(t.table, t.distribution, {o.bound, true});
+    }
   save_tables(o.out, tables);
   std::printf("dapa_fit: %s\n", summary.c_str());
   // Per site and averaged: MSE on a uniform grid and DWMSE on the site's distribution,
@@ -120,6 +127,8 @@ int main(int argc, char** argv) {
                  "on [-4, 4]: only its fixed-point formats come from the data)")
       ->check(CLI::IsMember({"dapa", "pwl"}))
       ->capture_default_str();
+  app.add_flag("--shift-add", o.shift_add,
+               "DSP-free tables: every slope a sum of two signed powers of two (slope mode)");
   app.add_option("--report", o.report,
                  "also write per-site MSE (uniform grid) and DWMSE, float and fixed, as JSON");
   app.add_option("--mse-range", o.mse_range, "range of the uniform MSE grid")

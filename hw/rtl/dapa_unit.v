@@ -5,7 +5,8 @@
 //
 // One element enters per cycle (II = 1) and leaves LATENCY cycles later:
 //   stage 1  segment k = #{j : breakpoint[j] <= x}: N-1 parallel comparators, summed
-//   stage 2  products a[k]*x and (FUSED) g*a[k]; fitted mode: c[k]*x instead of g*a[k]
+//   stage 2  products a[k]*x and (FUSED) g*a[k]; fitted mode: c[k]*x instead of g*a[k];
+//            a shift-add table makes a[k]*v two shifts and an add (no DSP)
 //   stage 3  y = sat(round_shift(a x) + b[k]); slope mode: dx = sat(round_shift(g a))
 //   stage 4  fitted mode only: d = sat(round_shift(c x) + e[k]) is ready at stage 3,
 //            dx = sat(round_shift(g d)) here
@@ -47,6 +48,21 @@ module dapa_unit #(
     else sat16 = v[15:0];
   endfunction
 
+  // a[k] * v: a multiply, or for a shift-add table (DAPA_SHIFT_ADD) S1 2^P1 + S2 2^P2
+  // times v, two shifts and an add (the unused branch is optimised away).
+  function automatic signed [31:0] term(input signed [15:0] v, input signed [15:0] sign,
+                                        input [3:0] shift);
+    reg signed [31:0] t;
+    t = $signed({{16{v[15]}}, v}) <<< shift;
+    term = (sign > 0) ? t : (sign < 0) ? -t : 32'sd0;
+  endfunction
+  function automatic signed [31:0] slope_times(input [5:0] k, input signed [15:0] v);
+    if (DAPA_SHIFT_ADD != 0)
+      slope_times = term(v, $signed(DAPA_SLOPE_SIGN1[16*k+:16]), DAPA_SLOPE_SHIFT1[16*k+:4]) +
+                    term(v, $signed(DAPA_SLOPE_SIGN2[16*k+:16]), DAPA_SLOPE_SHIFT2[16*k+:4]);
+    else slope_times = mul16($signed(DAPA_SLOPE[16*k+:16]), v);
+  endfunction
+
   // ---- stage 1: the segment ----
   reg [5:0] k_comb;
   integer j;
@@ -64,11 +80,10 @@ module dapa_unit #(
   end
 
   // ---- stage 2: the coefficients and the products ----
-  wire signed [15:0] a1 = $signed(DAPA_SLOPE[16*k1+:16]);
   reg signed [31:0] p2;
   reg signed [15:0] b2;
   always @(posedge clk) begin
-    p2 <= mul16(a1, x1);
+    p2 <= slope_times(k1, x1);
     b2 <= $signed(DAPA_INTERCEPT[16*k1+:16]);
   end
 
@@ -99,7 +114,7 @@ module dapa_unit #(
       reg signed [31:0] q2;
       reg signed [15:0] dx3;
       always @(posedge clk) begin
-        q2  <= mul16(g1, a1);
+        q2  <= slope_times(k1, g1);
         dx3 <= sat16(round_shift(ext32(q2), DAPA_SHIFT_BACKWARD));
       end
       assign y  = y3;

@@ -218,3 +218,52 @@ TEST(FixedPoint, ExportsForTheHardwareUnit) {
 
 }  // namespace
 }  // namespace dapa
+
+namespace dapa {
+namespace {
+
+TEST(ShiftAdd, TwoTermWordsAndNearestValues) {
+  TwoTerms t;
+  ASSERT_TRUE(two_terms(0, &t));
+  EXPECT_EQ(t.s1 | t.s2, 0);
+  ASSERT_TRUE(two_terms(-96, &t));  // -128 + 32
+  EXPECT_EQ(t.s1 * (1 << t.p1) + t.s2 * (1 << t.p2), -96);
+  EXPECT_TRUE(two_terms(30720));                              // 2^15 - 2^11
+  EXPECT_TRUE(two_terms(7));                                  // 8 - 1
+  EXPECT_FALSE(two_terms(11));                                // 8 + 2 + 1
+  EXPECT_FALSE(two_terms(21845));                             // 0b101010101010101
+  EXPECT_DOUBLE_EQ(nearest_two_term(0.9, -14, 2), 0.875);     // 1 - 1/8
+  EXPECT_DOUBLE_EQ(nearest_two_term(-0.3, -14, 2), -0.3125);  // -1/4 - 1/16
+  EXPECT_DOUBLE_EQ(nearest_two_term(3.0, -14, 2), 3.0);
+  EXPECT_DOUBLE_EQ(nearest_two_term(40000, 0, 15, 32767), 32767);  // 2^15 - 1, within the limit
+}
+
+TEST(ShiftAdd, RestrictedTablesStayCloseAndQuantiseToTwoTermWords) {
+  Distribution d = normal_sample(200000);
+  PiecewiseLinear t = fit_dapa(d, 16, Target::GeluErf);
+  PiecewiseLinear r = restrict_to_shift_add(t, d);
+  EXPECT_EQ(r.breakpoints, t.breakpoints);
+  for (int k = 0; k < r.segments(); ++k) {
+    EXPECT_EQ(r.slope[k], nearest_two_term(t.slope[k], -14, 2)) << k;
+    EXPECT_NEAR(r.slope[k], t.slope[k], 0.2 * std::abs(t.slope[k]) + 1e-4) << k;
+  }
+  // The least-squares fit is optimal, the restricted one close to it.
+  EXPECT_GE(dwmse(r, d), dwmse(t, d));
+  EXPECT_LT(dwmse(r, d), 3 * dwmse(t, d));
+  QuantizeReport rep;
+  FixedTable f = quantize_table(r, d, {1.5, true}, &rep);
+  EXPECT_TRUE(f.shift_add);
+  EXPECT_TRUE(rep.within_bound);
+  for (int16_t a : f.slope) EXPECT_TRUE(two_terms(a)) << a;
+  std::string h = c_header(f, "DAPA", "test");
+  EXPECT_NE(h.find("#define DAPA_SHIFT_ADD 1\n"), std::string::npos);
+  EXPECT_NE(h.find("DAPA_SLOPE_SHIFT2[16]"), std::string::npos);
+  FixedTable broken = f;
+  broken.slope[3] = 11;
+  EXPECT_THROW(broken.validate(), std::invalid_argument);
+  EXPECT_THROW(restrict_to_shift_add(fit_dapa(d, 8, Target::GeluErf, DerivativeMode::Fitted), d),
+               std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace dapa

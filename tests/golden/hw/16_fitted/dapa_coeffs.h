@@ -5,6 +5,7 @@
 
 #define DAPA_SEGMENTS 16
 #define DAPA_FITTED 1
+#define DAPA_SHIFT_ADD 0
 #define DAPA_FRAC_X 7
 #define DAPA_FRAC_Y 8
 #define DAPA_FRAC_SLOPE 8
@@ -19,3 +20,7 @@ static const int16_t DAPA_SLOPE[16] = {-3, -29, -31, -18, 4, 32, 64, 99, 134, 17
 static const int16_t DAPA_INTERCEPT[16] = {-13, -69, -73, -59, -40, -23, -10, -2, 0, -4, -14, -29, -48, -66, -74, -26};
 static const int16_t DAPA_DSLOPE[16] = {-3, -10, 10, 35, 58, 78, 92, 100, 102, 98, 87, 71, 49, 24, -2, -6};
 static const int16_t DAPA_DINTERCEPT[16] = {-13, -32, -3, 25, 44, 56, 62, 64, 64, 65, 68, 76, 91, 115, 147, 150};
+static const int16_t DAPA_SLOPE_SIGN1[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+static const int16_t DAPA_SLOPE_SHIFT1[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+static const int16_t DAPA_SLOPE_SIGN2[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+static const int16_t DAPA_SLOPE_SHIFT2[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};

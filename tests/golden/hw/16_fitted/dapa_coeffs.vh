@@ -3,6 +3,7 @@
 /* verilator lint_off UNUSEDPARAM */
 localparam integer DAPA_SEGMENTS = 16;
 localparam integer DAPA_FITTED = 1;
+localparam integer DAPA_SHIFT_ADD = 0;
 localparam integer DAPA_FRAC_X = 7;
 localparam integer DAPA_FRAC_Y = 8;
 localparam integer DAPA_FRAC_SLOPE = 8;
@@ -16,4 +17,8 @@ localparam [255:0] DAPA_SLOPE = {16'h0107, 16'h0120, 16'h0119, 16'h0106, 16'h00e
 localparam [255:0] DAPA_INTERCEPT = {16'hffe6, 16'hffb6, 16'hffbe, 16'hffd0, 16'hffe3, 16'hfff2, 16'hfffc, 16'h0000, 16'hfffe, 16'hfff6, 16'hffe9, 16'hffd8, 16'hffc5, 16'hffb7, 16'hffbb, 16'hfff3};
 localparam [255:0] DAPA_DSLOPE = {16'hfffa, 16'hfffe, 16'h0018, 16'h0031, 16'h0047, 16'h0057, 16'h0062, 16'h0066, 16'h0064, 16'h005c, 16'h004e, 16'h003a, 16'h0023, 16'h000a, 16'hfff6, 16'hfffd};
 localparam [255:0] DAPA_DINTERCEPT = {16'h0096, 16'h0093, 16'h0073, 16'h005b, 16'h004c, 16'h0044, 16'h0041, 16'h0040, 16'h0040, 16'h003e, 16'h0038, 16'h002c, 16'h0019, 16'hfffd, 16'hffe0, 16'hfff3};
+localparam [255:0] DAPA_SLOPE_SIGN1 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
+localparam [255:0] DAPA_SLOPE_SHIFT1 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
+localparam [255:0] DAPA_SLOPE_SIGN2 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
+localparam [255:0] DAPA_SLOPE_SHIFT2 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
 /* verilator lint_on UNUSEDPARAM */

@@ -5,6 +5,7 @@
 
 #define DAPA_SEGMENTS 16
 #define DAPA_FITTED 0
+#define DAPA_SHIFT_ADD 0
 #define DAPA_FRAC_X 7
 #define DAPA_FRAC_Y 8
 #define DAPA_FRAC_SLOPE 8
@@ -19,3 +20,7 @@ static const int16_t DAPA_SLOPE[16] = {-3, -29, -31, -18, 4, 32, 64, 99, 134, 17
 static const int16_t DAPA_INTERCEPT[16] = {-13, -69, -73, -59, -40, -23, -10, -2, 0, -4, -14, -29, -48, -66, -74, -26};
 static const int16_t DAPA_DSLOPE[16] = {-809, -2605, 2563, 8961, 14947, 19883, 23468, 25565, 26080, 24994, 22333, 18157, 12635, 6121, -449, -1533};
 static const int16_t DAPA_DINTERCEPT[16] = {-1718, -4064, -363, 3138, 5637, 7158, 7914, 8168, 8192, 8266, 8672, 9699, 11626, 14681, 18761, 19239};
+static const int16_t DAPA_SLOPE_SIGN1[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+static const int16_t DAPA_SLOPE_SHIFT1[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+static const int16_t DAPA_SLOPE_SIGN2[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+static const int16_t DAPA_SLOPE_SHIFT2[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};

@@ -3,6 +3,7 @@
 /* verilator lint_off UNUSEDPARAM */
 localparam integer DAPA_SEGMENTS = 16;
 localparam integer DAPA_FITTED = 0;
+localparam integer DAPA_SHIFT_ADD = 0;
 localparam integer DAPA_FRAC_X = 7;
 localparam integer DAPA_FRAC_Y = 8;
 localparam integer DAPA_FRAC_SLOPE = 8;
@@ -16,4 +17,8 @@ localparam [255:0] DAPA_SLOPE = {16'h0107, 16'h0120, 16'h0119, 16'h0106, 16'h00e
 localparam [255:0] DAPA_INTERCEPT = {16'hffe6, 16'hffb6, 16'hffbe, 16'hffd0, 16'hffe3, 16'hfff2, 16'hfffc, 16'h0000, 16'hfffe, 16'hfff6, 16'hffe9, 16'hffd8, 16'hffc5, 16'hffb7, 16'hffbb, 16'hfff3};
 localparam [255:0] DAPA_DSLOPE = {16'hfa03, 16'hfe3f, 16'h17e9, 16'h315b, 16'h46ed, 16'h573d, 16'h61a2, 16'h65e0, 16'h63dd, 16'h5bac, 16'h4dab, 16'h3a63, 16'h2301, 16'h0a03, 16'hf5d3, 16'hfcd7};
 localparam [255:0] DAPA_DINTERCEPT = {16'h4b27, 16'h4949, 16'h3959, 16'h2d6a, 16'h25e3, 16'h21e0, 16'h204a, 16'h2000, 16'h1fe8, 16'h1eea, 16'h1bf6, 16'h1605, 16'h0c42, 16'hfe95, 16'hf020, 16'hf94a};
+localparam [255:0] DAPA_SLOPE_SIGN1 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
+localparam [255:0] DAPA_SLOPE_SHIFT1 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
+localparam [255:0] DAPA_SLOPE_SIGN2 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
+localparam [255:0] DAPA_SLOPE_SHIFT2 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
 /* verilator lint_on UNUSEDPARAM */

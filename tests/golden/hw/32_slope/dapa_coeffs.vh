@@ -3,6 +3,7 @@
 /* verilator lint_off UNUSEDPARAM */
 localparam integer DAPA_SEGMENTS = 32;
 localparam integer DAPA_FITTED = 0;
+localparam integer DAPA_SHIFT_ADD = 0;
 localparam integer DAPA_FRAC_X = 8;
 localparam integer DAPA_FRAC_Y = 10;
 localparam integer DAPA_FRAC_SLOPE = 11;
@@ -16,4 +17,8 @@ localparam [511:0] DAPA_SLOPE = {16'h0819, 16'h08c1, 16'h08fe, 16'h0904, 16'h08e
 localparam [511:0] DAPA_INTERCEPT = {16'hffcf, 16'hff10, 16'hfedb, 16'hfed6, 16'hfee9, 16'hff08, 16'hff2d, 16'hff53, 16'hff78, 16'hff9b, 16'hffb9, 16'hffd3, 16'hffe7, 16'hfff6, 16'hfffe, 16'h0000, 16'hfffc, 16'hfff2, 16'hffe2, 16'hffcc, 16'hffb1, 16'hff92, 16'hff70, 16'hff4b, 16'hff26, 16'hff04, 16'hfee7, 16'hfed6, 16'hfed9, 16'hff01, 16'hff67, 16'hfff4};
 localparam [511:0] DAPA_DSLOPE = {16'hfca8, 16'hf2b6, 16'hf95d, 16'h04be, 16'h11bc, 16'h1ede, 16'h2b97, 16'h3770, 16'h423b, 16'h4bbc, 16'h53da, 16'h5a8c, 16'h5fbd, 16'h6366, 16'h6584, 16'h6613, 16'h6513, 16'h6282, 16'h5e65, 16'h58d9, 16'h51d6, 16'h497e, 16'h3fe6, 16'h3519, 16'h2964, 16'h1d15, 16'h1089, 16'h046f, 16'hf9e9, 16'hf335, 16'hf476, 16'hff17};
 localparam [511:0] DAPA_DINTERCEPT = {16'h46bc, 16'h52be, 16'h4d1e, 16'h44f2, 16'h3ce9, 16'h35dd, 16'h2fec, 16'h2b22, 16'h2763, 16'h2499, 16'h229e, 16'h214e, 16'h2087, 16'h2025, 16'h2003, 16'h2000, 16'h1ff8, 16'h1fc7, 16'h1f4b, 16'h1e64, 16'h1cee, 16'h1aca, 16'h17da, 16'h13f9, 16'h0f1c, 16'h093c, 16'h0264, 16'hfad7, 16'hf34c, 16'hedb8, 16'hef29, 16'hfddf};
+localparam [511:0] DAPA_SLOPE_SIGN1 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
+localparam [511:0] DAPA_SLOPE_SHIFT1 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
+localparam [511:0] DAPA_SLOPE_SIGN2 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
+localparam [511:0] DAPA_SLOPE_SHIFT2 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
 /* verilator lint_on UNUSEDPARAM */

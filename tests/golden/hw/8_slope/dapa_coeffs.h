@@ -5,6 +5,7 @@
 
 #define DAPA_SEGMENTS 8
 #define DAPA_FITTED 0
+#define DAPA_SHIFT_ADD 0
 #define DAPA_FRAC_X 5
 #define DAPA_FRAC_Y 7
 #define DAPA_FRAC_SLOPE 7
@@ -19,3 +20,7 @@ static const int16_t DAPA_SLOPE[8] = {-4, -13, 9, 41, 76, 110, 136, 135};
 static const int16_t DAPA_INTERCEPT[8] = {-15, -33, -15, -2, 0, -10, -28, -22};
 static const int16_t DAPA_DSLOPE[8] = {-1476, 5399, 17362, 24583, 25611, 20241, 9109, -1817};
 static const int16_t DAPA_DINTERCEPT[8] = {-2906, 1423, 6508, 8096, 8201, 9084, 13063, 19663};
+static const int16_t DAPA_SLOPE_SIGN1[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+static const int16_t DAPA_SLOPE_SHIFT1[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+static const int16_t DAPA_SLOPE_SIGN2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+static const int16_t DAPA_SLOPE_SHIFT2[8] = {0, 0, 0, 0, 0, 0, 0, 0};

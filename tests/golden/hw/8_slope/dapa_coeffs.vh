@@ -3,6 +3,7 @@
 /* verilator lint_off UNUSEDPARAM */
 localparam integer DAPA_SEGMENTS = 8;
 localparam integer DAPA_FITTED = 0;
+localparam integer DAPA_SHIFT_ADD = 0;
 localparam integer DAPA_FRAC_X = 5;
 localparam integer DAPA_FRAC_Y = 7;
 localparam integer DAPA_FRAC_SLOPE = 7;
@@ -16,4 +17,8 @@ localparam [127:0] DAPA_SLOPE = {16'h0087, 16'h0088, 16'h006e, 16'h004c, 16'h002
 localparam [127:0] DAPA_INTERCEPT = {16'hffea, 16'hffe4, 16'hfff6, 16'h0000, 16'hfffe, 16'hfff1, 16'hffdf, 16'hfff1};
 localparam [127:0] DAPA_DSLOPE = {16'hf8e7, 16'h2395, 16'h4f11, 16'h640b, 16'h6007, 16'h43d2, 16'h1517, 16'hfa3c};
 localparam [127:0] DAPA_DINTERCEPT = {16'h4ccf, 16'h3307, 16'h237c, 16'h2009, 16'h1fa0, 16'h196c, 16'h058f, 16'hf4a6};
+localparam [127:0] DAPA_SLOPE_SIGN1 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
+localparam [127:0] DAPA_SLOPE_SHIFT1 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
+localparam [127:0] DAPA_SLOPE_SIGN2 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
+localparam [127:0] DAPA_SLOPE_SHIFT2 = {16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000, 16'h0000};
 /* verilator lint_on UNUSEDPARAM */
