@@ -5,6 +5,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "dapa/metrics.h"
+
 namespace dapa {
 
 namespace {
@@ -264,30 +266,11 @@ PiecewiseLinear restrict_to_shift_add(const PiecewiseLinear& t, const Distributi
 }
 
 double mse_uniform(const PiecewiseLinear& f, double lo, double hi, bool derivative, int points) {
-  if (points < 2 || !(lo < hi))
-    throw std::invalid_argument("mse_uniform: needs lo < hi, 2+ points");
-  double acc = 0;
-  for (int i = 0; i < points; ++i) {
-    double x = lo + (hi - lo) * i / (points - 1);
-    double e = derivative ? f.derivative(x) - target_derivative(f.target, x)
-                          : f.value(x) - target_value(f.target, x);
-    acc += e * e;
-  }
-  return acc / points;
+  return metrics::mse_uniform(f, lo, hi, derivative, points);
 }
 
 double dwmse(const PiecewiseLinear& f, const Distribution& d, bool derivative) {
-  if (d.count() == 0) throw std::invalid_argument("dwmse: the distribution holds no values");
-  double acc = 0;
-  for (int64_t i = 0; i < d.bins(); ++i) {
-    double p = d.bin_mass(i);
-    if (p <= 0) continue;
-    double x = d.bin_center(i);
-    double e = derivative ? f.derivative(x) - target_derivative(f.target, x)
-                          : f.value(x) - target_value(f.target, x);
-    acc += p * e * e;
-  }
-  return acc;
+  return metrics::dwmse(f, d, derivative);
 }
 
 }  // namespace dapa

@@ -3,7 +3,9 @@
 #include "dapa/fixed_point.h"
 
 #include <stdexcept>
+
 #include <string>
+#include "dapa/metrics.h"
 
 #include "core/parallel.h"
 
@@ -159,30 +161,11 @@ FixedTable quantize_table(const PiecewiseLinear& t, const Distribution& d,
 }
 
 double dwmse(const FixedTable& f, const Distribution& d, bool derivative) {
-  if (d.count() == 0) throw std::invalid_argument("dwmse: the distribution holds no values");
-  double acc = 0;
-  for (int64_t i = 0; i < d.bins(); ++i) {
-    double p = d.bin_mass(i);
-    if (p <= 0) continue;
-    double x = d.bin_center(i);
-    double e = derivative ? f.derivative(x) - target_derivative(f.target, x)
-                          : f.value(x) - target_value(f.target, x);
-    acc += p * e * e;
-  }
-  return acc;
+  return metrics::dwmse(f, d, derivative);
 }
 
 double mse_uniform(const FixedTable& f, double lo, double hi, bool derivative, int points) {
-  if (points < 2 || !(lo < hi))
-    throw std::invalid_argument("mse_uniform: needs lo < hi, 2+ points");
-  double acc = 0;
-  for (int i = 0; i < points; ++i) {
-    double x = lo + (hi - lo) * i / (points - 1);
-    double e = derivative ? f.derivative(x) - target_derivative(f.target, x)
-                          : f.value(x) - target_value(f.target, x);
-    acc += e * e;
-  }
-  return acc / points;
+  return metrics::mse_uniform(f, lo, hi, derivative, points);
 }
 
 FixedKernel::FixedKernel(const FixedTable& t) : table(t) {

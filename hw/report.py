@@ -37,7 +37,7 @@ DESIGNS = [
 
 def synthesise(verilog, top, include, fused, workdir):
     stat = os.path.join(workdir, f"{top}_{fused}.json")
-    inc = f"-I{include} " if include else ""
+    inc = f"-I{os.path.join(HW, 'rtl')} " + (f"-I{include} " if include else "")
     script = "; ".join([
         f"read_verilog {inc}{os.path.join(HW, 'rtl', verilog)}",
         f"chparam -set FUSED {fused} {top}",

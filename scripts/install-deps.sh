@@ -3,6 +3,7 @@
 # Idempotent: when all packages are present it does nothing (not even apt-get update).
 #   scripts/install-deps.sh              build + test + training data
 #   scripts/install-deps.sh --reference  also PyTorch and h5py (golden fixtures, side-by-side comparisons)
+#   scripts/install-deps.sh --arm        also the ARM cross compilers, qemu-user and mmdebstrap
 set -euo pipefail
 
 packages=(
@@ -20,12 +21,13 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --reference) packages+=(python3-torch python3-h5py python3-numpy) ;;
+    --arm) packages+=(crossbuild-essential-armhf crossbuild-essential-arm64 qemu-user mmdebstrap) ;;
     -h | --help)
-      sed -n '2,5p' "$0"
+      sed -n '2,6p' "$0"
       exit 0
       ;;
     *)
-      echo "install-deps.sh: unknown option '$arg' (expected --reference)" >&2
+      echo "install-deps.sh: unknown option '$arg' (expected --reference or --arm)" >&2
       exit 2
       ;;
   esac

@@ -5,20 +5,9 @@
 #include "dapa_unit.h"
 
 #include "dapa_coeffs.h"
+#include "fixed_arith.h"
 
 namespace {
-
-// Round to nearest (ties toward +infinity) while dropping s fraction bits; s <= 0 scales
-// up instead. Written with a multiply for s <= 0 because shifting a negative number
-// left is undefined in C++.
-inline int64_t round_shift(int64_t v, int s) {
-  if (s <= 0) return v * (static_cast<int64_t>(1) << -s);
-  return (v + (static_cast<int64_t>(1) << (s - 1))) >> s;
-}
-
-inline int16_t saturate16(int64_t v) {
-  return static_cast<int16_t>(v < -32768 ? -32768 : v > 32767 ? 32767 : v);
-}
 
 // a[k] * v. A shift-add table (DAPA_SHIFT_ADD) holds each slope as S1 2^P1 + S2 2^P2:
 // two shifts and an add, no multiplier. The shifts are done on the unsigned pattern
@@ -48,14 +37,14 @@ inline int segment_of(int16_t x) {
 void dapa_element(int16_t x, int16_t g, int16_t* y, int16_t* dx) {
 #pragma HLS INLINE
   int k = segment_of(x);
-  *y = saturate16(round_shift(slope_times(k, x), DAPA_SHIFT_FORWARD) + DAPA_INTERCEPT[k]);
+  *y = dapa_saturate16(dapa_round_shift(slope_times(k, x), DAPA_SHIFT_FORWARD) + DAPA_INTERCEPT[k]);
   if (DAPA_FITTED) {
-    int16_t d =
-        saturate16(round_shift(static_cast<int64_t>(DAPA_DSLOPE[k]) * x, DAPA_SHIFT_DERIVATIVE) +
-                   DAPA_DINTERCEPT[k]);
-    *dx = saturate16(round_shift(static_cast<int64_t>(g) * d, DAPA_SHIFT_BACKWARD));
+    int16_t d = dapa_saturate16(
+        dapa_round_shift(static_cast<int64_t>(DAPA_DSLOPE[k]) * x, DAPA_SHIFT_DERIVATIVE) +
+        DAPA_DINTERCEPT[k]);
+    *dx = dapa_saturate16(dapa_round_shift(static_cast<int64_t>(g) * d, DAPA_SHIFT_BACKWARD));
   } else {
-    *dx = saturate16(round_shift(slope_times(k, g), DAPA_SHIFT_BACKWARD));
+    *dx = dapa_saturate16(dapa_round_shift(slope_times(k, g), DAPA_SHIFT_BACKWARD));
   }
 }
 

@@ -28,25 +28,7 @@ module dapa_unit #(
   localparam integer FITTED = (DAPA_FITTED != 0 && FUSED != 0) ? 1 : 0;
   localparam integer LATENCY = (FITTED != 0) ? 4 : 3;
 
-  function automatic signed [47:0] ext16(input signed [15:0] v);
-    ext16 = {{32{v[15]}}, v};
-  endfunction
-  function automatic signed [47:0] ext32(input signed [31:0] v);
-    ext32 = {{16{v[31]}}, v};
-  endfunction
-  function automatic signed [31:0] mul16(input signed [15:0] a, input signed [15:0] b);
-    mul16 = $signed({{16{a[15]}}, a}) * $signed({{16{b[15]}}, b});
-  endfunction
-  // Round to nearest, ties toward +infinity, dropping s fraction bits (s <= 0: scale up).
-  function automatic signed [47:0] round_shift(input signed [47:0] v, input integer s);
-    if (s > 0) round_shift = (v + (48'sd1 <<< (s - 1))) >>> s;
-    else round_shift = v <<< (-s);
-  endfunction
-  function automatic signed [15:0] sat16(input signed [47:0] v);
-    if (v > 48'sd32767) sat16 = 16'sh7fff;
-    else if (v < -48'sd32768) sat16 = 16'sh8000;
-    else sat16 = v[15:0];
-  endfunction
+`include "fixed_arith.vh"
 
   // a[k] * v: a multiply, or for a shift-add table (DAPA_SHIFT_ADD) S1 2^P1 + S2 2^P2
   // times v, two shifts and an add (the unused branch is optimised away).

@@ -23,19 +23,9 @@ module gelu_baseline #(
   localparam [111:0] S = {16'sd5354, -16'sd19810, 16'sd30179, -16'sd24638, 16'sd11706,
                           -16'sd3197, 16'sd408};
 
-  function automatic signed [47:0] ext16(input signed [15:0] v);
-    ext16 = {{32{v[15]}}, v};
-  endfunction
-  function automatic signed [47:0] mul16(input signed [15:0] a, input signed [15:0] b);
-    mul16 = $signed({{32{a[15]}}, a}) * $signed({{32{b[15]}}, b});
-  endfunction
-  function automatic signed [47:0] round_shift(input signed [47:0] v, input integer s);
-    round_shift = (v + (48'sd1 <<< (s - 1))) >>> s;  // s > 0 throughout
-  endfunction
-  function automatic signed [15:0] sat16(input signed [47:0] v);
-    if (v > 48'sd32767) sat16 = 16'sh7fff;
-    else if (v < -48'sd32768) sat16 = 16'sh8000;
-    else sat16 = v[15:0];
+`include "fixed_arith.vh"
+  function automatic signed [47:0] mul48(input signed [15:0] a, input signed [15:0] b);
+    mul48 = ext32(mul16(a, b));
   endfunction
 
   // Pipeline registers: index = stage.
@@ -54,16 +44,16 @@ module gelu_baseline #(
       gs[i] <= gs[i-1];
     end
     for (i = 2; i <= 9; i = i + 1) ts[i] <= ts[i-1];
-    us[2] <= sat16(round_shift(mul16(ts[1], ts[1]), 15));
+    us[2] <= sat16(round_shift(mul48(ts[1], ts[1]), 15));
     rs[2] <= $signed(R[16*6+:16]);
     ss[2] <= $signed(S[16*6+:16]);
     for (i = 3; i <= 8; i = i + 1) begin
       us[i] <= us[i-1];
-      rs[i] <= sat16(round_shift(mul16(rs[i-1], us[i-1]), 15) + ext16($signed(R[16*(8-i)+:16])));
-      ss[i] <= sat16(round_shift(mul16(ss[i-1], us[i-1]), 15) + ext16($signed(S[16*(8-i)+:16])));
+      rs[i] <= sat16(round_shift(mul48(rs[i-1], us[i-1]), 15) + ext16($signed(R[16*(8-i)+:16])));
+      ss[i] <= sat16(round_shift(mul48(ss[i-1], us[i-1]), 15) + ext16($signed(S[16*(8-i)+:16])));
     end
-    h9 <= sat16(round_shift(mul16(ts[8], rs[8]), 12));
-    xpdf9 <= sat16(round_shift(mul16(ts[8], ss[8]), 9));
+    h9 <= sat16(round_shift(mul48(ts[8], rs[8]), 12));
+    xpdf9 <= sat16(round_shift(mul48(ts[8], ss[8]), 9));
     if (xs[9] > HI) begin
       y10 <= xs[9];
       d10 <= 16'sd16384;
@@ -71,11 +61,11 @@ module gelu_baseline #(
       y10 <= 16'sd0;
       d10 <= 16'sd0;
     end else begin
-      y10 <= sat16(round_shift(mul16(xs[9], h9 + 16'sd8192), 14));
+      y10 <= sat16(round_shift(mul48(xs[9], h9 + 16'sd8192), 14));
       d10 <= sat16(ext16(h9 + 16'sd8192) + ext16(xpdf9));
     end
     y11  <= y10;
-    dx11 <= sat16(round_shift(mul16(gs[10], d10), 14));
+    dx11 <= sat16(round_shift(mul48(gs[10], d10), 14));
   end
 
   reg [LATENCY-1:0] valid = 0;
