@@ -9,6 +9,7 @@
   e3  training from scratch, GELU vs DAPA(16) slope vs DAPA(16) fitted: one figure of the
       three loss curves and the final accuracies (from the runs' metrics.csv).
   e4  calibration-set size: DAPA(16) fitted from 1, 4, ..., 1024 images, float and fixed.
+  summary  markdown tables of all the CSV files in --results.
 
 Each step appends to CSV files in --results (e1.csv, e4.csv; e2.csv and e3.csv are
 rewritten) and prints a markdown table. Examples:
@@ -217,11 +218,59 @@ def e4(a):
             f"{r['change_points']:+.2f}" for r in rows if r["precision"] == precision) + " |")
 
 
+def summary(a):
+    """Markdown tables of everything in --results, for docs/results.md."""
+    out = []
+    path = os.path.join(a.results, "e1.csv")
+    if os.path.exists(path):
+        rows = read_rows(path)
+        for model in sorted({r["model"] for r in rows}):
+            sel = [r for r in rows if r["model"] == model]
+            ns = sorted({int(r["segments"]) for r in sel})
+            out.append(f"| {model} (GELU {100 * float(sel[0]['gelu_accuracy']):.2f}%) | " +
+                       " | ".join(f"N={n}" for n in ns) + " |")
+            out.append("|---|" + "---|" * len(ns))
+            for kind in ("pwl", "dapa"):
+                for precision in ("float", "fixed"):
+                    cells = {int(r["segments"]): float(r["change_points"]) for r in sel
+                             if r["kind"] == kind and r["precision"] == precision}
+                    out.append(f"| {kind.upper()}({'N'}) {precision} | " +
+                               " | ".join(f"{cells[n]:+.2f}" for n in ns) + " |")
+            out.append("")
+    path = os.path.join(a.results, "e4.csv")
+    if os.path.exists(path):
+        rows = read_rows(path)
+        for model in sorted({r["model"] for r in rows}):
+            sel = [r for r in rows if r["model"] == model]
+            ks = sorted({int(r["images"]) for r in sel})
+            out.append(f"| {model} | " + " | ".join(f"{k} images" for k in ks) + " |")
+            out.append("|---|" + "---|" * len(ks))
+            for precision in ("float", "fixed"):
+                cells = {int(r["images"]): float(r["change_points"]) for r in sel
+                         if r["precision"] == precision}
+                out.append(f"| DAPA(16) {precision} | " +
+                           " | ".join(f"{cells[k]:+.2f}" for k in ks) + " |")
+            out.append("")
+    path = os.path.join(a.results, "e3.csv")
+    if os.path.exists(path):
+        rows = read_rows(path)
+        out.append("| model | GELU | DAPA(16) slope | DAPA(16) fitted |")
+        out.append("|---|---|---|---|")
+        for model in sorted({r["model"] for r in rows}):
+            sel = {r["variant"]: r for r in rows if r["model"] == model}
+            out.append(f"| {model} | " + " | ".join(
+                f"{100 * float(sel[v]['accuracy']):.2f}% ({float(sel[v]['change_points']):+.2f})"
+                if v in sel else "not run"
+                for v in ("GELU", "DAPA(16) slope", "DAPA(16) fitted")) + " |")
+        out.append("")
+    print("\n".join(out))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__)
-    ap.add_argument("step", choices=["e1", "e2", "e3", "e4"])
+    ap.add_argument("step", choices=["e1", "e2", "e3", "e4", "summary"])
     ap.add_argument("--data", default=os.path.join(ROOT, "data/fashion-mnist.h5"))
     ap.add_argument("--model", default="vit-nano")
     ap.add_argument("--checkpoint", help="GELU-trained checkpoint (e1, e4)")
@@ -241,7 +290,7 @@ def main():
         ap.error(f"{a.step} needs --checkpoint")
     if a.step == "e3" and not (a.gelu and a.slope and a.fitted):
         ap.error("e3 needs --gelu, --slope and --fitted")
-    {"e1": e1, "e2": e2, "e3": e3, "e4": e4}[a.step](a)
+    {"e1": e1, "e2": e2, "e3": e3, "e4": e4, "summary": summary}[a.step](a)
 
 
 if __name__ == "__main__":
