@@ -36,8 +36,12 @@ MetricsLog::MetricsLog(const std::string& path, int64_t keep_until_step) {
     while (std::getline(in, line)) {
       size_t a = line.find(','), b = line.find(',', a + 1);
       if (a == std::string::npos || b == std::string::npos) continue;
-      if (std::strtoll(line.substr(a + 1, b - a - 1).c_str(), nullptr, 10) <= keep_until_step)
-        kept.push_back(line);
+      if (std::strtoll(line.substr(a + 1, b - a - 1).c_str(), nullptr, 10) > keep_until_step)
+        continue;
+      kept.push_back(line);
+      size_t field = 0, pos = 0;  // elapsed_s is the 7th column
+      while (field < 6 && (pos = line.find(',', pos)) != std::string::npos) ++field, ++pos;
+      if (field == 6) resumed_elapsed_ = std::strtod(line.c_str() + pos, nullptr);
     }
   }
   file_ = std::fopen(path.c_str(), "w");

@@ -23,9 +23,13 @@ class MetricsLog {
   void train(int64_t step, int64_t epoch, double loss, double lr, double images_per_s,
              double elapsed_s);
   void test(int64_t step, int64_t epoch, double loss, double accuracy, double elapsed_s);
+  // Elapsed seconds of the last row kept from the interrupted run (0 for a fresh run):
+  // a resumed run adds it, so the column keeps counting the whole run's time.
+  double resumed_elapsed() const { return resumed_elapsed_; }
 
  private:
   FILE* file_ = nullptr;
+  double resumed_elapsed_ = 0;
 };
 
 class Progress {

@@ -330,7 +330,8 @@ int run(Options& o, const CLI::App& app) {
     window_images += static_cast<int64_t>(y.size());
     images_done += static_cast<int64_t>(y.size());
     int64_t done = step + 1;
-    double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
+    double elapsed =
+        metrics.resumed_elapsed() + std::chrono::duration<double>(Clock::now() - t_start).count();
     double ips = window_seconds > 0 ? window_images / window_seconds : 0.0;
     progress.update(done, epoch, loss, lr, ips, elapsed, done - start);
     if (done % o.log_every == 0 || done == total || done % bpe == 0) {

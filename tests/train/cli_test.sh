@@ -120,6 +120,12 @@ if diff <(grep -E '^(train|test)' full/metrics.csv | cut -d, -f1-5,8,9) \
 else
   bad "resumed run's losses differ from the uninterrupted run's"
 fi
+# elapsed_s keeps counting across the interruption
+if awk -F, 'NR > 1 { if ($7 + 0 < last) bad = 1; last = $7 + 0 } END { exit bad }' part/metrics.csv; then
+  ok
+else
+  bad "elapsed_s restarts after --resume"
+fi
 
 # ---- DAPA: calibrated at initialisation, tables saved, resume reproduces exactly ----
 "$bin/train_vit" "${common[@]}" --act dapa:16 --epochs 2 --out dapa_full >/dev/null || bad "dapa run"
