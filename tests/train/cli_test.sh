@@ -189,6 +189,11 @@ expect_error "export unknown site" "no site 'nope'" "$bin/dapa_export" --table f
   --out fit100.h5 --threads 2 >/dev/null || bad "dapa_fit 100 segments"
 expect_error "export too many segments" "2 to 64 segments" "$bin/dapa_export" --table fit100.h5 \
   --header guarded/x.h
+"$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 20 --segments 8 \
+  --out fit8.json --threads 2 >/dev/null || bad "dapa_fit to JSON"
+sed 's/"frac_x": [0-9]*/"frac_x": 16/' fit8.json >badfrac.json
+expect_error "export bad format" "outside the integers 0 to 15" "$bin/dapa_export" \
+  --table badfrac.json --header guarded/x.h
 
 # ---- SIGKILL while checkpointing every step leaves a loadable checkpoint ----
 "$bin/train_vit" "${common[@]}" --epochs 1 --steps 1 --out killed >/dev/null || bad "kill seed run"
