@@ -3,11 +3,10 @@
 #include "dapa/fixed_point.h"
 
 #include <stdexcept>
-
 #include <string>
-#include "dapa/metrics.h"
 
 #include "core/parallel.h"
+#include "dapa/metrics.h"
 
 namespace dapa {
 
@@ -186,16 +185,9 @@ FixedKernel::FixedKernel(const FixedTable& t) : table(t) {
 namespace {
 constexpr int64_t kChunk = 256;
 
-// words[i] = to_fixed(x[i], frac) + 32768 for n <= kChunk, written so that it vectorises:
-// floor as truncation corrected downwards, NaN selected to 0 (the word 32768).
+// words[i] = to_fixed(x[i], frac) + 32768 (the lookup tables' index) for n <= kChunk.
 void offset_words(const float* x, int64_t n, int frac, int32_t* words) {
-  const double scale = static_cast<double>(1 << frac);
-  for (int64_t i = 0; i < n; ++i) {
-    double v = std::clamp(static_cast<double>(x[i]) * scale + 0.5, -32768.0, 32767.0);
-    v = x[i] == x[i] ? v : 0.0;
-    auto t = static_cast<int32_t>(v);
-    words[i] = t - (static_cast<double>(t) > v ? 1 : 0) + 32768;
-  }
+  for (int64_t i = 0; i < n; ++i) words[i] = to_fixed_wide(x[i], frac) + 32768;
 }
 
 // body(i0, n, words) over the flat input in chunks of kChunk, threaded.

@@ -43,11 +43,18 @@ inline int16_t saturate16(int64_t v) {
   return static_cast<int16_t>(v < INT16_MIN ? INT16_MIN : v > INT16_MAX ? INT16_MAX : v);
 }
 // Nearest word to v in Q(frac) (ties toward +infinity), saturated; NaN maps to 0. The
-// scaling by 2^frac and the + 0.5 are exact in double for any float input.
+// scaling by 2^frac and the + 0.5 are exact in double for any float input. Written
+// without branches or std::floor (floor is truncation corrected downwards, NaN a
+// select) so that the kernels' loops over it vectorise.
+// to_fixed_wide returns the same word in an int32 (what the kernels' loops index with).
+inline int32_t to_fixed_wide(double v, int frac) {
+  double s = std::clamp(v * static_cast<double>(1LL << frac) + 0.5, -32768.0, 32767.0);
+  s = v == v ? s : 0.0;
+  auto t = static_cast<int32_t>(s);
+  return t - (static_cast<double>(t) > s ? 1 : 0);
+}
 inline int16_t to_fixed(double v, int frac) {
-  if (v != v) return 0;
-  return saturate16(static_cast<int64_t>(
-      std::floor(std::clamp(v * static_cast<double>(1LL << frac) + 0.5, -40000.0, 40000.0))));
+  return static_cast<int16_t>(to_fixed_wide(v, frac));
 }
 inline double from_fixed(int64_t w, int frac) {
   return static_cast<double>(w) / (1LL << frac);
