@@ -118,17 +118,24 @@ TableKernel::TableKernel(const PiecewiseLinear& table) : mode(table.mode) {
   }
 }
 
+namespace {
+// Runs the table over contiguous x, threaded, into whichever of y (values), index
+// (segments) and d (derivatives) are given.
+void evaluate(const TableKernel& t, const Tensor& x, float* y, uint8_t* index, float* d) {
+  const float* px = x.data();
+  const isa::Kernels& k = kernels_for(t);
+  parallel_for(x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+    k.eval(t, px + i0, i1 - i0, y ? y + i0 : nullptr, index ? index + i0 : nullptr,
+           d ? d + i0 : nullptr);
+  });
+}
+}  // namespace
+
 Tensor table_forward(const TableKernel& t, const Tensor& x_in, std::vector<uint8_t>* index) {
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty(x.shape());
   if (index) index->resize(x.numel());
-  const float* px = x.data();
-  float* py = y.data();
-  uint8_t* pi = index ? index->data() : nullptr;
-  const isa::Kernels& k = kernels_for(t);
-  parallel_for(x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
-    k.eval(t, px + i0, i1 - i0, py + i0, pi ? pi + i0 : nullptr, nullptr);
-  });
+  evaluate(t, x, y.data(), index ? index->data() : nullptr, nullptr);
   return y;
 }
 
@@ -152,18 +159,16 @@ Tensor table_backward_from_index(const TableKernel& t, const std::vector<uint8_t
 ValueAndDerivative table_value_and_derivative(const TableKernel& t, const Tensor& x_in) {
   Tensor x = x_in.contiguous();
   ValueAndDerivative r{Tensor::empty(x.shape()), Tensor::empty(x.shape())};
-  const float* px = x.data();
-  float *pv = r.value.data(), *pd = r.derivative.data();
-  const isa::Kernels& k = kernels_for(t);
-  parallel_for(x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
-    k.eval(t, px + i0, i1 - i0, pv + i0, nullptr, pd + i0);
-  });
+  evaluate(t, x, r.value.data(), nullptr, r.derivative.data());
   return r;
 }
 
-Tensor table_backward(const TableKernel& t, const Tensor& x, const Tensor& gy) {
-  if (x.shape() != gy.shape()) shape_error("table_backward", x.shape(), gy.shape(), "differ");
-  return mul(gy, table_value_and_derivative(t, x).derivative);
+Tensor table_backward(const TableKernel& t, const Tensor& x_in, const Tensor& gy) {
+  if (x_in.shape() != gy.shape()) shape_error("table_backward", x_in.shape(), gy.shape(), "differ");
+  Tensor x = x_in.contiguous();
+  Tensor d = Tensor::empty(x.shape());  // only the derivative: the values are not needed
+  evaluate(t, x, nullptr, nullptr, d.data());
+  return mul(gy, d);
 }
 
 }  // namespace dapa

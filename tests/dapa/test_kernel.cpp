@@ -55,6 +55,10 @@ TEST(TableKernel, FittedDerivativeMode) {
     EXPECT_NEAR(r.value.at({i}), table.value(v), 1e-5);
     EXPECT_NEAR(r.derivative.at({i}), table.derivative(v), 1e-5);
   }
+  // The backward from x is dy times exactly that derivative.
+  Tensor gy = Tensor::from({2.0f, -1.0f, 0.5f, 3.0f}, {4});
+  std::vector<float> gx = table_backward(k, x, gy).to_vector();
+  for (int64_t i = 0; i < 4; ++i) EXPECT_EQ(gx[i], gy.at({i}) * r.derivative.at({i}));
 }
 
 // Every instruction-set path this CPU has gives the portable loop's bits: values,
