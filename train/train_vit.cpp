@@ -36,6 +36,7 @@ struct Recipe {
   std::string model = "vit-nano", act = "gelu", optimizer = "adamw";
   int64_t epochs = 5, steps = 0, batch = 128, warmup = 200, limit_train = 0, limit_test = 0;
   int64_t dapa_refit_every = 0;
+  bool dapa_shared = false;  // refits must pool as the run began
   double lr = 1e-3, min_lr = 1e-5, wd = 0.05, momentum = 0.9, clip = 1.0;
   uint64_t seed = 0;
 };
@@ -56,7 +57,8 @@ void to_json(json& j, const Recipe& r) {
            {"momentum", r.momentum},
            {"clip", r.clip},
            {"seed", r.seed},
-           {"dapa_refit_every", r.dapa_refit_every}};
+           {"dapa_refit_every", r.dapa_refit_every},
+           {"dapa_shared", r.dapa_shared}};
 }
 
 struct Options {
@@ -65,7 +67,7 @@ struct Options {
   int threads = 0;
   int64_t log_every = 20, eval_batch = 0, checkpoint_every = 0;
   int64_t benchmark_steps = 0, benchmark_warmup = 5, stop_after = 0;
-  bool resume = false, eval_only = false, force = false, preload = false, dapa_shared = false;
+  bool resume = false, eval_only = false, force = false, preload = false;
   std::string dapa_table;
   int64_t dapa_calib_batches = 4;
 };
@@ -116,6 +118,7 @@ void restore_recipe(Recipe& r, const json& saved, const CLI::App& app, bool whol
       from_ckpt.wd = saved.at("wd"), from_ckpt.momentum = saved.at("momentum");
       from_ckpt.clip = saved.at("clip"), from_ckpt.seed = saved.at("seed");
       from_ckpt.dapa_refit_every = saved.value("dapa_refit_every", int64_t{0});
+      from_ckpt.dapa_shared = saved.value("dapa_shared", false);
     }
   } catch (const json::exception& e) {
     usage_error(std::string("checkpoint config is incomplete (") + e.what() + ")");
@@ -197,16 +200,20 @@ int run(Options& o, const CLI::App& app) {
   bool needs_tables = false;
   for (auto& [name, site] : sites) needs_tables = needs_tables || site->calibrating();
   std::string calibration;
-  bool ckpt_tables = needs_tables && o.dapa_table.empty() && from_checkpoint &&
-                     H5Store(ckpt_path, H5Store::Mode::Read).exists("dapa");
   if (needs_tables && !o.dapa_table.empty()) {
     apply_site_tables(load_tables(o.dapa_table), o.dapa_table, sites);
-  } else if (ckpt_tables) {
-    apply_site_tables(read_tables(H5Store(ckpt_path, H5Store::Mode::Read), "dapa", ckpt_path),
-                      ckpt_path, sites);
-  } else if (needs_tables) {
+    needs_tables = false;
+  }
+  if (needs_tables && from_checkpoint) {
+    H5Store ckpt(ckpt_path, H5Store::Mode::Read);
+    if (ckpt.exists("dapa")) {
+      apply_site_tables(read_tables(ckpt, "dapa", ckpt_path), ckpt_path, sites);
+      needs_tables = false;
+    }
+  }
+  if (needs_tables) {
     DataLoader calib(data, data.train, r.batch, true, r.seed);
-    calibration = calibrate_sites(sites, model, calib, o.dapa_calib_batches, o.dapa_shared);
+    calibration = calibrate_sites(sites, model, calib, o.dapa_calib_batches, r.dapa_shared);
   }
 
   if (o.eval_batch == 0) o.eval_batch = r.batch;
@@ -276,7 +283,7 @@ int run(Options& o, const CLI::App& app) {
                  {"parameters", model.parameter_count()}};
   write_json((out / "config.json").string(), config);
   std::string tables_out = (out / "dapa_tables.h5").string();
-  if (!sites.empty()) save_tables(tables_out, site_tables(sites, o.dapa_shared));
+  if (!sites.empty()) save_tables(tables_out, site_tables(sites, r.dapa_shared));
   MetricsLog metrics(metrics_path, o.resume ? meta.step : -1);
   Progress progress(total, o.log_every);
   int64_t start = o.resume ? meta.step : 0;
@@ -290,7 +297,7 @@ int run(Options& o, const CLI::App& app) {
   auto save = [&](int64_t step) {
     CheckpointMeta m{step, step / bpe, rng.state(), r.model, config.dump()};
     if (sites.empty()) return save_checkpoint(ckpt_path, model, opt.get(), m);
-    std::vector<SiteTable> tables = site_tables(sites, o.dapa_shared);
+    std::vector<SiteTable> tables = site_tables(sites, r.dapa_shared);
     save_checkpoint(ckpt_path, model, opt.get(), m,
                     [&](H5Store& h5) { write_tables(h5, "dapa", tables); });
     if (r.dapa_refit_every > 0) save_tables(tables_out, tables);
@@ -313,7 +320,7 @@ int run(Options& o, const CLI::App& app) {
       for (auto& [name, site] : sites) site->start_recording();
     Clock::time_point t0 = Clock::now();
     float loss = train_step(model, *opt, x, y, lr, r.clip);
-    if (refit) fit_sites(sites, o.dapa_shared);
+    if (refit) fit_sites(sites, r.dapa_shared);
     double step_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     train_seconds += step_seconds;
     window_seconds += step_seconds;
@@ -468,7 +475,7 @@ int main(int argc, char** argv) {
   app.add_option("--dapa-refit-every", r.dapa_refit_every,
                  "refit the DAPA tables from the live distribution every S steps (0: never)")
       ->check(dapa::cli::non_negative());
-  app.add_flag("--dapa-shared", o.dapa_shared,
+  app.add_flag("--dapa-shared", r.dapa_shared,
                "one DAPA table for all sites (pooled distribution)");
   app.add_option("--stop-after", o.stop_after,
                  "checkpoint and stop once this step is reached, as if interrupted (0: never)")

@@ -149,10 +149,11 @@ expect_error "bad dapa mode" "dapa:N[:slope|:fitted][:fixed]" "${t[@]}" --data f
   --act dapa:16:fixed:slope --force
 
 # ---- fixed point with refits: the checkpoint carries the live tables, resume is exact ----
-"$bin/train_vit" "${common[@]}" --act dapa:16:fixed --dapa-refit-every 5 --epochs 2 \
-  --out fixed_full >/dev/null || bad "fixed refit run"
-"$bin/train_vit" "${common[@]}" --act dapa:16:fixed --dapa-refit-every 5 --epochs 2 \
-  --out fixed_part --stop-after 13 >/dev/null || bad "stopped fixed refit run"
+# (one shared table: the resumed run must go on pooling its refits without being told)
+"$bin/train_vit" "${common[@]}" --act dapa:16:fixed --dapa-refit-every 5 --dapa-shared \
+  --epochs 2 --out fixed_full >/dev/null || bad "fixed refit run"
+"$bin/train_vit" "${common[@]}" --act dapa:16:fixed --dapa-refit-every 5 --dapa-shared \
+  --epochs 2 --out fixed_part --stop-after 13 >/dev/null || bad "stopped fixed refit run"
 "$bin/train_vit" --data fm.h5 --out fixed_part --resume --threads 2 --log-every 2 >/dev/null ||
   bad "fixed refit resume"
 if diff <(grep -E '^(train|test)' fixed_full/metrics.csv | cut -d, -f1-5,8,9) \
@@ -162,7 +163,7 @@ else
   bad "resumed fixed-point refit run's losses differ from the uninterrupted run's"
 fi
 h5ls -r fixed_full/checkpoint.h5 >fixed_h5ls.txt
-grep -q '^/dapa/sites/blocks.3.mlp.act/fixed/slope ' fixed_h5ls.txt && ok ||
+grep -q '^/dapa/sites/shared/fixed/slope ' fixed_h5ls.txt && ok ||
   bad "checkpoint lacks its fixed-point tables"
 
 # ---- dapa_fit on a trained model, inference substitution, export ----
