@@ -12,7 +12,6 @@
 #include <utility>
 
 #include "core/h5.h"
-
 #include "core/parallel.h"
 #include "dapa/table_io.h"
 #include "data/dataset.h"
@@ -82,18 +81,15 @@ int run(const Options& o) {
                                        {"dwmse_fixed", dwmse(t.fixed, t.distribution)}};
     report["sites"][t.site] = m;
     for (auto& [key, v] : m) mean[key] += v / static_cast<double>(tables.size());
-  }
-  report["mean"] = mean;
-  if (!o.report.empty()) write_text_atomically(o.report, report.dump(2) + "\n");
-  for (const SiteTable& t : tables) {
     const FixedTable& f = t.fixed;
     std::printf(
         "  %-18s %lld values in [%.3f, %.3f]  DWMSE float %.3g fixed %.3g  "
         "Q formats x %d, y %d, slope %d\n",
         t.site.c_str(), static_cast<long long>(t.distribution.count()), t.distribution.min(),
-        t.distribution.max(), dwmse(t.table, t.distribution), dwmse(f, t.distribution), f.frac_x,
-        f.frac_y, f.frac_slope);
+        t.distribution.max(), m["dwmse"], m["dwmse_fixed"], f.frac_x, f.frac_y, f.frac_slope);
   }
+  report["mean"] = mean;
+  if (!o.report.empty()) write_text_atomically(o.report, report.dump(2) + "\n");
   std::printf("tables: %s\n", o.out.c_str());
   return 0;
 }

@@ -34,16 +34,23 @@ std::string calibrate_sites(const Sites& sites, Vit& model, DataLoader& loader, 
          std::to_string(images) + " training images" + (shared ? " (one shared table)" : "");
 }
 
+namespace {
+// What all sites recorded, pooled: the distribution a shared table is fitted from.
+Distribution pooled_distribution(const Sites& sites) {
+  Distribution pooled;
+  for (auto& [name, site] : sites) pooled.merge(site->distribution());
+  return pooled;
+}
+}  // namespace
+
 void fit_sites(const Sites& sites, bool shared, const QuantizeOptions& q) {
   if (sites.empty()) return;
   if (!shared) {
     for (auto& [name, site] : sites) site->fit(q);
     return;
   }
-  Distribution pooled;
-  for (auto& [name, site] : sites) pooled.merge(site->distribution());
   TableActivation* first = sites.front().second;
-  first->fit_from(pooled, q);
+  first->fit_from(pooled_distribution(sites), q);
   for (auto& [name, site] : sites)
     if (site != first) site->set_table(first->table(), first->fixed_table());
 }
@@ -51,11 +58,12 @@ void fit_sites(const Sites& sites, bool shared, const QuantizeOptions& q) {
 std::vector<SiteTable> site_tables(const Sites& sites, bool shared) {
   std::vector<SiteTable> tables;
   for (auto& [name, site] : sites) {
-    SiteTable t{shared ? "shared" : name,       site->table(), false, site->distribution(),
-                site->fixed_table() != nullptr, FixedTable()};
-    if (shared)
-      for (auto& [other, s] : sites)
-        if (s != site) t.distribution.merge(s->distribution());
+    SiteTable t{shared ? "shared" : name,
+                site->table(),
+                false,
+                shared ? pooled_distribution(sites) : site->distribution(),
+                site->fixed_table() != nullptr,
+                FixedTable()};
     t.has_distribution = t.distribution.count() > 0;
     if (t.has_fixed) t.fixed = *site->fixed_table();
     tables.push_back(std::move(t));
