@@ -34,6 +34,24 @@ add_library(dapa_openblas INTERFACE)
 target_link_libraries(dapa_openblas INTERFACE ${OPENBLAS_LIBRARY})
 target_include_directories(dapa_openblas SYSTEM INTERFACE ${OPENBLAS_INCLUDE_DIR})
 
+# oneDNN's sgemm (x86-64 only): its JIT kernels pack less and run the ViT's large
+# products 1.5-2.7x faster than OpenBLAS here (bench_gemm); the small per-head products
+# stay on OpenBLAS, faster there. Debian builds oneDNN with OpenMP too (one thread
+# pool). On ARM, oneDNN has no NEON sgemm kernels, so OpenBLAS does everything.
+add_library(dapa_onednn INTERFACE)
+if(DAPA_ONEDNN AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+  find_library(DNNL_LIBRARY NAMES dnnl)
+  find_path(DNNL_INCLUDE_DIR NAMES oneapi/dnnl/dnnl.h)
+  if(NOT DNNL_LIBRARY OR NOT DNNL_INCLUDE_DIR)
+    message(FATAL_ERROR "oneDNN not found: install libdnnl-dev (scripts/install-deps.sh), "
+                        "or configure with -DDAPA_ONEDNN=OFF to use OpenBLAS for every product")
+  endif()
+  message(STATUS "oneDNN: ${DNNL_LIBRARY}")
+  target_link_libraries(dapa_onednn INTERFACE ${DNNL_LIBRARY})
+  target_include_directories(dapa_onednn SYSTEM INTERFACE ${DNNL_INCLUDE_DIR})
+  target_compile_definitions(dapa_onednn INTERFACE DAPA_HAVE_ONEDNN=1)
+endif()
+
 add_library(dapa_hdf5 INTERFACE)
 target_include_directories(dapa_hdf5 SYSTEM INTERFACE ${HDF5_INCLUDE_DIRS})
 target_link_libraries(dapa_hdf5 INTERFACE ${HDF5_CXX_LIBRARIES} ${HDF5_LIBRARIES})

@@ -7,10 +7,21 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
 namespace dapa {
+
+// Marks a function of plain arithmetic loops for extra clones: on x86-64 ELF targets the
+// compiler also builds AVX-512F and AVX2 versions and the loader picks one for the CPU.
+// Files using it compile with -ffp-contract=off (AVX-512F has FMA), so every clone rounds
+// exactly as the baseline does: the same bits on every machine (tests: GeluGolden).
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__)
+#define DAPA_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DAPA_VECTOR_CLONES
+#endif
 
 // exp(x) for x <= 0, to about 2 ulp. Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2,
 // a degree-6 polynomial for e^r, and 2^n built in the exponent bits. Below -87 the
@@ -37,6 +48,28 @@ inline float exp_nonpositive(float x_in) {
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return x_in < -87.0f ? 0.0f : p * scale;
+}
+
+// The standard normal CDF Phi(x) and density phi(x), for GELU = x Phi(x) and its
+// derivative Phi(x) + x phi(x). Phi(-a) = phi(a) R(a) for a = |x|, where the Mills ratio
+// R is smooth on [0, 14] and fitted as a degree-9 polynomial in t = 1 / (1 + 0.3 a)
+// (core/fit_mills_ratio.py); Phi(x) = 1 - Phi(-x) for x > 0. Relative error below
+// 4e-6 wherever Phi is a normal float (the x*x inside the exponent dominates); one
+// exp and one division, no branches, so loops over it vectorise.
+struct NormalCdfPdf {
+  float cdf, pdf;
+};
+inline NormalCdfPdf normal_cdf_pdf(float x) {
+  constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+  constexpr float kMills[] = {
+      3.485824495e-05f,  2.991565741e-01f, 3.087759452e-01f,  2.215424079e-01f, 4.058279899e-01f,
+      -2.873265940e-01f, 6.939030732e-01f, -5.187128646e-01f, 1.381153120e-01f, -8.002510281e-03f};
+  const float t = 1.0f / (1.0f + 0.3f * std::fabs(x));
+  float r = kMills[9];
+  for (int i = 8; i >= 0; --i) r = r * t + kMills[i];
+  const float pdf = kInvSqrt2Pi * exp_nonpositive(-0.5f * x * x);
+  const float lower = pdf * r;  // Phi(-|x|)
+  return {x < 0.0f ? lower : 1.0f - lower, pdf};
 }
 
 // y = softmax(x) over n contiguous values (x and y may be the same buffer). The

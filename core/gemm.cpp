@@ -1,17 +1,37 @@
-// Matrix products on OpenBLAS; see gemm.h.
+// Matrix products on OpenBLAS and oneDNN; see gemm.h.
 #include "core/gemm.h"
 
 #include <cblas.h>
+
+#include <stdexcept>
+#include <string>
+
+#ifdef DAPA_HAVE_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 #include "core/kernels.h"
 #include "core/parallel.h"
 
 namespace dapa {
 
+// Products of at least this many multiply-adds go to oneDNN where it is built in: below,
+// OpenBLAS's small-matrix kernels win (the attention's per-head products, ~40k).
+constexpr int64_t kOneDnnMinWork = int64_t{1} << 20;
+
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   num_threads();  // make sure DAPA_NUM_THREADS reached OpenBLAS before its first call
+#ifdef DAPA_HAVE_ONEDNN
+  if (M * N * K >= kOneDnnMinWork) {
+    dnnl_status_t status =
+        dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (status != dnnl_success)
+      throw std::runtime_error("oneDNN sgemm failed (status " + std::to_string(status) + ")");
+    return;
+  }
+#endif
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
               static_cast<blasint>(M), static_cast<blasint>(N), static_cast<blasint>(K), alpha, A,
               static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C,

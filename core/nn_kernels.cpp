@@ -1,8 +1,6 @@
 // Transformer kernels: softmax, layer norm, GELU (erf and tanh forms), ReLU and the
 // fused cross-entropy; see kernels.h. Rows are independent, so threads split rows;
-// per-row work is vectorised with Eigen arrays (vectorised exp, erf, tanh).
-#include <unsupported/Eigen/SpecialFunctions>
-
+// per-row work is vectorised with Eigen arrays (tanh) or plain loops over fast_math.h.
 #include <cmath>
 #include <string>
 
@@ -30,15 +28,8 @@ int64_t row_grain(int64_t width) {
   return std::max<int64_t>(1, kGrain / std::max<int64_t>(width, 1));
 }
 
-constexpr float kInvSqrt2 = 0.70710678118654752440f;
-constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
 constexpr float kSqrt2OverPi = 0.79788456080286535588f;
 constexpr float kGeluCubic = 0.044715f;
-
-// x phi(x), the second term of GELU's derivative Phi(x) + x phi(x).
-inline float x_phi(float x) {
-  return kInvSqrt2Pi * x * exp_nonpositive(-0.5f * x * x);
-}
 }  // namespace
 
 // ---- softmax over the last axis ----
@@ -136,18 +127,35 @@ LayerNormGrads layer_norm_backward(const Tensor& gy, const Tensor& x, const Tens
 }
 
 // ---- activations ----
+// GELU (erf form) = x Phi(x), derivative Phi(x) + x phi(x): one normal_cdf_pdf per element.
+namespace {
+DAPA_VECTOR_CLONES void gelu_loop(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * normal_cdf_pdf(x[i]).cdf;
+}
+
+DAPA_VECTOR_CLONES void gelu_backward_loop(const float* x, const float* gy, float* gx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    NormalCdfPdf p = normal_cdf_pdf(x[i]);
+    gx[i] = gy[i] * (p.cdf + x[i] * p.pdf);
+  }
+}
+
+DAPA_VECTOR_CLONES void gelu_value_derivative_loop(const float* x, float* y, float* d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    NormalCdfPdf p = normal_cdf_pdf(x[i]);
+    y[i] = x[i] * p.cdf;
+    d[i] = p.cdf + x[i] * p.pdf;
+  }
+}
+}  // namespace
+
 Tensor gelu(const Tensor& x) {
-  return map_flat(x, [](auto in, auto out) { out = 0.5f * in * (1.0f + (in * kInvSqrt2).erf()); });
+  return map_flat(x, [](auto in, auto out) { gelu_loop(in.data(), out.data(), in.size()); });
 }
 
 Tensor gelu_backward(const Tensor& x, const Tensor& gy) {
   return map_flat2(x, gy, "gelu_backward", [](auto in, auto g, auto out) {
-    out = 0.5f * (1.0f + (in * kInvSqrt2).erf());  // Phi(x): Eigen's erf is vectorised
-    const float* xs = in.data();
-    const float* gs = g.data();
-    float* o = out.data();
-    for (Eigen::Index i = 0; i < in.size(); ++i)  // + x phi(x), then times the gradient
-      o[i] = gs[i] * (o[i] + x_phi(xs[i]));
+    gelu_backward_loop(in.data(), g.data(), out.data(), in.size());
   });
 }
 
@@ -176,11 +184,7 @@ Tensor relu_backward(const Tensor& x, const Tensor& gy) {
 
 ValueAndDerivative gelu_value_and_derivative(const Tensor& x) {
   return map_value_and_derivative(x, [](auto in, auto v, auto d) {
-    d = 0.5f * (1.0f + (in * kInvSqrt2).erf());  // Phi(x), once for both
-    v = in * d;
-    const float* xs = in.data();
-    float* o = d.data();
-    for (Eigen::Index i = 0; i < in.size(); ++i) o[i] += x_phi(xs[i]);
+    gelu_value_derivative_loop(in.data(), v.data(), d.data(), in.size());
   });
 }
 

@@ -3,7 +3,7 @@
 # Idempotent: when all packages are present it does nothing (not even apt-get update).
 #   scripts/install-deps.sh              build + test + training data
 #   scripts/install-deps.sh --reference  also PyTorch and h5py (golden fixtures, side-by-side comparisons)
-#   scripts/install-deps.sh --arm        also the ARM cross compilers, qemu-user and mmdebstrap
+#   scripts/install-deps.sh --arm        also the ARM cross compilers and mmdebstrap
 set -euo pipefail
 
 packages=(
@@ -14,14 +14,18 @@ packages=(
   libcli11-dev nlohmann-json3-dev zlib1g-dev libopenblas-openmp-dev
   gnuplot-nox
   verilator yosys python3
+  qemu-user
   dataset-fashion-mnist
   clang-format
 )
 
+# oneDNN's sgemm takes the large matrix products on x86-64 (core/gemm.cpp).
+if [ "$(dpkg --print-architecture)" = amd64 ]; then packages+=(libdnnl-dev); fi
+
 for arg in "$@"; do
   case "$arg" in
     --reference) packages+=(python3-torch python3-h5py python3-numpy) ;;
-    --arm) packages+=(crossbuild-essential-armhf crossbuild-essential-arm64 qemu-user mmdebstrap) ;;
+    --arm) packages+=(crossbuild-essential-armhf crossbuild-essential-arm64 mmdebstrap) ;;
     -h | --help)
       sed -n '2,6p' "$0"
       exit 0

@@ -1,17 +1,14 @@
 // The fixed-point unit gives the same bits on every machine: its outputs for fixed
-// tables and fixed inputs, digested section by section (64-bit FNV-1a), are compared with
-// a committed file written on x86-64 (tests/golden/fixed_outputs.txt). Under qemu
+// tables and fixed inputs, digested section by section, are compared with a committed
+// file written on x86-64 (tests/golden/fixed_outputs.txt; see golden_digest.h). Under qemu
 // (scripts/test-arm.sh) the armhf and aarch64 builds run the same test on the same file.
 // Regenerate (only when the arithmetic changes on purpose):
 //   DAPA_WRITE_GOLDEN=1 build/bin/test_dapa --gtest_filter='FixedGolden.*'
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
-
 #include "dapa/fixed_point.h"
 #include "dapa/table_io.h"
+#include "golden_digest.h"
 
 namespace dapa {
 namespace {
@@ -20,22 +17,10 @@ namespace {
 // and backward of every 16-bit word with gradients from an integer generator, then the
 // float32 kernels on floats made from the words (exactly representable inputs, and
 // halfway points between them).
-std::string outputs() {
-  std::string lines;
-  std::vector<uint8_t> bytes;
-  auto put = [&](const void* p, size_t n) {
-    bytes.insert(bytes.end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n);
-  };
-  auto digest = [&](const std::string& name) {
-    uint64_t h = 1469598103934665603ull;
-    for (uint8_t b : bytes) h = (h ^ b) * 1099511628211ull;
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-    lines += name + " " + std::to_string(bytes.size()) + " " + hex + "\n";
-    bytes.clear();
-  };
+test::GoldenDigest outputs() {
+  test::GoldenDigest digest;
   for (const char* config : {"16_fitted", "16_slope"}) {
-    std::string path = std::string(DAPA_GOLDEN_DIR) + "/hw/" + config + "/table.json";
+    std::string path = test::golden_path(std::string("hw/") + config + "/table.json");
     FixedTable f = load_tables(path).at(0).fixed;
     uint32_t state = 12345;
     std::vector<float> xs;
@@ -44,35 +29,26 @@ std::string outputs() {
       auto g = static_cast<int16_t>(state >> 16);
       auto x = static_cast<int16_t>(w);
       int16_t out[2] = {f.forward(x), f.backward(x, g)};
-      put(out, sizeof out);
+      digest.put(out, sizeof out);
       xs.push_back(static_cast<float>(from_fixed(w, f.frac_x)));
       xs.push_back(static_cast<float>(from_fixed(2 * w + 1, f.frac_x + 1)));
     }
-    digest(std::string(config) + " integer forward+backward");
+    digest.section(std::string(config) + " integer forward+backward");
     Tensor x = Tensor::from(xs, {static_cast<int64_t>(xs.size())});
     FixedKernel k(f);
     std::vector<uint8_t> index;
     Tensor y = fixed_forward(k, x, &index);
     ValueAndDerivative vd = fixed_value_and_derivative(k, x);
-    put(y.data(), 4 * y.numel());
-    put(index.data(), index.size());
-    put(vd.derivative.data(), 4 * vd.derivative.numel());
-    digest(std::string(config) + " float32 kernels");
+    digest.put(y.data(), 4 * y.numel());
+    digest.put(index.data(), index.size());
+    digest.put(vd.derivative.data(), 4 * vd.derivative.numel());
+    digest.section(std::string(config) + " float32 kernels");
   }
-  return lines;
+  return digest;
 }
 
 TEST(FixedGolden, OutputsAreBitIdenticalToTheCommittedFile) {
-  std::string path = std::string(DAPA_GOLDEN_DIR) + "/fixed_outputs.txt";
-  std::string now = outputs();
-  if (std::getenv("DAPA_WRITE_GOLDEN")) {
-    std::ofstream(path) << now;
-    GTEST_SKIP() << "wrote " << path;
-  }
-  std::ifstream in(path);
-  ASSERT_TRUE(in) << path;
-  std::string golden((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(now, golden);
+  test::expect_golden_digest(outputs(), "fixed_outputs.txt");
 }
 
 }  // namespace
