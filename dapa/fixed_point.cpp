@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/fast_math.h"
 #include "core/parallel.h"
 #include "dapa/metrics.h"
 
@@ -173,11 +174,13 @@ FixedKernel::FixedKernel(const FixedTable& t) : table(t) {
     throw std::invalid_argument("the fixed-point kernel takes at most 256 segments, got " +
                                 std::to_string(table.segments()));
   value.resize(65536), derivative.resize(65536), segment.resize(65536);
+  const float value_scale = 1.0f / static_cast<float>(1 << table.frac_y);
+  const float derivative_scale = 1.0f / static_cast<float>(1 << table.derivative_frac());
   for (int32_t w = INT16_MIN; w <= INT16_MAX; ++w) {
     auto x = static_cast<int16_t>(w);
     int k = table.segment_index(x);
-    value[w + 32768] = table.forward(x, k);
-    derivative[w + 32768] = table.derivative(x, k);
+    value[w + 32768] = table.forward(x, k) * value_scale;
+    derivative[w + 32768] = table.derivative(x, k) * derivative_scale;
     segment[w + 32768] = static_cast<uint8_t>(k);
   }
 }
@@ -185,9 +188,20 @@ FixedKernel::FixedKernel(const FixedTable& t) : table(t) {
 namespace {
 constexpr int64_t kChunk = 256;
 
+// The loops below are plain arithmetic and gathers, cloned for AVX-512 and AVX2 (this
+// file has no contraction: every clone gives the same bits).
 // words[i] = to_fixed(x[i], frac) + 32768 (the lookup tables' index) for n <= kChunk.
-void offset_words(const float* x, int64_t n, int frac, int32_t* words) {
+DAPA_VECTOR_CLONES void offset_words(const float* x, int64_t n, int frac, int32_t* words) {
   for (int64_t i = 0; i < n; ++i) words[i] = to_fixed_wide(x[i], frac) + 32768;
+}
+
+DAPA_VECTOR_CLONES void gather(const float* table, const int32_t* words, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = table[words[i]];
+}
+
+DAPA_VECTOR_CLONES void gather(const uint8_t* table, const int32_t* words, int64_t n,
+                               uint8_t* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = table[words[i]];
 }
 
 // body(i0, n, words) over the flat input in chunks of kChunk, threaded.
@@ -209,11 +223,9 @@ Tensor fixed_forward(const FixedKernel& f, const Tensor& x_in, std::vector<uint8
   Tensor y = Tensor::empty(x.shape());
   if (index) index->resize(x.numel());
   float* py = y.data();
-  const float out_scale = 1.0f / static_cast<float>(1 << f.table.frac_y);
   for_word_chunks(f, x.data(), x.numel(), [&](int64_t off, int64_t n, const int32_t* w) {
-    for (int64_t i = 0; i < n; ++i) py[off + i] = f.value[w[i]] * out_scale;
-    if (index)
-      for (int64_t i = 0; i < n; ++i) (*index)[off + i] = f.segment[w[i]];
+    gather(f.value.data(), w, n, py + off);
+    if (index) gather(f.segment.data(), w, n, index->data() + off);
   });
   return y;
 }
@@ -222,11 +234,9 @@ ValueAndDerivative fixed_value_and_derivative(const FixedKernel& f, const Tensor
   Tensor x = x_in.contiguous();
   ValueAndDerivative r{Tensor::empty(x.shape()), Tensor::empty(x.shape())};
   float *pv = r.value.data(), *pd = r.derivative.data();
-  const float out_scale = 1.0f / static_cast<float>(1 << f.table.frac_y);
-  const float d_scale = 1.0f / static_cast<float>(1 << f.table.derivative_frac());
   for_word_chunks(f, x.data(), x.numel(), [&](int64_t off, int64_t n, const int32_t* w) {
-    for (int64_t i = 0; i < n; ++i) pv[off + i] = f.value[w[i]] * out_scale;
-    for (int64_t i = 0; i < n; ++i) pd[off + i] = f.derivative[w[i]] * d_scale;
+    gather(f.value.data(), w, n, pv + off);
+    gather(f.derivative.data(), w, n, pd + off);
   });
   return r;
 }

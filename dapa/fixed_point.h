@@ -129,10 +129,11 @@ double mse_uniform(const FixedTable& f, double lo, double hi, bool derivative = 
 // The unit on float32 tensors. A 16-bit input has only 65,536 values, so the golden
 // model is tabulated once for all of them (value word, derivative word, segment) and the
 // kernels round x to Q(frac_x) and look up: bit-exact with FixedTable by construction.
+// The words are kept dequantised (exact in float32), so the lookups are float gathers.
 struct FixedKernel {
   explicit FixedKernel(const FixedTable& table);  // at most 256 segments
   FixedTable table;
-  std::vector<int16_t> value, derivative;  // by word + 32768
+  std::vector<float> value, derivative;  // by word + 32768: the words times 2^-frac
   std::vector<uint8_t> segment;
 };
 

@@ -2,8 +2,8 @@
 // arithmetic without contraction, compiled for AVX-512 and AVX2 too and picked at load
 // time; the outputs over a fixed set of inputs, digested, must equal the committed file
 // (tests/golden/gelu_outputs.txt). ctest also runs this test under qemu-x86_64 as a
-// Haswell (the AVX2 clone) and a Nehalem (the baseline), and test-arm.sh on armhf and
-// aarch64. Regenerate (only when the arithmetic changes on purpose):
+// Haswell (the AVX2 clone; GeluGolden_Haswell) and a Nehalem (the baseline), and
+// test-arm.sh on armhf and aarch64. Regenerate (only when the arithmetic changes on purpose):
 //   DAPA_WRITE_GOLDEN=1 build/bin/test_core --gtest_filter='GeluGolden.*'
 #include <gtest/gtest.h>
 

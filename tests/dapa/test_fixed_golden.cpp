@@ -1,7 +1,9 @@
 // The fixed-point unit gives the same bits on every machine: its outputs for fixed
 // tables and fixed inputs, digested section by section, are compared with a committed
 // file written on x86-64 (tests/golden/fixed_outputs.txt; see golden_digest.h). Under qemu
-// (scripts/test-arm.sh) the armhf and aarch64 builds run the same test on the same file.
+// the armhf and aarch64 builds (scripts/test-arm.sh) and this build's AVX2 and baseline
+// clones of the kernel loops (ctest: FixedGolden_Haswell, FixedGolden_Nehalem) run the
+// same test on the same file.
 // Regenerate (only when the arithmetic changes on purpose):
 //   DAPA_WRITE_GOLDEN=1 build/bin/test_dapa --gtest_filter='FixedGolden.*'
 #include <gtest/gtest.h>
