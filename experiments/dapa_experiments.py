@@ -67,6 +67,35 @@ def read_rows(path):
         return list(csv.DictReader(f))
 
 
+def change_table(title, column, heading, rows, lines):
+    """Markdown table of accuracy changes: one column per value of rows[column] (headed
+    heading(value)), one line per (label, predicate) in lines."""
+    keys = sorted({int(r[column]) for r in rows})
+    out = [f"| {title} | " + " | ".join(heading(k) for k in keys) + " |",
+           "|---|" + "---|" * len(keys)]
+    for label, pick in lines:
+        cells = {int(r[column]): float(r["change_points"]) for r in rows if pick(r)}
+        out.append(f"| {label} | " + " | ".join(f"{cells[k]:+.2f}" for k in keys) + " |")
+    return out
+
+
+def e1_table(rows, model):
+    sel = [r for r in rows if r["model"] == model]
+    lines = [(f"{kind.upper()}(N) {precision}",
+              lambda r, kind=kind, precision=precision: r["kind"] == kind
+              and r["precision"] == precision)
+             for kind in ("pwl", "dapa") for precision in ("float", "fixed")]
+    return change_table(f"{model} (GELU {100 * float(sel[0]['gelu_accuracy']):.2f}%)",
+                        "segments", lambda n: f"N={n}", sel, lines)
+
+
+def e4_table(rows, model):
+    sel = [r for r in rows if r["model"] == model]
+    lines = [(f"DAPA(16) {precision}", lambda r, precision=precision: r["precision"] == precision)
+             for precision in ("float", "fixed")]
+    return change_table(model, "images", lambda k: f"{k} images", sel, lines)
+
+
 def e1(a):
     base = evaluate(a, a.checkpoint)
     rows = []
@@ -102,14 +131,7 @@ def e1(a):
     print(f"DAPA(16) fixed: {dapa16['change_points']:+.2f} points, DWMSE {dapa16['dwmse']:.3g}; "
           f"shift-add (DSP-free): {shift_add['change_points']:+.2f} points, DWMSE "
           f"{shift_add['dwmse']:.3g}\n")
-    print(f"| {a.model} (GELU {100 * base:.2f}%) | " +
-          " | ".join(f"N={n}" for n in a.segments) + " |")
-    print("|---|" + "---|" * len(a.segments))
-    for kind in ("pwl", "dapa"):
-        for precision in ("float", "fixed"):
-            cells = [f"{r['change_points']:+.2f}" for r in rows
-                     if r["kind"] == kind and r["precision"] == precision]
-            print(f"| {kind.upper()} {precision} | " + " | ".join(cells) + " |")
+    print("\n".join(e1_table(rows, a.model)))
 
 
 def ranks(values):
@@ -211,46 +233,18 @@ def e4(a):
                 print(f"{a.model} {k} images {'fixed' if fixed else 'float'}: {100 * acc:.2f}%",
                       file=sys.stderr)
     append_rows(os.path.join(a.results, "e4.csv"), rows)
-    print(f"| {a.model} | " + " | ".join(str(k) for k in a.calibration_images) + " |")
-    print("|---|" + "---|" * len(a.calibration_images))
-    for precision in ("float", "fixed"):
-        print(f"| DAPA(16) {precision} | " + " | ".join(
-            f"{r['change_points']:+.2f}" for r in rows if r["precision"] == precision) + " |")
+    print("\n".join(e4_table(rows, a.model)))
 
 
 def summary(a):
     """Markdown tables of everything in --results, for docs/results.md."""
     out = []
-    path = os.path.join(a.results, "e1.csv")
-    if os.path.exists(path):
-        rows = read_rows(path)
-        for model in sorted({r["model"] for r in rows}):
-            sel = [r for r in rows if r["model"] == model]
-            ns = sorted({int(r["segments"]) for r in sel})
-            out.append(f"| {model} (GELU {100 * float(sel[0]['gelu_accuracy']):.2f}%) | " +
-                       " | ".join(f"N={n}" for n in ns) + " |")
-            out.append("|---|" + "---|" * len(ns))
-            for kind in ("pwl", "dapa"):
-                for precision in ("float", "fixed"):
-                    cells = {int(r["segments"]): float(r["change_points"]) for r in sel
-                             if r["kind"] == kind and r["precision"] == precision}
-                    out.append(f"| {kind.upper()}({'N'}) {precision} | " +
-                               " | ".join(f"{cells[n]:+.2f}" for n in ns) + " |")
-            out.append("")
-    path = os.path.join(a.results, "e4.csv")
-    if os.path.exists(path):
-        rows = read_rows(path)
-        for model in sorted({r["model"] for r in rows}):
-            sel = [r for r in rows if r["model"] == model]
-            ks = sorted({int(r["images"]) for r in sel})
-            out.append(f"| {model} | " + " | ".join(f"{k} images" for k in ks) + " |")
-            out.append("|---|" + "---|" * len(ks))
-            for precision in ("float", "fixed"):
-                cells = {int(r["images"]): float(r["change_points"]) for r in sel
-                         if r["precision"] == precision}
-                out.append(f"| DAPA(16) {precision} | " +
-                           " | ".join(f"{cells[k]:+.2f}" for k in ks) + " |")
-            out.append("")
+    for name, table in (("e1.csv", e1_table), ("e4.csv", e4_table)):
+        path = os.path.join(a.results, name)
+        if os.path.exists(path):
+            rows = read_rows(path)
+            for model in sorted({r["model"] for r in rows}):
+                out += table(rows, model) + [""]
     path = os.path.join(a.results, "e3.csv")
     if os.path.exists(path):
         rows = read_rows(path)
