@@ -1,9 +1,12 @@
-# Shared part of the Zynq toolchain files: Debian's cross compiler for DAPA_TRIPLET, the
-# target's libraries from a Debian sysroot (scripts/make-sysroot.sh), and qemu-user to
-# run the target's binaries (ctest, train_vit) on the build machine.
+# Shared part of the Zynq toolchain files: Debian's cross compiler for DAPA_TRIPLET with
+# the core's DAPA_CPU_FLAGS (and DAPA_CXX_EXTRA_FLAGS for C++), the target's libraries
+# from a Debian sysroot (scripts/make-sysroot.sh), and qemu-user to run the target's
+# binaries (ctest, train_vit) on the build machine.
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_C_COMPILER ${DAPA_TRIPLET}-gcc)
 set(CMAKE_CXX_COMPILER ${DAPA_TRIPLET}-g++)
+set(CMAKE_C_FLAGS_INIT "${DAPA_CPU_FLAGS}")
+string(STRIP "${DAPA_CPU_FLAGS} ${DAPA_CXX_EXTRA_FLAGS}" CMAKE_CXX_FLAGS_INIT)
 set(CMAKE_LIBRARY_ARCHITECTURE ${DAPA_TRIPLET})
 
 # The sysroot: -DDAPA_SYSROOT=DIR or the environment variable of the same name.

@@ -4,7 +4,7 @@
 set(CMAKE_SYSTEM_PROCESSOR arm)
 set(DAPA_TRIPLET arm-linux-gnueabihf)
 set(DAPA_QEMU qemu-arm)
-set(CMAKE_C_FLAGS_INIT "-mcpu=cortex-a9 -mfpu=neon -mfloat-abi=hard")
+set(DAPA_CPU_FLAGS "-mcpu=cortex-a9 -mfpu=neon -mfloat-abi=hard")
 # -Wno-psabi: GCC notes that parameter passing changed in GCC 7.1 (irrelevant here).
-set(CMAKE_CXX_FLAGS_INIT "-mcpu=cortex-a9 -mfpu=neon -mfloat-abi=hard -Wno-psabi")
+set(DAPA_CXX_EXTRA_FLAGS "-Wno-psabi")
 include(${CMAKE_CURRENT_LIST_DIR}/zynq-common.cmake)

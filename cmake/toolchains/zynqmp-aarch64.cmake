@@ -4,6 +4,5 @@
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(DAPA_TRIPLET aarch64-linux-gnu)
 set(DAPA_QEMU qemu-aarch64)
-set(CMAKE_C_FLAGS_INIT "-mcpu=cortex-a53")
-set(CMAKE_CXX_FLAGS_INIT "-mcpu=cortex-a53")
+set(DAPA_CPU_FLAGS "-mcpu=cortex-a53")
 include(${CMAKE_CURRENT_LIST_DIR}/zynq-common.cmake)
