@@ -3,19 +3,25 @@
 
   e1  inference substitution: a GELU-trained checkpoint evaluated with PWL(N) and DAPA(N),
       N in {4, 8, 16, 32}, float and 16-bit fixed point; accuracy change against GELU,
-      with each approximation's MSE (uniform grid on [-4, 4]) and DWMSE (on the data).
-  e2  which error predicts accuracy: Spearman rank correlation of MSE and of DWMSE with
-      the accuracy change, over all E1 approximations (from e1.csv).
+      test-loss change and flips (test images whose predicted class changes), with each
+      approximation's MSE (uniform grid on [-4, 4]) and DWMSE (on the data).
+  e2  which error predicts the damage: Spearman rank correlation of MSE and of DWMSE
+      with the accuracy loss, the flips and the test-loss increase, over all E1
+      approximations (from e1.csv).
   e3  training from scratch, GELU vs DAPA(16) slope vs DAPA(16) fitted: one figure of the
       three loss curves and the final accuracies (from the runs' metrics.csv).
+  e3-seeds  E3 replicated over seeds: GELU and DAPA(16) runs paired by seed, the mean
+      and spread of the accuracy differences.
   e4  calibration-set size: DAPA(16) fitted from 1, 4, ..., 1024 images, float and fixed.
   summary  markdown tables of all the CSV files in --results.
 
-Each step appends to CSV files in --results (e1.csv, e4.csv; e2.csv and e3.csv are
-rewritten) and prints a markdown table. Examples:
+Each step appends to CSV files in --results (e1.csv, e4.csv; e2.csv, e3.csv and
+e3-seeds.csv are rewritten) and prints a markdown table. Examples:
   experiments/dapa_experiments.py e1 --model vit-nano --checkpoint runs/gelu-nano/checkpoint.h5
   experiments/dapa_experiments.py e3 --model vit-nano --gelu runs/gelu-nano \\
       --slope runs/dapa16-nano --fitted runs/dapa16f-nano
+  experiments/dapa_experiments.py e3-seeds --model vit-nano --gelu runs/gelu-s1 runs/gelu-s2 \\
+      --slope runs/dapa16-s1 runs/dapa16-s2
 Needs only Python's standard library, build/bin and gnuplot (for the E3 figure).
 """
 import argparse
@@ -35,13 +41,31 @@ def sh(cmd):
 
 
 def evaluate(a, checkpoint, act=None, table=None):
-    cmd = [os.path.join(a.bin, "train_vit"), "--data", a.data, "--eval-only", "--checkpoint",
-           checkpoint, "--threads", str(a.threads), "--eval-batch", "500"]
-    if act:
-        cmd += ["--act", act]
-    if table:
-        cmd += ["--dapa-table", table]
-    return json.loads(sh(cmd).strip().splitlines()[-1])["test_accuracy"]
+    """Test accuracy, test loss and each test image's predicted class."""
+    with tempfile.TemporaryDirectory() as tmp:
+        predictions = os.path.join(tmp, "predictions.txt")
+        cmd = [os.path.join(a.bin, "train_vit"), "--data", a.data, "--eval-only", "--checkpoint",
+               checkpoint, "--threads", str(a.threads), "--eval-batch", "500",
+               "--predictions", predictions]
+        if act:
+            cmd += ["--act", act]
+        if table:
+            cmd += ["--dapa-table", table]
+        result = json.loads(sh(cmd).strip().splitlines()[-1])
+        with open(predictions) as f:
+            predicted = [int(line) for line in f]
+    return {"accuracy": result["test_accuracy"], "loss": result["test_loss"],
+            "predicted": predicted}
+
+
+def against(base, e):
+    """What an approximation changes against the GELU evaluation: accuracy (points),
+    test loss, and flips, the test images whose predicted class is no longer GELU's
+    (a finer measure of fidelity than the accuracy, where gains and losses cancel)."""
+    return {"gelu_accuracy": base["accuracy"], "accuracy": e["accuracy"],
+            "change_points": round(100 * (e["accuracy"] - base["accuracy"]), 2),
+            "loss_change": round(e["loss"] - base["loss"], 6),
+            "flips": sum(p != q for p, q in zip(base["predicted"], e["predicted"]))}
 
 
 def fit(a, checkpoint, kind, segments, images, out, extra=()):
@@ -55,6 +79,12 @@ def fit(a, checkpoint, kind, segments, images, out, extra=()):
 
 def append_rows(path, rows):
     new = not os.path.exists(path)
+    if not new:
+        with open(path) as f:
+            header = next(csv.reader(f), [])
+        if header != list(rows[0].keys()):
+            sys.exit(f"dapa_experiments: {path} has other columns ({','.join(header)}); "
+                     f"use another --results directory")
     with open(path, "a", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
         if new:
@@ -67,26 +97,29 @@ def read_rows(path):
         return list(csv.DictReader(f))
 
 
-def change_table(title, column, heading, rows, lines):
-    """Markdown table of accuracy changes: one column per value of rows[column] (headed
-    heading(value)), one line per (label, predicate) in lines."""
+def change_table(title, column, heading, rows, lines, value="change_points"):
+    """Markdown table of one measure per row (value: change_points, as +0.00, or flips):
+    one column per value of rows[column] (headed heading(value)), one line per (label,
+    predicate) in lines."""
+    show = (lambda v: f"{float(v):+.2f}") if value == "change_points" else str
     keys = sorted({int(r[column]) for r in rows})
     out = [f"| {title} | " + " | ".join(heading(k) for k in keys) + " |",
            "|---|" + "---|" * len(keys)]
     for label, pick in lines:
-        cells = {int(r[column]): float(r["change_points"]) for r in rows if pick(r)}
-        out.append(f"| {label} | " + " | ".join(f"{cells[k]:+.2f}" for k in keys) + " |")
+        cells = {int(r[column]): r[value] for r in rows if pick(r)}
+        out.append(f"| {label} | " + " | ".join(show(cells[k]) for k in keys) + " |")
     return out
 
 
-def e1_table(rows, model):
+def e1_table(rows, model, value="change_points"):
     sel = [r for r in rows if r["model"] == model]
     lines = [(f"{kind.upper()}(N) {precision}",
               lambda r, kind=kind, precision=precision: r["kind"] == kind
               and r["precision"] == precision)
              for kind in ("pwl", "dapa") for precision in ("float", "fixed")]
-    return change_table(f"{model} (GELU {100 * float(sel[0]['gelu_accuracy']):.2f}%)",
-                        "segments", lambda n: f"N={n}", sel, lines)
+    title = (f"{model} (GELU {100 * float(sel[0]['gelu_accuracy']):.2f}%)"
+             if value == "change_points" else f"{model}: {value}")
+    return change_table(title, "segments", lambda n: f"N={n}", sel, lines, value)
 
 
 def e4_table(rows, model):
@@ -106,32 +139,30 @@ def e1(a):
                 m = fit(a, a.checkpoint, kind, n, a.images, table)
                 for fixed in (False, True):
                     act = f"{kind}:{n}" + (":fixed" if fixed else "")
-                    acc = evaluate(a, a.checkpoint, act, table)
                     suffix = "_fixed" if fixed else ""
-                    rows.append({"model": a.model, "approximation": act, "kind": kind,
-                                 "segments": n, "precision": "fixed" if fixed else "float",
-                                 "gelu_accuracy": base, "accuracy": acc,
-                                 "change_points": round(100 * (acc - base), 2),
-                                 "mse": m["mse" + suffix], "dwmse": m["dwmse" + suffix]})
-                    print(f"{a.model} {act}: {100 * acc:.2f}% ({100 * (acc - base):+.2f})",
-                          file=sys.stderr)
+                    row = {"model": a.model, "approximation": act, "kind": kind,
+                           "segments": n, "precision": "fixed" if fixed else "float",
+                           **against(base, evaluate(a, a.checkpoint, act, table)),
+                           "mse": m["mse" + suffix], "dwmse": m["dwmse" + suffix]}
+                    rows.append(row)
+                    print(f"{a.model} {act}: {100 * row['accuracy']:.2f}% "
+                          f"({row['change_points']:+.2f}, {row['flips']} flips)", file=sys.stderr)
         # The DSP-free table (hw/): DAPA(16) with shift-add slopes, fixed point only.
         table = os.path.join(tmp, "shiftadd16.h5")
         m = fit(a, a.checkpoint, "dapa", 16, a.images, table, ["--shift-add"])
-        acc = evaluate(a, a.checkpoint, "dapa:16:fixed", table)
         shift_add = {"model": a.model, "approximation": "dapa:16:fixed shift-add",
                      "kind": "dapa-shift-add", "segments": 16, "precision": "fixed",
-                     "gelu_accuracy": base, "accuracy": acc,
-                     "change_points": round(100 * (acc - base), 2), "mse": m["mse_fixed"],
-                     "dwmse": m["dwmse_fixed"]}
-        print(f"{a.model} shift-add: {100 * acc:.2f}% ({100 * (acc - base):+.2f})", file=sys.stderr)
+                     **against(base, evaluate(a, a.checkpoint, "dapa:16:fixed", table)),
+                     "mse": m["mse_fixed"], "dwmse": m["dwmse_fixed"]}
+        print(f"{a.model} shift-add: {100 * shift_add['accuracy']:.2f}% "
+              f"({shift_add['change_points']:+.2f})", file=sys.stderr)
     append_rows(os.path.join(a.results, "e1.csv"), rows)
     append_rows(os.path.join(a.results, "e1-shift-add.csv"), [shift_add])
     dapa16 = next(r for r in rows if r["approximation"] == "dapa:16:fixed")
     print(f"DAPA(16) fixed: {dapa16['change_points']:+.2f} points, DWMSE {dapa16['dwmse']:.3g}; "
           f"shift-add (DSP-free): {shift_add['change_points']:+.2f} points, DWMSE "
           f"{shift_add['dwmse']:.3g}\n")
-    print("\n".join(e1_table(rows, a.model)))
+    print("\n".join(e1_table(rows, a.model) + [""] + e1_table(rows, a.model, "flips")))
 
 
 def ranks(values):
@@ -158,27 +189,36 @@ def spearman(x, y):
 
 
 def e2(a):
+    """Rank correlations of MSE and DWMSE with the damage each approximation does: the
+    accuracy loss (the target's measure) and, where e1.csv has them, the flips and the
+    test-loss increase (finer measures: an accuracy change of a few images hides how
+    many decisions moved)."""
     rows = read_rows(os.path.join(a.results, "e1.csv"))
+    damages = [("accuracy loss", lambda r: -float(r["change_points"]))]
+    if all(r.get("flips") for r in rows):
+        damages += [("flips", lambda r: int(r["flips"])),
+                    ("test-loss increase", lambda r: float(r["loss_change"]))]
     out = []
-    groups = sorted({r["model"] for r in rows}) + ["all"]
-    for g in groups:
+    for g in sorted({r["model"] for r in rows}) + ["all"]:
         sel = [r for r in rows if g == "all" or r["model"] == g]
-        # Accuracy loss: the larger the error, the larger the loss (a positive correlation
-        # means the metric predicts the damage).
-        loss = [-float(r["change_points"]) for r in sel]
-        out.append({"models": g, "approximations": len(sel),
-                    "spearman_mse": round(spearman([float(r["mse"]) for r in sel], loss), 3),
-                    "spearman_dwmse": round(spearman([float(r["dwmse"]) for r in sel], loss), 3)})
+        row = {"models": g, "approximations": len(sel)}
+        for name, damage in damages:
+            d = [damage(r) for r in sel]
+            for metric in ("mse", "dwmse"):
+                row[f"spearman_{metric}_{name.replace(' ', '_')}"] = round(
+                    spearman([float(r[metric]) for r in sel], d), 3)
+        out.append(row)
     path = os.path.join(a.results, "e2.csv")
     if os.path.exists(path):
         os.remove(path)
     append_rows(path, out)
-    print("| models | approximations | Spearman(MSE, accuracy loss) | "
-          "Spearman(DWMSE, accuracy loss) |")
-    print("|---|---|---|---|")
+    print("| models | approximations | " + " | ".join(
+        f"Spearman({m}, {name})" for name, _ in damages for m in ("MSE", "DWMSE")) + " |")
+    print("|---|---|" + "---|" * (2 * len(damages)))
     for r in out:
-        print(f"| {r['models']} | {r['approximations']} | {r['spearman_mse']} | "
-              f"{r['spearman_dwmse']} |")
+        print("| " + " | ".join([r["models"], str(r["approximations"])] +
+                                [f"{v:.2f}" for k, v in r.items() if k.startswith("spearman")])
+              + " |")
 
 
 def final_accuracy(run):
@@ -217,6 +257,42 @@ def e3(a):
     print(f"figure: {png}")
 
 
+def e3_seeds(a):
+    """E3 replicated: GELU and DAPA(16) runs paired by seed (--gelu and --slope list the
+    run directories in the same order): each pair's final accuracies and the mean and
+    standard deviation of the differences, since one seed's difference is mostly noise."""
+    if len(a.gelu) != len(a.slope):
+        sys.exit("dapa_experiments: e3-seeds pairs --gelu and --slope runs: give as many of each")
+    rows = []
+    for g, d in zip(a.gelu, a.slope):
+        with open(os.path.join(d, "config.json")) as f:
+            seed = json.load(f)["recipe"]["seed"]
+        rows.append({"model": a.model, "seed": seed, "gelu_run": g, "dapa_run": d,
+                     "gelu_accuracy": final_accuracy(g), "dapa_accuracy": final_accuracy(d),
+                     "change_points": round(100 * (final_accuracy(d) - final_accuracy(g)), 2)})
+    path = os.path.join(a.results, "e3-seeds.csv")
+    old = [r for r in read_rows(path) if r["model"] != a.model] if os.path.exists(path) else []
+    if os.path.exists(path):
+        os.remove(path)
+    append_rows(path, old + rows)
+    print("\n".join(e3_seeds_table(rows)))
+
+
+def e3_seeds_table(rows):
+    out = ["| model | seed | GELU | DAPA(16) slope | change |", "|---|---|---|---|---|"]
+    for model in sorted({r["model"] for r in rows}):
+        sel = [r for r in rows if r["model"] == model]
+        for r in sel:
+            out.append(f"| {model} | {r['seed']} | {100 * float(r['gelu_accuracy']):.2f}% | "
+                       f"{100 * float(r['dapa_accuracy']):.2f}% | "
+                       f"{float(r['change_points']):+.2f} |")
+        changes = [float(r["change_points"]) for r in sel]
+        mean = sum(changes) / len(changes)
+        sd = (sum((c - mean) ** 2 for c in changes) / max(1, len(changes) - 1)) ** 0.5
+        out.append(f"| {model} | mean of {len(sel)} | | | **{mean:+.2f}** +- {sd:.2f} |")
+    return out
+
+
 def e4(a):
     base = evaluate(a, a.checkpoint)
     rows = []
@@ -225,13 +301,12 @@ def e4(a):
             table = os.path.join(tmp, f"dapa16-{k}.h5")
             m = fit(a, a.checkpoint, "dapa", 16, k, table)
             for fixed in (False, True):
-                acc = evaluate(a, a.checkpoint, "dapa:16" + (":fixed" if fixed else ""), table)
+                e = evaluate(a, a.checkpoint, "dapa:16" + (":fixed" if fixed else ""), table)
                 rows.append({"model": a.model, "images": k,
-                             "precision": "fixed" if fixed else "float", "gelu_accuracy": base,
-                             "accuracy": acc, "change_points": round(100 * (acc - base), 2),
+                             "precision": "fixed" if fixed else "float", **against(base, e),
                              "dwmse": m["dwmse_fixed" if fixed else "dwmse"]})
-                print(f"{a.model} {k} images {'fixed' if fixed else 'float'}: {100 * acc:.2f}%",
-                      file=sys.stderr)
+                print(f"{a.model} {k} images {'fixed' if fixed else 'float'}: "
+                      f"{100 * e['accuracy']:.2f}%", file=sys.stderr)
     append_rows(os.path.join(a.results, "e4.csv"), rows)
     print("\n".join(e4_table(rows, a.model)))
 
@@ -245,6 +320,11 @@ def summary(a):
             rows = read_rows(path)
             for model in sorted({r["model"] for r in rows}):
                 out += table(rows, model) + [""]
+                if table is e1_table and all(r.get("flips") for r in rows if r["model"] == model):
+                    out += table(rows, model, "flips") + [""]
+    path = os.path.join(a.results, "e3-seeds.csv")
+    if os.path.exists(path):
+        out += e3_seeds_table(read_rows(path)) + [""]
     path = os.path.join(a.results, "e3.csv")
     if os.path.exists(path):
         rows = read_rows(path)
@@ -264,7 +344,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__)
-    ap.add_argument("step", choices=["e1", "e2", "e3", "e4", "summary"])
+    ap.add_argument("step", choices=["e1", "e2", "e3", "e3-seeds", "e4", "summary"])
     ap.add_argument("--data", default=os.path.join(ROOT, "data/fashion-mnist.h5"))
     ap.add_argument("--model", default="vit-nano")
     ap.add_argument("--checkpoint", help="GELU-trained checkpoint (e1, e4)")
@@ -272,8 +352,10 @@ def main():
     ap.add_argument("--images", type=int, default=1024, help="calibration images (e1)")
     ap.add_argument("--calibration-images", type=int, nargs="+",
                     default=[1, 4, 16, 64, 256, 1024])
-    ap.add_argument("--gelu", help="run directory of the GELU run (e3)")
-    ap.add_argument("--slope", help="run directory of the DAPA(16) slope run (e3)")
+    ap.add_argument("--gelu", nargs="+", help="run directory of the GELU run (e3; e3-seeds: "
+                    "one per seed)")
+    ap.add_argument("--slope", nargs="+", help="run directory of the DAPA(16) slope run (e3; "
+                    "e3-seeds: one per seed, in --gelu's order)")
     ap.add_argument("--fitted", help="run directory of the DAPA(16) fitted run (e3)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bin", default=os.path.join(ROOT, "build/bin"))
@@ -282,9 +364,14 @@ def main():
     os.makedirs(a.results, exist_ok=True)
     if a.step in ("e1", "e4") and not a.checkpoint:
         ap.error(f"{a.step} needs --checkpoint")
-    if a.step == "e3" and not (a.gelu and a.slope and a.fitted):
-        ap.error("e3 needs --gelu, --slope and --fitted")
-    {"e1": e1, "e2": e2, "e3": e3, "e4": e4, "summary": summary}[a.step](a)
+    if a.step == "e3":
+        if not (a.gelu and a.slope and a.fitted) or len(a.gelu) + len(a.slope) != 2:
+            ap.error("e3 needs one run each of --gelu, --slope and --fitted")
+        a.gelu, a.slope = a.gelu[0], a.slope[0]
+    if a.step == "e3-seeds" and not (a.gelu and a.slope):
+        ap.error("e3-seeds needs --gelu and --slope runs")
+    steps = {"e1": e1, "e2": e2, "e3": e3, "e3-seeds": e3_seeds, "e4": e4, "summary": summary}
+    steps[a.step](a)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "autograd/ops.h"
 #include "core/allocator.h"
@@ -68,7 +71,7 @@ struct Options {
   int64_t log_every = 20, eval_batch = 0, checkpoint_every = 0;
   int64_t benchmark_steps = 0, benchmark_warmup = 5, stop_after = 0;
   bool resume = false, eval_only = false, force = false, preload = false;
-  std::string dapa_table;
+  std::string dapa_table, predictions;
   int64_t dapa_calib_batches = 4;
 };
 
@@ -78,11 +81,13 @@ struct Options {
 
 struct EvalResult {
   double loss = 0, accuracy = 0;
+  std::vector<uint8_t> predicted;  // (test images,): arg-max class of each, in file order
 };
 
 EvalResult evaluate(Vit& model, const Dataset& data, int64_t batch) {
   NoGradGuard no_grad;
   DataLoader loader(data, data.test, batch, false, 0);
+  EvalResult e;
   double loss_sum = 0;
   int64_t correct = 0;
   Tensor x;
@@ -94,10 +99,14 @@ EvalResult evaluate(Vit& model, const Dataset& data, int64_t batch) {
     int64_t C = logits.shape()[1];
     for (size_t i = 0; i < y.size(); ++i) {
       const float* row = logits.data() + i * C;
-      correct += std::max_element(row, row + C) - row == y[i];
+      auto predicted = static_cast<uint8_t>(std::max_element(row, row + C) - row);
+      e.predicted.push_back(predicted);
+      correct += predicted == y[i];
     }
   }
-  return {loss_sum / data.test.n, static_cast<double>(correct) / data.test.n};
+  e.loss = loss_sum / data.test.n;
+  e.accuracy = static_cast<double>(correct) / data.test.n;
+  return e;
 }
 
 // On --resume the whole recipe comes from the checkpoint, on --eval-only the model and
@@ -219,6 +228,13 @@ int run(Options& o, const CLI::App& app) {
   if (o.eval_batch == 0) o.eval_batch = r.batch;
   if (o.eval_only) {
     EvalResult e = evaluate(model, data, o.eval_batch);
+    if (!o.predictions.empty()) {
+      // One class per line: comparing two files counts the test images on which an
+      // approximation changes the model's decision (experiments/dapa_experiments.py).
+      std::string lines;
+      for (uint8_t c : e.predicted) lines += std::to_string(c) + "\n";
+      write_text_atomically(o.predictions, lines);
+    }
     std::printf("%s\n", json{{"checkpoint", ckpt_path},
                              {"test_accuracy", e.accuracy},
                              {"test_loss", e.loss},
@@ -305,7 +321,7 @@ int run(Options& o, const CLI::App& app) {
   Clock::time_point t_start = Clock::now();
   double train_seconds = 0, window_seconds = 0;  // time in training steps only
   int64_t window_images = 0, images_done = 0, last_saved = start, last_batch = 0;
-  EvalResult last_eval{NAN, NAN};
+  EvalResult last_eval{NAN, NAN, {}};
   for (int64_t step = start; step < total; ++step) {
     int64_t epoch = step / bpe;
     loader.batch(epoch, step % bpe, x, y);
@@ -451,6 +467,8 @@ int main(int argc, char** argv) {
   app.add_flag("--resume", o.resume, "continue the run in --out from its checkpoint");
   app.add_flag("--eval-only", o.eval_only, "evaluate --checkpoint on the test split and exit");
   app.add_option("--checkpoint", o.checkpoint, "checkpoint file (default: OUT/checkpoint.h5)");
+  app.add_option("--predictions", o.predictions,
+                 "with --eval-only: write each test image's predicted class, one per line");
   app.add_flag("--preload", o.preload,
                "read all images into memory (default: stream each batch from the file)");
   app.add_flag("--force", o.force, "start a fresh run even if --out holds one");
@@ -484,6 +502,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (o.resume && o.eval_only) {
     std::fprintf(stderr, "train_vit: --resume and --eval-only exclude each other\n");
+    return 2;
+  }
+  if (!o.predictions.empty() && !o.eval_only) {
+    std::fprintf(stderr, "train_vit: --predictions needs --eval-only\n");
     return 2;
   }
   try {

@@ -108,7 +108,21 @@ h5ls -r guarded/checkpoint.h5 >h5ls.txt
 grep -q '^/model/blocks.0.attn.qkv.weight  *Dataset {192, 64}' h5ls.txt && ok ||
   bad "checkpoint lacks PyTorch-named weights"
 "$bin/train_vit" --data fm.h5 --eval-only --checkpoint guarded/checkpoint.h5 --limit-test 200 \
-  >eval.json && grep -q '"test_accuracy"' eval.json && ok || bad "eval-only"
+  --predictions pred.txt >eval.json && grep -q '"test_accuracy"' eval.json && ok || bad "eval-only"
+# The predictions file: one class per test image, and scoring it against the labels
+# gives the accuracy the evaluation printed.
+h5dump -d /test/labels -y -w 1 -o labels_all.txt fm.h5 >/dev/null
+tr -dc '0-9\n' <labels_all.txt | grep . | head -n 200 >labels.txt
+correct=$(paste -d' ' pred.txt labels.txt | awk '$1 == $2' | wc -l)
+printed=$(sed -E 's/.*"test_accuracy":([0-9.eE+-]+).*/\1/' eval.json)
+if [ "$(wc -l <pred.txt)" -eq 200 ] && ! grep -qv '^[0-9]$' pred.txt &&
+  awk -v c="$correct" -v p="$printed" 'BEGIN { d = c - p * 200; exit !(d * d < 1e-6) }'; then
+  ok
+else
+  bad "predictions file disagrees with the printed accuracy ($correct of 200 correct)"; cat eval.json
+fi
+expect_error "predictions without eval-only" "--predictions needs --eval-only" \
+  "$bin/train_vit" "${common[@]}" --predictions guarded/p.txt --out guarded
 
 # ---- resume reproduces the uninterrupted run exactly ----
 "$bin/train_vit" "${common[@]}" --epochs 2 --out full >/dev/null || bad "full run"
