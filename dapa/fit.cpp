@@ -138,19 +138,28 @@ PiecewiseLinear fit_dapa(const Distribution& d, int segments, Target t, Derivati
   if (segments < 1 || segments > 4096)
     throw std::invalid_argument("DAPA needs 1 to 4096 segments, got " + std::to_string(segments));
   if (d.count() == 0) throw std::invalid_argument("DAPA fit: the distribution holds no values");
-  PiecewiseLinear f;
-  f.target = t;
-  f.mode = mode;
+  std::vector<double> breakpoints;
   for (int i = 1; i < segments; ++i) {
     double q = d.quantile(static_cast<double>(i) / segments);
-    if (!f.breakpoints.empty() && !(q > f.breakpoints.back()))
+    if (!breakpoints.empty() && !(q > breakpoints.back()))
       throw std::invalid_argument(
           "DAPA fit: the distribution is too narrow for " + std::to_string(segments) +
           " segments (quantiles " + std::to_string(i - 1) + "/" + std::to_string(segments) +
           " and " + std::to_string(i) + "/" + std::to_string(segments) + " coincide at " +
           std::to_string(q) + "); use fewer segments or more calibration data");
-    f.breakpoints.push_back(q);
+    breakpoints.push_back(q);
   }
+  return fit_lines(d, breakpoints, t, mode);
+}
+
+PiecewiseLinear fit_lines(const Distribution& d, const std::vector<double>& breakpoints, Target t,
+                          DerivativeMode mode) {
+  if (d.count() == 0) throw std::invalid_argument("DAPA fit: the distribution holds no values");
+  PiecewiseLinear f;
+  f.target = t;
+  f.mode = mode;
+  f.breakpoints = breakpoints;
+  int segments = static_cast<int>(breakpoints.size()) + 1;
   std::vector<LineFit> value_fit(segments), deriv_fit(segments);
   for (int64_t i = 0; i < d.bins(); ++i) {
     double p = d.bin_mass(i);
@@ -180,6 +189,64 @@ PiecewiseLinear fit_dapa(const Distribution& d, int segments, Target t, Derivati
   }
   f.validate();
   return f;
+}
+
+PiecewiseLinear refine_breakpoints(const PiecewiseLinear& f, const Distribution& d,
+                                   int max_sweeps) {
+  f.validate();
+  if (d.count() == 0) throw std::invalid_argument("refine: the distribution holds no values");
+  // The occupied bins, and prefix sums over them of the weighted moments, so that any run
+  // of bins [a, b) gets its least-squares line's error in O(1).
+  std::vector<double> xs, P{0}, X{0}, Y{0}, XX{0}, XY{0}, YY{0};
+  for (int64_t i = 0; i < d.bins(); ++i) {
+    double p = d.bin_mass(i);
+    if (p <= 0) continue;
+    double x = d.bin_center(i), y = target_value(f.target, x);
+    xs.push_back(x);
+    P.push_back(P.back() + p), X.push_back(X.back() + p * x), Y.push_back(Y.back() + p * y);
+    XX.push_back(XX.back() + p * x * x), XY.push_back(XY.back() + p * x * y);
+    YY.push_back(YY.back() + p * y * y);
+  }
+  int n = f.segments();
+  auto m = static_cast<int64_t>(xs.size());
+  if (m < n)
+    throw std::invalid_argument("refine: " + std::to_string(n) + " segments need as many " +
+                                "occupied histogram bins, the distribution has " +
+                                std::to_string(m));
+  auto line_error = [&](int64_t a, int64_t b) {  // DWMSE of bins [a, b) on their best line
+    double w = P[b] - P[a], sx = X[b] - X[a], sy = Y[b] - Y[a];
+    double vxx = XX[b] - XX[a] - sx * sx / w, vxy = XY[b] - XY[a] - sx * sy / w;
+    double vyy = YY[b] - YY[a] - sy * sy / w;
+    return std::max(0.0, vxx > 1e-300 ? vyy - vxy * vxy / vxx : vyy);
+  };
+  // bound[k]: the first bin of segment k (bound[0] = 0, bound[n] = m), every segment
+  // holding at least one occupied bin.
+  std::vector<int64_t> bound(n + 1, m);
+  bound[0] = 0;
+  for (int k = 1; k < n; ++k) {
+    bound[k] = std::lower_bound(xs.begin(), xs.end(), f.breakpoints[k - 1]) - xs.begin();
+    bound[k] = std::clamp(bound[k], bound[k - 1] + 1, m - (n - k));
+  }
+  // Coordinate descent: move each breakpoint to where the two segments it separates,
+  // each with its own best line, have the least error. No step raises the DWMSE, so the
+  // sweeps stop at a table no single breakpoint move improves.
+  for (int sweep = 0; sweep < max_sweeps; ++sweep) {
+    bool moved = false;
+    for (int k = 1; k < n; ++k) {
+      int64_t best = bound[k];
+      double best_error = line_error(bound[k - 1], best) + line_error(best, bound[k + 1]);
+      for (int64_t c = bound[k - 1] + 1; c < bound[k + 1]; ++c) {
+        double e = line_error(bound[k - 1], c) + line_error(c, bound[k + 1]);
+        if (e < best_error * (1 - 1e-12)) best = c, best_error = e;
+      }
+      moved |= best != bound[k];
+      bound[k] = best;
+    }
+    if (!moved) break;
+  }
+  std::vector<double> breakpoints;  // halfway between the last bin of one segment and the next
+  for (int k = 1; k < n; ++k) breakpoints.push_back(0.5 * (xs[bound[k] - 1] + xs[bound[k]]));
+  return fit_lines(d, breakpoints, f.target, f.mode);
 }
 
 PiecewiseLinear fit_pwl(int segments, Target t, double lo, double hi, DerivativeMode mode) {

@@ -53,6 +53,18 @@ struct PiecewiseLinear {
 // empty or too narrow for distinct quantile breakpoints.
 PiecewiseLinear fit_dapa(const Distribution& d, int segments, Target t,
                          DerivativeMode mode = DerivativeMode::Slope);
+// The density-weighted lines (value and fitted derivative) on given breakpoints.
+PiecewiseLinear fit_lines(const Distribution& d, const std::vector<double>& breakpoints, Target t,
+                          DerivativeMode mode = DerivativeMode::Slope);
+// DAPA(N) refined (`dapa:N:refined`): equal-mass breakpoints minimise the DWMSE only
+// when the target's curvature is even over the data; this moves them, starting from
+// f's, to lower the DWMSE itself (coordinate descent: each breakpoint in turn goes where
+// its two segments, each with its own least-squares line, err least), until no single
+// move helps or after max_sweeps sweeps. Breakpoints end halfway between histogram bins;
+// the DWMSE never rises. Throws std::invalid_argument when the distribution has fewer
+// occupied bins than segments.
+PiecewiseLinear refine_breakpoints(const PiecewiseLinear& f, const Distribution& d,
+                                   int max_sweeps = 200);
 // PWL(segments) on [lo, hi] with constant tails.
 PiecewiseLinear fit_pwl(int segments, Target t, double lo = -4.0, double hi = 4.0,
                         DerivativeMode mode = DerivativeMode::Slope);

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """DAPA experiments E1-E4 on Fashion-MNIST (issue: DAPA), driving dapa_fit and train_vit.
 
-  e1  inference substitution: a GELU-trained checkpoint evaluated with PWL(N) and DAPA(N),
-      N in {4, 8, 16, 32}, float and 16-bit fixed point; accuracy change against GELU,
+  e1  inference substitution: a GELU-trained checkpoint evaluated with PWL(N), DAPA(N)
+      and DAPA(N) refined (dapa_fit --refine), N in {4, 8, 16, 32}, float and 16-bit fixed point; accuracy change against GELU,
       test-loss change and flips (test images whose predicted class changes), with each
       approximation's MSE (uniform grid on [-4, 4]) and DWMSE (on the data).
   e2  which error predicts the damage: Spearman rank correlation of MSE and of DWMSE
@@ -69,7 +69,10 @@ def against(base, e):
 
 
 def fit(a, checkpoint, kind, segments, images, out, extra=()):
+    """Fits `kind` (pwl, dapa or dapa-refined) tables; returns their mean errors."""
     report = out + ".json"
+    if kind == "dapa-refined":
+        kind, extra = "dapa", ["--refine", *extra]
     sh([os.path.join(a.bin, "dapa_fit"), "--checkpoint", checkpoint, "--data", a.data,
         "--images", str(images), "--segments", str(segments), "--kind", kind,
         "--threads", str(a.threads), "--out", out, "--report", report, *extra])
@@ -113,10 +116,12 @@ def change_table(title, column, heading, rows, lines, value="change_points"):
 
 def e1_table(rows, model, value="change_points"):
     sel = [r for r in rows if r["model"] == model]
-    lines = [(f"{kind.upper()}(N) {precision}",
+    names = {"pwl": "PWL(N)", "dapa": "DAPA(N)", "dapa-refined": "DAPA(N) refined"}
+    lines = [(f"{names[kind]} {precision}",
               lambda r, kind=kind, precision=precision: r["kind"] == kind
               and r["precision"] == precision)
-             for kind in ("pwl", "dapa") for precision in ("float", "fixed")]
+             for kind in names if any(r["kind"] == kind for r in sel)
+             for precision in ("float", "fixed")]
     title = (f"{model} (GELU {100 * float(sel[0]['gelu_accuracy']):.2f}%)"
              if value == "change_points" else f"{model}: {value}")
     return change_table(title, "segments", lambda n: f"N={n}", sel, lines, value)
@@ -134,11 +139,12 @@ def e1(a):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in a.segments:
-            for kind in ("pwl", "dapa"):
+            for kind in a.kinds:
                 table = os.path.join(tmp, f"{kind}{n}.h5")
                 m = fit(a, a.checkpoint, kind, n, a.images, table)
                 for fixed in (False, True):
-                    act = f"{kind}:{n}" + (":fixed" if fixed else "")
+                    act = (f"dapa:{n}:refined" if kind == "dapa-refined" else f"{kind}:{n}") + (
+                        ":fixed" if fixed else "")
                     suffix = "_fixed" if fixed else ""
                     row = {"model": a.model, "approximation": act, "kind": kind,
                            "segments": n, "precision": "fixed" if fixed else "float",
@@ -148,20 +154,22 @@ def e1(a):
                     print(f"{a.model} {act}: {100 * row['accuracy']:.2f}% "
                           f"({row['change_points']:+.2f}, {row['flips']} flips)", file=sys.stderr)
         # The DSP-free table (hw/): DAPA(16) with shift-add slopes, fixed point only.
-        table = os.path.join(tmp, "shiftadd16.h5")
-        m = fit(a, a.checkpoint, "dapa", 16, a.images, table, ["--shift-add"])
-        shift_add = {"model": a.model, "approximation": "dapa:16:fixed shift-add",
-                     "kind": "dapa-shift-add", "segments": 16, "precision": "fixed",
-                     **against(base, evaluate(a, a.checkpoint, "dapa:16:fixed", table)),
-                     "mse": m["mse_fixed"], "dwmse": m["dwmse_fixed"]}
-        print(f"{a.model} shift-add: {100 * shift_add['accuracy']:.2f}% "
-              f"({shift_add['change_points']:+.2f})", file=sys.stderr)
+        shift_add = None
+        if "dapa" in a.kinds:
+            table = os.path.join(tmp, "shiftadd16.h5")
+            m = fit(a, a.checkpoint, "dapa", 16, a.images, table, ["--shift-add"])
+            shift_add = {"model": a.model, "approximation": "dapa:16:fixed shift-add",
+                         "kind": "dapa-shift-add", "segments": 16, "precision": "fixed",
+                         **against(base, evaluate(a, a.checkpoint, "dapa:16:fixed", table)),
+                         "mse": m["mse_fixed"], "dwmse": m["dwmse_fixed"]}
     append_rows(os.path.join(a.results, "e1.csv"), rows)
-    append_rows(os.path.join(a.results, "e1-shift-add.csv"), [shift_add])
-    dapa16 = next(r for r in rows if r["approximation"] == "dapa:16:fixed")
-    print(f"DAPA(16) fixed: {dapa16['change_points']:+.2f} points, DWMSE {dapa16['dwmse']:.3g}; "
-          f"shift-add (DSP-free): {shift_add['change_points']:+.2f} points, DWMSE "
-          f"{shift_add['dwmse']:.3g}\n")
+    if shift_add:
+        append_rows(os.path.join(a.results, "e1-shift-add.csv"), [shift_add])
+        dapa16 = next((r for r in rows if r["approximation"] == "dapa:16:fixed"), None)
+        if dapa16:
+            print(f"DAPA(16) fixed: {dapa16['change_points']:+.2f} points, DWMSE "
+                  f"{dapa16['dwmse']:.3g}; shift-add (DSP-free): "
+                  f"{shift_add['change_points']:+.2f} points, DWMSE {shift_add['dwmse']:.3g}\n")
     print("\n".join(e1_table(rows, a.model) + [""] + e1_table(rows, a.model, "flips")))
 
 
@@ -350,6 +358,8 @@ def main():
     ap.add_argument("--checkpoint", help="GELU-trained checkpoint (e1, e4)")
     ap.add_argument("--segments", type=int, nargs="+", default=[4, 8, 16, 32])
     ap.add_argument("--images", type=int, default=1024, help="calibration images (e1)")
+    ap.add_argument("--kinds", nargs="+", default=["pwl", "dapa", "dapa-refined"],
+                    choices=["pwl", "dapa", "dapa-refined"], help="approximations (e1)")
     ap.add_argument("--calibration-images", type=int, nargs="+",
                     default=[1, 4, 16, 64, 256, 1024])
     ap.add_argument("--gelu", nargs="+", help="run directory of the GELU run (e3; e3-seeds: "

@@ -14,9 +14,10 @@ TableSpec parse_table_spec(const std::string& name) {
   std::stringstream ss(name);
   for (std::string p; std::getline(ss, p, ':');) parts.push_back(p);
   auto bad = [&]() {
-    return std::invalid_argument("activation '" + name +
-                                 "': expected dapa:N[:slope|:fitted][:fixed] or pwl:N[:fixed] "
-                                 "with N from 1 to 256");
+    return std::invalid_argument(
+        "activation '" + name +
+        "': expected dapa:N[:slope|:fitted][:refined][:fixed] or pwl:N[:fixed] "
+        "with N from 1 to 256");
   };
   if (parts.size() < 2 || (parts[0] != "dapa" && parts[0] != "pwl") || name.back() == ':')
     throw bad();
@@ -29,6 +30,7 @@ TableSpec parse_table_spec(const std::string& name) {
   size_t i = 2;
   if (i < parts.size() && spec.dapa && (parts[i] == "slope" || parts[i] == "fitted"))
     spec.mode = parse_mode(parts[i++]);
+  if (i < parts.size() && spec.dapa && parts[i] == "refined") spec.refined = true, ++i;
   if (i < parts.size() && parts[i] == "fixed") spec.fixed = true, ++i;
   if (i != parts.size()) throw bad();
   return spec;
@@ -48,8 +50,11 @@ void TableActivation::start_recording() {
 }
 
 void TableActivation::fit_from(const Distribution& d, const QuantizeOptions& q) {
-  PiecewiseLinear t =
-      spec_.dapa ? fit_dapa(d, spec_.segments, Target::GeluErf, spec_.mode) : table_;
+  PiecewiseLinear t = table_;
+  if (spec_.dapa) {
+    t = fit_dapa(d, spec_.segments, Target::GeluErf, spec_.mode);
+    if (spec_.refined) t = refine_breakpoints(t, d);
+  }
   set_table(t, nullptr, &d, q);
   recording_ = false;
 }

@@ -1,4 +1,4 @@
-// DAPA and PWL in the activation slot: `--act dapa:N[:slope|:fitted][:fixed]` and
+// DAPA and PWL in the activation slot: `--act dapa:N[:slope|:fitted][:refined][:fixed]` and
 // `--act pwl:N[:fixed]`. A DAPA activation starts out calibrating: it computes the exact
 // target (GELU) and records what enters it into its distribution until fit() turns that
 // into its table. PWL's table is fixed at construction; its fixed-point form still needs
@@ -20,6 +20,7 @@ struct TableSpec {
   bool dapa = true;  // false: PWL
   int segments = 16;
   DerivativeMode mode = DerivativeMode::Slope;
+  bool refined = false;  // breakpoints moved from the quantiles to lower the DWMSE
   bool fixed = false;
 };
 
@@ -68,7 +69,7 @@ class TableActivation : public Activation {
   bool recording_ = false;
 };
 
-// "dapa:N[:slope|:fitted][:fixed]" or "pwl:N[:fixed]", N from 1 to 256; throws
+// "dapa:N[:slope|:fitted][:refined][:fixed]" or "pwl:N[:fixed]", N from 1 to 256; throws
 // std::invalid_argument saying what was expected.
 TableSpec parse_table_spec(const std::string& name);
 

@@ -28,7 +28,7 @@ struct Options {
   int64_t images = 1024, segments = 16, batch = 128;
   double bound = 1.5;
   std::pair<double, double> mse_range{-4.0, 4.0};
-  bool shared = false, shift_add = false;
+  bool shared = false, shift_add = false, refine = false;
   int threads = 0;
 };
 
@@ -36,6 +36,7 @@ int run(const Options& o) {
   if (o.threads > 0) set_num_threads(o.threads);
   if (o.shift_add && (o.kind != "dapa" || o.mode != "slope"))
     throw std::invalid_argument("--shift-add: needs --kind dapa and --mode slope");
+  if (o.refine && o.kind != "dapa") throw std::invalid_argument("--refine: needs --kind dapa");
   auto [mse_lo, mse_hi] = o.mse_range;
   if (!(mse_lo < mse_hi))
     throw std::invalid_argument("--mse-range: expected LO < HI, got " + std::to_string(mse_lo) +
@@ -50,8 +51,9 @@ int run(const Options& o) {
   limit_split(data.train, o.images, data.image_size());
   // The sites calibrate (exact GELU while recording) and fit themselves; `:fixed` makes
   // them quantise too.
-  std::string act =
-      o.kind + ":" + std::to_string(o.segments) + (o.kind == "dapa" ? ":" + o.mode : "") + ":fixed";
+  std::string act = o.kind + ":" + std::to_string(o.segments) +
+                    (o.kind == "dapa" ? ":" + o.mode : "") + (o.refine ? ":refined" : "") +
+                    ":fixed";
   VitConfig cfg = vit_config(model_name, data.channels, data.height, data.width, data.classes, act);
   Rng rng(0);
   Vit model(cfg, rng);
@@ -123,6 +125,9 @@ int main(int argc, char** argv) {
                  "on [-4, 4]: only its fixed-point formats come from the data)")
       ->check(CLI::IsMember({"dapa", "pwl"}))
       ->capture_default_str();
+  app.add_flag("--refine", o.refine,
+               "move the breakpoints from the quantiles to lower the DWMSE (DAPA refined; see "
+               "dapa/fit.h)");
   app.add_flag("--shift-add", o.shift_add,
                "DSP-free tables: every slope a sum of two signed powers of two (slope mode)");
   app.add_option("--report", o.report,

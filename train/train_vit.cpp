@@ -426,7 +426,7 @@ int main(int argc, char** argv) {
   app.add_option("--data", o.data, "data set file made by prepare_data")->required();
   app.add_option("--model", r.model, "vit-nano | vit-micro | vit-mini")->capture_default_str();
   app.add_option("--act", r.act,
-                 "MLP activation: gelu | gelu-tanh | relu | dapa:N[:slope|:fitted][:fixed] | "
+                 "MLP activation: gelu | gelu-tanh | relu | dapa:N[:slope|:fitted][:refined][:fixed] | "
                  "pwl:N[:fixed] (with --eval-only: replaces the checkpoint's activation)")
       ->capture_default_str();
   app.add_option("--epochs", r.epochs, "epochs")

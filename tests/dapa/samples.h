@@ -25,11 +25,11 @@ inline double invert(Cdf cdf, double p, double lo = -50, double hi = 50) {
   return 0.5 * (lo + hi);
 }
 
-// A sample that is exactly the standard normal at resolution 1/n: its quantiles.
-inline Distribution normal_sample(int n, int64_t bins = 65536) {
+// A sample that is exactly the normal N(0, scale^2) at resolution 1/n: its quantiles.
+inline Distribution normal_sample(int n, int64_t bins = 65536, double scale = 1.0) {
   Distribution d(bins);
   std::vector<float> xs(n);
-  for (int i = 0; i < n; ++i) xs[i] = static_cast<float>(invert(normal_cdf, (i + 0.5) / n));
+  for (int i = 0; i < n; ++i) xs[i] = static_cast<float>(scale * invert(normal_cdf, (i + 0.5) / n));
   d.add(xs.data(), n);
   return d;
 }

@@ -25,7 +25,7 @@ TEST(TableActivation, NamesParseAndBadOnesSayWhy) {
   EXPECT_NE(error_of("dapa:0").find("N from 1 to 256"), std::string::npos);
   EXPECT_NE(error_of("dapa:x").find("N from 1 to 256"), std::string::npos);
   EXPECT_NE(error_of("pwl:300").find("N from 1 to 256"), std::string::npos);
-  EXPECT_NE(error_of("dapa:16:fixed:slope").find("dapa:N[:slope|:fitted][:fixed]"),
+  EXPECT_NE(error_of("dapa:16:fixed:slope").find("dapa:N[:slope|:fitted][:refined][:fixed]"),
             std::string::npos);
   EXPECT_NE(error_of("pwl:8:fitted").find("pwl:N[:fixed]"), std::string::npos);
   EXPECT_NE(error_of("dapa:16:").find("expected"), std::string::npos);
@@ -37,6 +37,12 @@ TEST(TableActivation, NamesParseAndBadOnesSayWhy) {
   s = parse_table_spec("pwl:4:fixed");
   EXPECT_TRUE(!s.dapa && s.fixed && s.mode == DerivativeMode::Slope);
   EXPECT_FALSE(parse_table_spec("dapa:8").fixed);
+  s = parse_table_spec("dapa:16:fitted:refined:fixed");
+  EXPECT_TRUE(s.refined && s.fixed && s.mode == DerivativeMode::Fitted);
+  EXPECT_TRUE(parse_table_spec("dapa:16:refined").refined);
+  EXPECT_FALSE(parse_table_spec("dapa:16").refined);
+  EXPECT_NE(error_of("pwl:16:refined").find("pwl:N[:fixed]"), std::string::npos);
+  EXPECT_NE(error_of("dapa:16:fixed:refined").find("expected"), std::string::npos);
 }
 
 TEST(TableActivation, CalibratesOnGeluThenRunsItsTable) {

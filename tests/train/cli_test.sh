@@ -159,7 +159,7 @@ expect_error "dapa table of other N" "asks for 8" "$bin/train_vit" "${common[@]}
 expect_error "corrupt dapa table" "not an HDF5 file" "$bin/train_vit" "${common[@]}" --act dapa:16 \
   --dapa-table corrupt.h5 --out guarded --force
 expect_error "bad dapa name" "N from 1 to 256" "${t[@]}" --data fm.h5 --act dapa:0 --force
-expect_error "bad dapa mode" "dapa:N[:slope|:fitted][:fixed]" "${t[@]}" --data fm.h5 \
+expect_error "bad dapa mode" "dapa:N[:slope|:fitted][:refined][:fixed]" "${t[@]}" --data fm.h5 \
   --act dapa:16:fixed:slope --force
 
 # ---- fixed point with refits: the checkpoint carries the live tables, resume is exact ----
@@ -190,6 +190,13 @@ grep -q '^/dapa/sites/shared/fixed/slope ' fixed_h5ls.txt && ok ||
 "$bin/dapa_export" --table fit8.h5 --site blocks.2.mlp.act --header unit.h --verilog unit.vh \
   >/dev/null && grep -q "#define DAPA_SEGMENTS 8" unit.h && grep -q "DAPA_SLOPE" unit.vh && ok ||
   bad "dapa_export"
+"$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 100 --segments 8 --refine \
+  --out fit8r.h5 --threads 2 >/dev/null && "$bin/train_vit" --data fm.h5 --eval-only \
+  --checkpoint full/checkpoint.h5 --act dapa:8:refined:fixed --dapa-table fit8r.h5 \
+  --limit-test 200 >subr.json && grep -q '"test_accuracy"' subr.json && ok ||
+  bad "dapa_fit --refine and eval-only with its tables"
+expect_error "refine a PWL table" "--refine: needs --kind dapa" "$bin/dapa_fit" \
+  --checkpoint full/checkpoint.h5 --data fm.h5 --kind pwl --refine --out guarded/t.h5
 expect_error "dapa_fit zero images" "--images" "$bin/dapa_fit" --checkpoint full/checkpoint.h5 \
   --data fm.h5 --images 0 --out guarded/t.h5
 expect_error "dapa_fit too many images" "holds only 60000" "$bin/dapa_fit" \
