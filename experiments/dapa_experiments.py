@@ -114,17 +114,41 @@ def change_table(title, column, heading, rows, lines, value="change_points"):
     return out
 
 
+def e1_lines(rows):
+    """(label, predicate) per approximation kind and precision present in rows."""
+    names = {"pwl": "PWL(N)", "dapa": "DAPA(N)", "dapa-refined": "DAPA(N) refined"}
+    return [(f"{names[kind]} {precision}",
+             lambda r, kind=kind, precision=precision: r["kind"] == kind
+             and r["precision"] == precision)
+            for kind in names if any(r["kind"] == kind for r in rows)
+            for precision in ("float", "fixed")]
+
+
 def e1_table(rows, model, value="change_points"):
     sel = [r for r in rows if r["model"] == model]
-    names = {"pwl": "PWL(N)", "dapa": "DAPA(N)", "dapa-refined": "DAPA(N) refined"}
-    lines = [(f"{names[kind]} {precision}",
-              lambda r, kind=kind, precision=precision: r["kind"] == kind
-              and r["precision"] == precision)
-             for kind in names if any(r["kind"] == kind for r in sel)
-             for precision in ("float", "fixed")]
     title = (f"{model} (GELU {100 * float(sel[0]['gelu_accuracy']):.2f}%)"
              if value == "change_points" else f"{model}: {value}")
-    return change_table(title, "segments", lambda n: f"N={n}", sel, lines, value)
+    return change_table(title, "segments", lambda n: f"N={n}", sel, e1_lines(sel), value)
+
+
+def mean_sd(values):
+    mean = sum(values) / len(values)
+    return mean, (sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1)) ** 0.5
+
+
+def e1_mean_table(rows, value):
+    """E1 over several checkpoints (models) in one e1.csv: mean +- standard deviation."""
+    models = sorted({r["model"] for r in rows})
+    keys = sorted({int(r["segments"]) for r in rows})
+    fmt = "{:+.2f} +- {:.2f}" if value == "change_points" else "{:.1f} +- {:.1f}"
+    out = [f"| {value}, mean of {len(models)} checkpoints | " +
+           " | ".join(f"N={k}" for k in keys) + " |", "|---|" + "---|" * len(keys)]
+    for label, pick in e1_lines(rows):
+        cells = [fmt.format(*mean_sd([float(r[value]) for r in rows
+                                      if pick(r) and int(r["segments"]) == k]))
+                 for k in keys]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return out
 
 
 def e4_table(rows, model):
@@ -294,9 +318,7 @@ def e3_seeds_table(rows):
             out.append(f"| {model} | {r['seed']} | {100 * float(r['gelu_accuracy']):.2f}% | "
                        f"{100 * float(r['dapa_accuracy']):.2f}% | "
                        f"{float(r['change_points']):+.2f} |")
-        changes = [float(r["change_points"]) for r in sel]
-        mean = sum(changes) / len(changes)
-        sd = (sum((c - mean) ** 2 for c in changes) / max(1, len(changes) - 1)) ** 0.5
+        mean, sd = mean_sd([float(r["change_points"]) for r in sel])
         out.append(f"| {model} | mean of {len(sel)} | | | **{mean:+.2f}** +- {sd:.2f} |")
     return out
 
@@ -330,6 +352,10 @@ def summary(a):
                 out += table(rows, model) + [""]
                 if table is e1_table and all(r.get("flips") for r in rows if r["model"] == model):
                     out += table(rows, model, "flips") + [""]
+            if name == "e1.csv" and len({r["model"] for r in rows}) > 1:
+                out += e1_mean_table(rows, "change_points") + [""]
+                if all(r.get("flips") for r in rows):
+                    out += e1_mean_table(rows, "flips") + [""]
     path = os.path.join(a.results, "e3-seeds.csv")
     if os.path.exists(path):
         out += e3_seeds_table(read_rows(path)) + [""]
