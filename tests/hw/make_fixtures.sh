@@ -7,7 +7,7 @@
 set -euo pipefail
 bin="$1"
 out="$2"
-for cfg in 8_slope 16_slope 16_fitted 32_slope 16_shiftadd; do
+for cfg in 8_slope 16_slope 16_fitted 32_slope 16_shiftadd 16_refined; do
   segments="${cfg%_*}"
   mode="${cfg#*_}"
   mkdir -p "$out/$cfg"

@@ -1,7 +1,8 @@
 // make_test_table: a DAPA table for the hardware tests and the cost report, fitted on a
 // fixed synthetic distribution shaped like an MLP's pre-activations (a standard normal
-// with a wider component), then quantised to 16 bits. Deterministic.
-//   make_test_table SEGMENTS slope|fitted|shiftadd OUT.h5
+// with a wider component), then quantised to 16 bits. Deterministic. `refined`: slope
+// mode with the breakpoints refined for the DWMSE (dapa_fit --refine).
+//   make_test_table SEGMENTS slope|fitted|shiftadd|refined OUT.h5
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -11,15 +12,15 @@
 
 int main(int argc, char** argv) {
   if (argc != 4) {
-    std::fprintf(stderr, "usage: make_test_table SEGMENTS slope|fitted|shiftadd OUT.h5\n");
+    std::fprintf(stderr, "usage: make_test_table SEGMENTS slope|fitted|shiftadd|refined OUT.h5\n");
     return 2;
   }
   using namespace dapa;
   try {
     int segments = std::atoi(argv[1]);
     std::string kind = argv[2];
-    bool shift_add = kind == "shiftadd";
-    DerivativeMode mode = shift_add ? DerivativeMode::Slope : parse_mode(kind);
+    bool shift_add = kind == "shiftadd", refined = kind == "refined";
+    DerivativeMode mode = shift_add || refined ? DerivativeMode::Slope : parse_mode(kind);
     Rng rng(2026);
     Distribution d;
     std::vector<float> xs(1 << 20);
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
       xs[i] = i % 5 == 0 ? rng.normal(-0.5f, 2.0f) : rng.normal(0.0f, 1.0f);
     d.add(xs.data(), static_cast<int64_t>(xs.size()));
     PiecewiseLinear t = fit_dapa(d, segments, Target::GeluErf, mode);
+    if (refined) t = refine_breakpoints(t, d);
     if (shift_add) t = restrict_to_shift_add(t, d);
     SiteTable site{"shared", t, true, d, true, quantize_table(t, d, {1.5, shift_add})};
     save_tables(argv[3], {site});
