@@ -41,9 +41,9 @@ std::unique_ptr<Activation> make_activation(const std::string& name) {
         ElementwiseActivation<relu, relu, relu_backward, relu_value_and_derivative>>(name);
   if (name.rfind("dapa:", 0) == 0 || name.rfind("pwl:", 0) == 0)
     return std::make_unique<TableActivation>(name, parse_table_spec(name));
-  throw std::invalid_argument(
-      "unknown activation '" + name +
-      "' (expected gelu, gelu-tanh, relu, dapa:N[:slope|:fitted][:refined][:fixed] or pwl:N[:fixed])");
+  throw std::invalid_argument("unknown activation '" + name +
+                              "' (expected gelu, gelu-tanh, relu, "
+                              "dapa:N[:slope|:fitted][:refined][:fixed] or pwl:N[:fixed])");
 }
 
 Var activation_linear(const Var& h, Activation& act, const Var& weight, const Var& bias) {
