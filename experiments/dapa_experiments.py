@@ -311,7 +311,8 @@ def e3_seeds(a):
 
 
 def e3_seeds_table(rows):
-    out = ["| model | seed | GELU | DAPA(16) slope | change |", "|---|---|---|---|---|"]
+    out = ["| model, DAPA(16) variant | seed | GELU | DAPA(16) | change |",
+           "|---|---|---|---|---|"]
     for model in sorted({r["model"] for r in rows}):
         sel = [r for r in rows if r["model"] == model]
         for r in sel:
@@ -391,7 +392,8 @@ def main():
     ap.add_argument("--gelu", nargs="+", help="run directory of the GELU run (e3; e3-seeds: "
                     "one per seed)")
     ap.add_argument("--slope", nargs="+", help="run directory of the DAPA(16) slope run (e3; "
-                    "e3-seeds: one per seed, in --gelu's order)")
+                    "e3-seeds: the DAPA(16) runs of any variant, one per seed, in --gelu's "
+                    "order)")
     ap.add_argument("--fitted", help="run directory of the DAPA(16) fitted run (e3)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bin", default=os.path.join(ROOT, "build/bin"))
