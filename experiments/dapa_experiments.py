@@ -2,9 +2,10 @@
 """DAPA experiments E1-E4 on Fashion-MNIST (issue: DAPA), driving dapa_fit and train_vit.
 
   e1  inference substitution: a GELU-trained checkpoint evaluated with PWL(N), DAPA(N)
-      and DAPA(N) refined (dapa_fit --refine), N in {4, 8, 16, 32}, float and 16-bit fixed point; accuracy change against GELU,
-      test-loss change and flips (test images whose predicted class changes), with each
-      approximation's MSE (uniform grid on [-4, 4]) and DWMSE (on the data).
+      and DAPA(N) refined (dapa_fit --refine), N in {4, 8, 16, 32}, float and 16-bit
+      fixed point; accuracy change against GELU, test-loss change and flips (test images
+      whose predicted class changes), with each approximation's MSE (uniform grid on
+      [-4, 4]) and DWMSE (on the data).
   e2  which error predicts the damage: Spearman rank correlation of MSE and of DWMSE
       with the accuracy loss, the flips and the test-loss increase, over all E1
       approximations (from e1.csv).
@@ -98,6 +99,23 @@ def append_rows(path, rows):
 def read_rows(path):
     with open(path) as f:
         return list(csv.DictReader(f))
+
+
+def rewrite_rows(path, rows):
+    if os.path.exists(path):
+        os.remove(path)
+    append_rows(path, rows)
+
+
+def replace_model_rows(path, model, rows):
+    """Rewrites the CSV file with `rows` in place of the ones it held for `model`."""
+    old = [r for r in read_rows(path) if r["model"] != model] if os.path.exists(path) else []
+    rewrite_rows(path, old + rows)
+
+
+def has_flips(rows):
+    """Whether the E1 rows record flips and test-loss changes (older e1.csv files do not)."""
+    return all(r.get("flips") for r in rows)
 
 
 def change_table(title, column, heading, rows, lines, value="change_points"):
@@ -227,7 +245,7 @@ def e2(a):
     many decisions moved)."""
     rows = read_rows(os.path.join(a.results, "e1.csv"))
     damages = [("accuracy loss", lambda r: -float(r["change_points"]))]
-    if all(r.get("flips") for r in rows):
+    if has_flips(rows):
         damages += [("flips", lambda r: int(r["flips"])),
                     ("test-loss increase", lambda r: float(r["loss_change"]))]
     out = []
@@ -240,10 +258,7 @@ def e2(a):
                 row[f"spearman_{metric}_{name.replace(' ', '_')}"] = round(
                     spearman([float(r[metric]) for r in sel], d), 3)
         out.append(row)
-    path = os.path.join(a.results, "e2.csv")
-    if os.path.exists(path):
-        os.remove(path)
-    append_rows(path, out)
+    rewrite_rows(os.path.join(a.results, "e2.csv"), out)
     print("| models | approximations | " + " | ".join(
         f"Spearman({m}, {name})" for name, _ in damages for m in ("MSE", "DWMSE")) + " |")
     print("|---|---|" + "---|" * (2 * len(damages)))
@@ -274,16 +289,11 @@ def e3(a):
         "set xlabel 'step'", "set ylabel 'loss'", "set logscale y", "set grid",
         "set key top right", "plot " + ", ".join(plots)])
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
-    base = final_accuracy(a.gelu)
-    rows = [{"model": a.model, "variant": label, "run": run,
-             "accuracy": final_accuracy(run),
-             "change_points": round(100 * (final_accuracy(run) - base), 2)}
+    accuracy = {label: final_accuracy(run) for label, run in runs.items()}
+    rows = [{"model": a.model, "variant": label, "run": run, "accuracy": accuracy[label],
+             "change_points": round(100 * (accuracy[label] - accuracy["GELU"]), 2)}
             for label, run in runs.items()]
-    path = os.path.join(a.results, "e3.csv")
-    old = [r for r in read_rows(path) if r["model"] != a.model] if os.path.exists(path) else []
-    if os.path.exists(path):
-        os.remove(path)
-    append_rows(path, old + rows)
+    replace_model_rows(os.path.join(a.results, "e3.csv"), a.model, rows)
     print(f"| {a.model} | " + " | ".join(f"{100 * r['accuracy']:.2f}% ({r['change_points']:+.2f})"
                                           for r in rows) + " |")
     print(f"figure: {png}")
@@ -299,14 +309,11 @@ def e3_seeds(a):
     for g, d in zip(a.gelu, a.slope):
         with open(os.path.join(d, "config.json")) as f:
             seed = json.load(f)["recipe"]["seed"]
+        gelu, dapa = final_accuracy(g), final_accuracy(d)
         rows.append({"model": a.model, "seed": seed, "gelu_run": g, "dapa_run": d,
-                     "gelu_accuracy": final_accuracy(g), "dapa_accuracy": final_accuracy(d),
-                     "change_points": round(100 * (final_accuracy(d) - final_accuracy(g)), 2)})
-    path = os.path.join(a.results, "e3-seeds.csv")
-    old = [r for r in read_rows(path) if r["model"] != a.model] if os.path.exists(path) else []
-    if os.path.exists(path):
-        os.remove(path)
-    append_rows(path, old + rows)
+                     "gelu_accuracy": gelu, "dapa_accuracy": dapa,
+                     "change_points": round(100 * (dapa - gelu), 2)})
+    replace_model_rows(os.path.join(a.results, "e3-seeds.csv"), a.model, rows)
     print("\n".join(e3_seeds_table(rows)))
 
 
@@ -351,11 +358,11 @@ def summary(a):
             rows = read_rows(path)
             for model in sorted({r["model"] for r in rows}):
                 out += table(rows, model) + [""]
-                if table is e1_table and all(r.get("flips") for r in rows if r["model"] == model):
+                if table is e1_table and has_flips([r for r in rows if r["model"] == model]):
                     out += table(rows, model, "flips") + [""]
             if name == "e1.csv" and len({r["model"] for r in rows}) > 1:
                 out += e1_mean_table(rows, "change_points") + [""]
-                if all(r.get("flips") for r in rows):
+                if has_flips(rows):
                     out += e1_mean_table(rows, "flips") + [""]
     path = os.path.join(a.results, "e3-seeds.csv")
     if os.path.exists(path):
