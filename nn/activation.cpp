@@ -42,8 +42,7 @@ std::unique_ptr<Activation> make_activation(const std::string& name) {
   if (name.rfind("dapa:", 0) == 0 || name.rfind("pwl:", 0) == 0)
     return std::make_unique<TableActivation>(name, parse_table_spec(name));
   throw std::invalid_argument("unknown activation '" + name +
-                              "' (expected gelu, gelu-tanh, relu, "
-                              "dapa:N[:slope|:fitted][:refined][:fixed] or pwl:N[:fixed])");
+                              "' (expected gelu, gelu-tanh, relu, " + kTableActivationNames + ")");
 }
 
 Var activation_linear(const Var& h, Activation& act, const Var& weight, const Var& bias) {

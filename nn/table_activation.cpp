@@ -14,10 +14,8 @@ TableSpec parse_table_spec(const std::string& name) {
   std::stringstream ss(name);
   for (std::string p; std::getline(ss, p, ':');) parts.push_back(p);
   auto bad = [&]() {
-    return std::invalid_argument(
-        "activation '" + name +
-        "': expected dapa:N[:slope|:fitted][:refined][:fixed] or pwl:N[:fixed] "
-        "with N from 1 to 256");
+    return std::invalid_argument("activation '" + name + "': expected " + kTableActivationNames +
+                                 " with N from 1 to 256");
   };
   if (parts.size() < 2 || (parts[0] != "dapa" && parts[0] != "pwl") || name.back() == ':')
     throw bad();

@@ -69,8 +69,12 @@ class TableActivation : public Activation {
   bool recording_ = false;
 };
 
-// "dapa:N[:slope|:fitted][:refined][:fixed]" or "pwl:N[:fixed]", N from 1 to 256; throws
-// std::invalid_argument saying what was expected.
+// The names parse_table_spec takes, for help texts and errors.
+inline constexpr const char* kTableActivationNames =
+    "dapa:N[:slope|:fitted][:refined][:fixed] or pwl:N[:fixed]";
+
+// One of kTableActivationNames, N from 1 to 256; throws std::invalid_argument saying
+// what was expected.
 TableSpec parse_table_spec(const std::string& name);
 
 }  // namespace dapa

@@ -23,6 +23,7 @@
 #include "data/dataset.h"
 #include "nn/checkpoint.h"
 #include "nn/schedule.h"
+#include "nn/table_activation.h"
 #include "nn/vit.h"
 #include "train/dapa_sites.h"
 #include "train/run_log.h"
@@ -425,10 +426,10 @@ int main(int argc, char** argv) {
   CLI::App app{"Train a Vision Transformer on an HDF5 image data set (see prepare_data)."};
   app.add_option("--data", o.data, "data set file made by prepare_data")->required();
   app.add_option("--model", r.model, "vit-nano | vit-micro | vit-mini")->capture_default_str();
-  app.add_option(
-         "--act", r.act,
-         "MLP activation: gelu | gelu-tanh | relu | dapa:N[:slope|:fitted][:refined][:fixed] | "
-         "pwl:N[:fixed] (with --eval-only: replaces the checkpoint's activation)")
+  app.add_option("--act", r.act,
+                 std::string("MLP activation: gelu, gelu-tanh, relu, ") +
+                     dapa::kTableActivationNames +
+                     " (with --eval-only: replaces the checkpoint's activation)")
       ->capture_default_str();
   app.add_option("--epochs", r.epochs, "epochs")
       ->check(dapa::cli::positive())
