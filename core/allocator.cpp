@@ -1,7 +1,12 @@
 // Caching tensor allocator; see allocator.h.
 #include "core/allocator.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -78,6 +83,35 @@ AllocatorStats allocator_stats() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   return {c.live, c.peak, c.cached};
+}
+
+namespace {
+// A "Key:   123 kB" line of a /proc file, in bytes; -1 when absent.
+int64_t proc_kb_field(const char* file, const char* key) {
+  FILE* f = std::fopen(file, "r");
+  if (!f) return -1;
+  char line[256];
+  int64_t bytes = -1;
+  size_t n = std::strlen(key);
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, key, n) == 0 && line[n] == ':') {
+      bytes = std::strtoll(line + n + 1, nullptr, 10) * 1024;
+      break;
+    }
+  std::fclose(f);
+  return bytes;
+}
+}  // namespace
+
+int64_t available_memory_bytes() {
+  int64_t avail = proc_kb_field("/proc/meminfo", "MemAvailable");
+  struct rlimit lim {};
+  if (::getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    int64_t used = std::max<int64_t>(proc_kb_field("/proc/self/status", "VmSize"), 0);
+    int64_t left = std::max<int64_t>(static_cast<int64_t>(lim.rlim_cur) - used, 0);
+    avail = avail < 0 ? left : std::min(avail, left);
+  }
+  return avail;
 }
 
 }  // namespace dapa

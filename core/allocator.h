@@ -20,4 +20,9 @@ struct AllocatorStats {
 };
 AllocatorStats allocator_stats();
 
+// Memory this process can still get: the smaller of the system's available memory
+// (/proc/meminfo's MemAvailable) and what the address-space limit (ulimit -v) leaves;
+// -1 when neither is known. Checked before large allocations that a flag asked for.
+int64_t available_memory_bytes();
+
 }  // namespace dapa

@@ -14,7 +14,8 @@ namespace dapa {
 namespace {
 constexpr int64_t kGrain = 1 << 14;
 
-// Rows of the last axis: x viewed as (rows, width).
+// Rows of the last axis: x viewed as (rows, width). Callers copy the fields into locals
+// (not a structured binding, which C++17 lambdas cannot capture).
 struct Rows {
   int64_t rows, width;
 };
@@ -34,7 +35,8 @@ constexpr float kGeluCubic = 0.044715f;
 
 // ---- softmax over the last axis ----
 Tensor softmax(const Tensor& x) {
-  auto [rows, width] = rows_of(x, "softmax");
+  const Rows shape = rows_of(x, "softmax");
+  const int64_t rows = shape.rows, width = shape.width;
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(x.shape());
   const float* px = xc.data();
@@ -49,7 +51,8 @@ Tensor softmax(const Tensor& x) {
 
 Tensor softmax_backward(const Tensor& y, const Tensor& gy) {
   if (y.shape() != gy.shape()) shape_error("softmax_backward", y.shape(), gy.shape(), "differ");
-  auto [rows, width] = rows_of(y, "softmax_backward");
+  const Rows shape = rows_of(y, "softmax_backward");
+  const int64_t rows = shape.rows, width = shape.width;
   Tensor yc = y.contiguous(), gc = gy.contiguous();
   Tensor gx = Tensor::empty(y.shape());
   const float *py = yc.data(), *pg = gc.data();
@@ -65,7 +68,8 @@ Tensor softmax_backward(const Tensor& y, const Tensor& gy) {
 
 // ---- layer norm over the last axis ----
 LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
-  auto [rows, width] = rows_of(x, "layer_norm");
+  const Rows shape = rows_of(x, "layer_norm");
+  const int64_t rows = shape.rows, width = shape.width;
   if (weight.shape() != Shape{width} || bias.shape() != Shape{width})
     shape_error("layer_norm", x.shape(), weight.shape(),
                 "weight and bias must be (C,) for input (..., C)");
@@ -91,7 +95,8 @@ LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& 
 LayerNormGrads layer_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& weight,
                                    const Tensor& mean, const Tensor& rstd) {
   if (gy.shape() != x.shape()) shape_error("layer_norm_backward", gy.shape(), x.shape(), "differ");
-  auto [rows, width] = rows_of(x, "layer_norm_backward");
+  const Rows shape = rows_of(x, "layer_norm_backward");
+  const int64_t rows = shape.rows, width = shape.width;
   Tensor xc = x.contiguous(), gc = gy.contiguous(), wc = weight.contiguous();
   LayerNormGrads g{Tensor::empty(x.shape()), Tensor::zeros({width}), Tensor::zeros({width})};
   // Weight and bias gradients sum over rows: fixed blocks of rows, each summed on its

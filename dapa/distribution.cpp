@@ -171,20 +171,23 @@ Distribution Distribution::load(const H5Store& s, const std::string& group) {
   int64_t sum = 0;
   for (int64_t i = 0; i < c.numel(); ++i) {
     float v = c.data()[i];
-    if (!(v >= 0) || !std::isfinite(v))
-      throw std::runtime_error(s.path() + ": '" + name + "' holds a negative or non-finite count");
+    if (!(v >= 0 && v <= 1e15f))  // NaN fails too; 1e15 keeps the sum far from overflow
+      throw std::runtime_error(s.path() + ": '" + name +
+                               "' holds a negative, huge or non-finite count");
     d.counts_[i] = static_cast<int64_t>(std::llround(v));
     sum += d.counts_[i];
   }
   d.lo_ = s.read_attr_double(name, "lo");
   d.width_ = s.read_attr_double(name, "width");
   d.total_ = sum;
-  d.nonfinite_ = static_cast<int64_t>(s.read_attr_double(name, "nonfinite"));
+  d.nonfinite_ = s.read_attr_int(name, "nonfinite", 0, int64_t{1} << 60);
   d.min_ = s.read_attr_double(name, "min");
   d.max_ = s.read_attr_double(name, "max");
   d.sum_ = s.read_attr_double(name, "sum");
   d.sum_sq_ = s.read_attr_double(name, "sum_sq");
-  if (!(d.width_ >= 0) || !std::isfinite(d.lo_) || (sum > 0 && d.width_ == 0))
+  bool finite = std::isfinite(d.lo_) && std::isfinite(d.width_) && std::isfinite(d.min_) &&
+                std::isfinite(d.max_) && std::isfinite(d.sum_) && std::isfinite(d.sum_sq_);
+  if (!finite || !(d.width_ >= 0) || (sum > 0 && d.width_ == 0))
     throw std::runtime_error(s.path() + ": '" + name + "' has an invalid range");
   return d;
 }

@@ -119,12 +119,23 @@ TableKernel::TableKernel(const PiecewiseLinear& table) : mode(table.mode) {
 }
 
 namespace {
+// body(i0, i1) over [0, n), threaded, split only at multiples of kBlock: the vector loops
+// handle a run's last few elements apart from the rest, so a split that moved with the
+// thread count would change which elements take which path, and the last bits with it.
+template <class F>
+void blocked(int64_t n, F&& body) {
+  constexpr int64_t kBlock = 1024;
+  parallel_for((n + kBlock - 1) / kBlock, kGrain / kBlock, [&](int64_t b0, int64_t b1) {
+    body(b0 * kBlock, std::min(n, b1 * kBlock));
+  });
+}
+
 // Runs the table over contiguous x, threaded, into whichever of y (values), index
 // (segments) and d (derivatives) are given.
 void evaluate(const TableKernel& t, const Tensor& x, float* y, uint8_t* index, float* d) {
   const float* px = x.data();
   const isa::Kernels& k = kernels_for(t);
-  parallel_for(x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+  blocked(x.numel(), [&](int64_t i0, int64_t i1) {
     k.eval(t, px + i0, i1 - i0, y ? y + i0 : nullptr, index ? index + i0 : nullptr,
            d ? d + i0 : nullptr);
   });
@@ -150,7 +161,7 @@ Tensor table_backward_from_index(const TableKernel& t, const std::vector<uint8_t
   const float* pg = gy.data();
   float* px = gx.data();
   const isa::Kernels& k = kernels_for(t);
-  parallel_for(gy.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+  blocked(gy.numel(), [&](int64_t i0, int64_t i1) {
     k.index_backward(t, index.data() + i0, pg + i0, i1 - i0, px + i0);
   });
   return gx;

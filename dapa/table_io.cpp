@@ -1,7 +1,10 @@
 // DAPA table files; see table_io.h.
 #include "dapa/table_io.h"
 
+#include <cctype>
+#include <cmath>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -23,11 +26,12 @@ bool ends_with(const std::string& s, const std::string& tail) {
 
 // The checks every loaded table passes, whatever the container.
 PiecewiseLinear checked(const std::string& path, const std::string& site, PiecewiseLinear t,
-                        double segments) {
+                        int64_t segments) {
   if (segments != t.segments())
-    fail(path, "site '" + site + "' says " + std::to_string(static_cast<int64_t>(segments)) +
-                   " segments but holds " + std::to_string(t.segments()));
+    fail(path, "site '" + site + "' says " + std::to_string(segments) + " segments but holds " +
+                   std::to_string(t.segments()));
   try {
+    check_site_name(site);
     t.validate();
   } catch (const std::invalid_argument& e) {
     fail(path, "site '" + site + "': " + e.what());
@@ -35,11 +39,27 @@ PiecewiseLinear checked(const std::string& path, const std::string& site, Piecew
   return t;
 }
 
-void check_version(const std::string& path, const std::string& format, double version) {
+void check_version(const std::string& path, const std::string& format, int64_t version) {
   if (format != "dapa-table") fail(path, "not a DAPA table file (format '" + format + "')");
   if (version != kTableFormatVersion)
-    fail(path, "table format version " + std::to_string(static_cast<int64_t>(version)) +
-                   " is not supported (expected " + std::to_string(kTableFormatVersion) + ")");
+    fail(path, "table format version " + std::to_string(version) + " is not supported (expected " +
+                   std::to_string(kTableFormatVersion) + ")");
+}
+
+void check_site_count(const std::string& path, size_t n) {
+  if (n > static_cast<size_t>(kMaxTableSites))
+    fail(path, "holds " + std::to_string(n) + " sites (at most " + std::to_string(kMaxTableSites) +
+                   " are accepted)");
+}
+
+// A JSON number that must be a whole number in [min, max].
+int64_t json_int(const std::string& path, const json& j, const char* key, int64_t min,
+                 int64_t max) {
+  double v = j.at(key).get<double>();
+  if (!(v >= static_cast<double>(min) && v <= static_cast<double>(max)) || v != std::floor(v))
+    fail(path, std::string("'") + key + "' must be a whole number from " + std::to_string(min) +
+                   " to " + std::to_string(max));
+  return static_cast<int64_t>(v);
 }
 
 const char* kFields[] = {"breakpoints", "slope", "intercept", "dslope", "dintercept"};
@@ -75,7 +95,7 @@ std::vector<int16_t> doubles_to_words(const std::string& path, const std::string
   return w;
 }
 int to_frac(const std::string& path, const std::string& site, double v) {
-  if (!(v >= 0 && v < kWordBits) || v != static_cast<double>(static_cast<int>(v)))
+  if (!(v >= 0 && v < kWordBits) || v != std::floor(v))
     fail(path, "site '" + site + "': fractional bits " + std::to_string(v) +
                    " outside the integers 0 to 15");
   return static_cast<int>(v);
@@ -98,9 +118,22 @@ FixedTable checked_fixed(const std::string& path, const std::string& site, Fixed
 }
 }  // namespace
 
+void check_site_name(const std::string& site) {
+  bool ok = !site.empty() && site.size() <= 128;
+  for (char c : site)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
+  if (!ok) {
+    std::string shown = site.substr(0, 64);  // quoted in a one-line message
+    for (char& c : shown)
+      if (!std::isprint(static_cast<unsigned char>(c))) c = '?';
+    throw std::invalid_argument("site name '" + shown + "' must be 1 to 128 of A-Z a-z 0-9 _ . -");
+  }
+}
+
 void save_tables(const std::string& path, const std::vector<SiteTable>& sites) {
   if (sites.empty()) throw std::runtime_error(path + ": no tables to write");
   for (const SiteTable& s : sites) {
+    check_site_name(s.site);
     s.table.validate();
     if (s.has_fixed) s.fixed.validate();
   }
@@ -158,51 +191,56 @@ void write_tables(H5Store& h5, const std::string& group, const std::vector<SiteT
   h5.write_attr(object, "version", static_cast<double>(kTableFormatVersion));
 }
 
-std::vector<SiteTable> load_tables(const std::string& path) {
+std::vector<SiteTable> parse_tables_json(const std::string& text, const std::string& path) {
   std::vector<SiteTable> out;
-  if (ends_with(path, ".json")) {
-    std::ifstream f(path);
-    if (!f) fail(path, "no such file, or not readable");
-    json j;
-    try {
-      j = json::parse(f);
-      check_version(path, j.at("format").get<std::string>(), j.at("version").get<double>());
-      for (auto& [name, site] : j.at("sites").items()) {
-        SiteTable s;
-        s.site = name;
-        s.table.target = parse_target(site.at("target").get<std::string>());
-        s.table.mode = parse_mode(site.at("mode").get<std::string>());
-        for (int i = 0; i < 5; ++i)
-          *field(s.table, i) = site.at(kFields[i]).get<std::vector<double>>();
-        s.table = checked(path, name, s.table, site.at("segments").get<double>());
-        if (site.contains("fixed")) {
-          const json& fj = site.at("fixed");
-          for (int i = 0; i < 5; ++i) {
-            *field(s.fixed, i) =
-                doubles_to_words(path, name, fj.at(kFields[i]).get<std::vector<double>>());
-            *frac(s.fixed, i) = to_frac(path, name, fj.at(kFracs[i]).get<double>());
-          }
-          s.fixed.shift_add = fj.value("shift_add", false);
-          s.fixed = checked_fixed(path, name, s.fixed, s.table);
-          s.has_fixed = true;
+  try {
+    json j = json::parse(text);
+    check_version(path, j.at("format").get<std::string>(), json_int(path, j, "version", 0, 1000));
+    check_site_count(path, j.at("sites").size());
+    for (auto& [name, site] : j.at("sites").items()) {
+      SiteTable s;
+      s.site = name;
+      s.table.target = parse_target(site.at("target").get<std::string>());
+      s.table.mode = parse_mode(site.at("mode").get<std::string>());
+      for (int i = 0; i < 5; ++i)
+        *field(s.table, i) = site.at(kFields[i]).get<std::vector<double>>();
+      s.table = checked(path, name, s.table, json_int(path, site, "segments", 0, 1 << 20));
+      if (site.contains("fixed")) {
+        const json& fj = site.at("fixed");
+        for (int i = 0; i < 5; ++i) {
+          *field(s.fixed, i) =
+              doubles_to_words(path, name, fj.at(kFields[i]).get<std::vector<double>>());
+          *frac(s.fixed, i) = to_frac(path, name, fj.at(kFracs[i]).get<double>());
         }
-        out.push_back(std::move(s));
+        s.fixed.shift_add = fj.value("shift_add", false);
+        s.fixed = checked_fixed(path, name, s.fixed, s.table);
+        s.has_fixed = true;
       }
-    } catch (const json::exception& e) {
-      fail(path, std::string("malformed table file (") + e.what() + ")");
-    } catch (const std::invalid_argument& e) {
-      fail(path, e.what());
+      out.push_back(std::move(s));
     }
-  } else {
-    try {
-      H5Store h5(path, H5Store::Mode::Read);
-      out = read_tables(h5, "", path);
-    } catch (const H5Error& e) {
-      throw std::runtime_error(e.what());
-    }
+  } catch (const json::exception& e) {
+    fail(path, std::string("malformed table file (") + e.what() + ")");
+  } catch (const std::invalid_argument& e) {
+    fail(path, e.what());
   }
   if (out.empty()) fail(path, "holds no tables");
   return out;
+}
+
+std::vector<SiteTable> load_tables(const std::string& path) {
+  if (ends_with(path, ".json")) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) fail(path, "no such file, or not readable");
+    std::string text((std::istreambuf_iterator<char>(f)), {});
+    if (f.bad()) fail(path, "cannot read");
+    return parse_tables_json(text, path);
+  }
+  try {
+    H5Store h5(path, H5Store::Mode::Read);
+    return read_tables(h5, "", path);
+  } catch (const H5Error& e) {
+    throw std::runtime_error(e.what());
+  }
 }
 
 std::vector<SiteTable> read_tables(const H5Store& h5, const std::string& group,
@@ -214,15 +252,17 @@ std::vector<SiteTable> read_tables(const H5Store& h5, const std::string& group,
     if (!h5.has_attr(object, "format") || !h5.exists(root + "sites"))
       fail(path, "not a DAPA table file (no format attribute or " + root + "sites)");
     check_version(path, h5.read_attr_string(object, "format"),
-                  h5.read_attr_double(object, "version"));
-    for (const std::string& name : h5.children(root + "sites")) {
+                  h5.read_attr_int(object, "version", 0, 1000));
+    std::vector<std::string> names = h5.children(root + "sites");
+    check_site_count(path, names.size());
+    for (const std::string& name : names) {
       std::string g = root + "sites/" + name;
       SiteTable s;
       s.site = name;
       s.table.target = parse_target(h5.read_attr_string(g, "target"));
       s.table.mode = parse_mode(h5.read_attr_string(g, "mode"));
       for (int i = 0; i < 5; ++i) *field(s.table, i) = h5.read_doubles(g + "/" + kFields[i]);
-      s.table = checked(path, name, s.table, h5.read_attr_double(g, "segments"));
+      s.table = checked(path, name, s.table, h5.read_attr_int(g, "segments", 0, 1 << 20));
       if (h5.exists(g + "/distribution")) {
         s.distribution = Distribution::load(h5, g + "/distribution");
         s.has_distribution = true;

@@ -11,7 +11,7 @@
 namespace dapa {
 
 namespace {
-constexpr double kFormatVersion = 1;
+constexpr int64_t kFormatVersion = 1;
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw DataError(path + ": " + what);
@@ -80,7 +80,7 @@ void prepare_dataset(const IdxArray& train_images, const IdxArray& train_labels,
     s.write_attr("/", "classes", static_cast<double>(classes));
     s.write_attr("/", "mean", mean);
     s.write_attr("/", "std", std);
-    s.write_attr("/", "format_version", kFormatVersion);
+    s.write_attr("/", "format_version", static_cast<double>(kFormatVersion));
   });
 }
 
@@ -94,15 +94,23 @@ Dataset load_dataset(const std::string& path, bool preload) {
       if (!s.exists(name))
         fail(path,
              std::string("missing dataset '") + name + "' (not a data set made by prepare_data?)");
+    if (s.has_attr("/", "format_version") &&
+        s.read_attr_int("/", "format_version", 0, 1000) != kFormatVersion)
+      fail(path, "data set format version " +
+                     std::to_string(s.read_attr_int("/", "format_version", 0, 1000)) +
+                     " is not supported (expected 1)");
     d.source = s.has_attr("/", "source") ? s.read_attr_string("/", "source") : "";
-    d.classes = static_cast<int64_t>(s.read_attr_double("/", "classes"));
-    if (d.classes < 2 || d.classes > 256) fail(path, "attribute 'classes' must be 2 to 256");
+    d.classes = s.read_attr_int("/", "classes", 2, 256);
     d.mean = s.read_attr_doubles("/", "mean");
     d.std = s.read_attr_doubles("/", "std");
     Shape shape;
     for (auto [split, name] : {std::pair{&d.train, "train"}, std::pair{&d.test, "test"}}) {
       std::string g = name;
       split->name = g;
+      for (const char* what : {"/images", "/labels"})
+        if (std::string type = s.dataset_type(g + what); type != "uint8")
+          fail(path, "'" + g + what + "' holds " + type +
+                         " values; expected uint8 (unsigned bytes, as prepare_data writes)");
       shape = s.dataset_shape(g + "/images");
       if (preload) split->images = s.read_bytes(g + "/images", &shape);
       if (shape.size() == 3) shape.insert(shape.begin() + 1, 1);
@@ -131,7 +139,10 @@ Dataset load_dataset(const std::string& path, bool preload) {
                      std::to_string(d.channels) + ")");
     for (double v : d.std)
       if (!(v > 0.0) || !std::isfinite(v)) fail(path, "attribute 'std' must be positive");
+    for (double v : d.mean)
+      if (!(v >= 0.0 && v <= 1.0)) fail(path, "attribute 'mean' must lie in [0, 1]");
     if (d.train.n == 0) fail(path, "the training split is empty");
+    if (d.test.n == 0) fail(path, "the test split is empty");
     if (preload) d.file.reset();
   } catch (const H5Error& e) {
     throw DataError(e.what());

@@ -1,6 +1,7 @@
 // Checkpoints; see checkpoint.h.
 #include "nn/checkpoint.h"
 
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 
@@ -9,7 +10,8 @@
 namespace dapa {
 
 namespace {
-constexpr double kFormatVersion = 1;
+constexpr int64_t kFormatVersion = 1;
+constexpr int64_t kMaxSteps = int64_t{1} << 50;
 
 std::vector<uint8_t> rng_bytes(const Rng::State& s) {
   std::vector<uint8_t> out(32);
@@ -28,13 +30,13 @@ Rng::State rng_state(const std::vector<uint8_t>& bytes) {
 CheckpointMeta read_meta(const H5Store& s) {
   if (!s.has_attr("/", "format_version") || !s.exists("model"))
     throw std::runtime_error(s.path() + ": not a checkpoint (no /model or format_version)");
-  double version = s.read_attr_double("/", "format_version");
+  int64_t version = s.read_attr_int("/", "format_version", 0, 1000);
   if (version != kFormatVersion)
     throw std::runtime_error(s.path() + ": checkpoint format " + std::to_string(version) +
                              " is not supported (expected " + std::to_string(kFormatVersion) + ")");
   CheckpointMeta m;
-  m.step = static_cast<int64_t>(s.read_attr_double("/", "step"));
-  m.epoch = static_cast<int64_t>(s.read_attr_double("/", "epoch"));
+  m.step = s.read_attr_int("/", "step", 0, kMaxSteps);
+  m.epoch = s.read_attr_int("/", "epoch", 0, kMaxSteps);
   m.model = s.read_attr_string("/", "model");
   m.config = s.read_attr_string("/", "config");
   Shape shape;
@@ -48,11 +50,18 @@ Tensor read_checked(const H5Store& s, const std::string& name, const Shape& expe
   if (!s.exists(name))
     throw std::runtime_error(s.path() + ": missing '" + name +
                              "' (checkpoint from another model configuration?)");
-  Tensor t = s.read_tensor(name);
-  if (t.shape() != expect)
-    throw std::runtime_error(s.path() + ": '" + name + "' has shape " + shape_str(t.shape()) +
+  Shape shape = s.dataset_shape(name);  // checked before reading anything
+  if (shape != expect)
+    throw std::runtime_error(s.path() + ": '" + name + "' has shape " + shape_str(shape) +
                              " but the model expects " + shape_str(expect) +
                              " (checkpoint from another model configuration?)");
+  Tensor t = s.read_tensor(name);
+  const float* v = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (!std::isfinite(v[i]))
+      throw std::runtime_error(s.path() + ": '" + name + "' holds a non-finite value (NaN or " +
+                               "infinity) at index " + std::to_string(i) +
+                               "; the checkpoint is unusable");
   return t;
 }
 }  // namespace
@@ -69,7 +78,7 @@ void save_checkpoint(const std::string& path, Module& model, Optimizer* optimize
       s.write_attr("/", "optimizer_steps", static_cast<double>(optimizer->steps()));
     }
     s.write_bytes("rng", rng_bytes(meta.rng), {32});
-    s.write_attr("/", "format_version", kFormatVersion);
+    s.write_attr("/", "format_version", static_cast<double>(kFormatVersion));
     s.write_attr("/", "step", static_cast<double>(meta.step));
     s.write_attr("/", "epoch", static_cast<double>(meta.epoch));
     s.write_attr("/", "model", meta.model);
@@ -106,8 +115,7 @@ CheckpointMeta load_checkpoint(const std::string& path, Module& model, Optimizer
     }
     for (auto& [p, t] : weights) p->value().copy_from(t);
     for (auto& [dst, t] : state) dst->copy_from(t);
-    if (optimizer)
-      optimizer->set_steps(static_cast<int64_t>(s.read_attr_double("/", "optimizer_steps")));
+    if (optimizer) optimizer->set_steps(s.read_attr_int("/", "optimizer_steps", 0, kMaxSteps));
     return meta;
   } catch (const H5Error& e) {
     throw std::runtime_error(e.what());

@@ -15,7 +15,8 @@ TableSpec parse_table_spec(const std::string& name) {
   for (std::string p; std::getline(ss, p, ':');) parts.push_back(p);
   auto bad = [&]() {
     return std::invalid_argument("activation '" + name + "': expected " + kTableActivationNames +
-                                 " with N from 1 to 256");
+                                 " with N from 1 to 256 (pwl: to 254, as its two constant tails "
+                                 "are segments too)");
   };
   if (parts.size() < 2 || (parts[0] != "dapa" && parts[0] != "pwl") || name.back() == ':')
     throw bad();
@@ -23,7 +24,8 @@ TableSpec parse_table_spec(const std::string& name) {
   spec.dapa = parts[0] == "dapa";
   char* end = nullptr;
   long n = std::strtol(parts[1].c_str(), &end, 10);
-  if (parts[1].empty() || *end != '\0' || n < 1 || n > 256) throw bad();
+  // The fused kernel holds 256 segments; PWL adds a tail segment at each end.
+  if (parts[1].empty() || *end != '\0' || n < 1 || n > (spec.dapa ? 256 : 254)) throw bad();
   spec.segments = static_cast<int>(n);
   size_t i = 2;
   if (i < parts.size() && spec.dapa && (parts[i] == "slope" || parts[i] == "fitted"))

@@ -73,7 +73,7 @@ class TableActivation : public Activation {
 inline constexpr const char* kTableActivationNames =
     "dapa:N[:slope|:fitted][:refined][:fixed] or pwl:N[:fixed]";
 
-// One of kTableActivationNames, N from 1 to 256; throws std::invalid_argument saying
+// One of kTableActivationNames, N from 1 to 256 (pwl: 254); throws std::invalid_argument saying
 // what was expected.
 TableSpec parse_table_spec(const std::string& name);
 

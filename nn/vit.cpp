@@ -34,6 +34,16 @@ VitConfig vit_config(const std::string& model, int64_t channels, int64_t height,
   return c;
 }
 
+int64_t VitConfig::step_bytes_per_image() const {
+  // Per block and token: the saved LayerNorm, qkv, attention and MLP tensors and their
+  // gradients (about 10 x dim + 3 x mlp_hidden floats); per head, the T x T scores and
+  // probabilities (twice, for their gradients).
+  double tokens = static_cast<double>(patches() + 1);
+  double per_block = tokens * (10.0 * dim + 3.0 * mlp_hidden) + 4.0 * heads * tokens * tokens;
+  double image = static_cast<double>(channels * height * width);
+  return static_cast<int64_t>(4.0 * (depth * per_block + 4.0 * image + tokens * dim));
+}
+
 PatchEmbed::PatchEmbed(int64_t channels, int64_t patch_, int64_t dim, Rng& rng) : patch(patch_) {
   register_parameter("proj.weight", weight, trunc_normal({dim, channels, patch, patch}, rng));
   register_parameter("proj.bias", bias, Tensor::zeros({dim}));

@@ -18,6 +18,10 @@ struct VitConfig {
   std::string act = "gelu";
   float ln_eps = 1e-6f;
   int64_t patches() const { return (height / patch) * (width / patch); }
+  // An upper estimate of the bytes a training step holds per image (activations saved
+  // for backward, their gradients, the attention scores): for refusing a batch that
+  // cannot fit before allocating it. Within 2x above the allocator's measured peak.
+  int64_t step_bytes_per_image() const;
 };
 
 // The named variants, for images of the given shape and class count. Throws

@@ -17,8 +17,11 @@ packages=(
   qemu-user
   dataset-fashion-mnist
   clang-format
+  clang libclang-rt-14-dev libomp-14-dev
 )
 
+# clang, libFuzzer (libclang-rt) and clang's OpenMP runtime: the fuzzing build
+# (scripts/fuzz.sh, tests/fuzz).
 # oneDNN's sgemm takes the large matrix products on x86-64 (core/gemm.cpp).
 if [ "$(dpkg --print-architecture)" = amd64 ]; then packages+=(libdnnl-dev); fi
 

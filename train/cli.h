@@ -5,12 +5,25 @@
 
 #include <CLI/CLI.hpp>
 
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace dapa::cli {
 
-// Error output as one line naming the program.
+// Ends the process after its one-line error without exit-time teardown: after reading
+// some corrupt HDF5 files, the HDF5 C++ library's exit hook (H5close) loops over memory
+// HDF5 itself leaked and prints two lines of its own. Output is flushed first.
+[[noreturn]] inline void exit_after_error(int code) {
+  std::fflush(nullptr);
+  std::_Exit(code);
+}
+
+// Error output as one line naming the program. A file-size limit (ulimit -f) makes a
+// write fail with an error that is reported, instead of killing the process by SIGXFSZ.
 inline void one_line_errors(CLI::App& app, const std::string& program) {
+  std::signal(SIGXFSZ, SIG_IGN);
   app.failure_message([program](const CLI::App*, const CLI::Error& e) {
     return program + ": " + e.what() + " (see --help)\n";
   });

@@ -69,6 +69,6 @@ int main(int argc, char** argv) {
     return dapa::run(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dapa_export: %s\n", e.what());
-    return 1;
+    dapa::cli::exit_after_error(1);
   }
 }

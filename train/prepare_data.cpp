@@ -56,6 +56,6 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "prepare_data: %s\n", e.what());
-    return 1;
+    dapa::cli::exit_after_error(1);
   }
 }

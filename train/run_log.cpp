@@ -1,6 +1,8 @@
 // Metrics, progress and plots; see run_log.h.
 #include "train/run_log.h"
 
+#include "core/atomic_file.h"
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -14,7 +16,8 @@
 namespace dapa {
 
 namespace {
-const char* kHeader = "kind,step,epoch,train_loss,lr,images_per_s,elapsed_s,test_loss,test_acc\n";
+const std::string kHeader =
+    "kind,step,epoch,train_loss,lr,images_per_s,elapsed_s,test_loss,test_acc\n";
 
 std::string format_duration(double s) {
   long t = static_cast<long>(s + 0.5);
@@ -27,45 +30,51 @@ std::string format_duration(double s) {
 }
 }  // namespace
 
-MetricsLog::MetricsLog(const std::string& path, int64_t keep_until_step) {
-  std::vector<std::string> kept;
-  if (keep_until_step >= 0) {
-    std::ifstream in(path);
-    std::string line;
-    std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-      size_t a = line.find(','), b = line.find(',', a + 1);
-      if (a == std::string::npos || b == std::string::npos) continue;
-      if (std::strtoll(line.substr(a + 1, b - a - 1).c_str(), nullptr, 10) > keep_until_step)
-        continue;
-      kept.push_back(line);
-      size_t field = 0, pos = 0;  // elapsed_s is the 7th column
-      while (field < 6 && (pos = line.find(',', pos)) != std::string::npos) ++field, ++pos;
-      if (field == 6) resumed_elapsed_ = std::strtod(line.c_str() + pos, nullptr);
-    }
+MetricsLog::MetricsLog(const std::string& path, int64_t keep_until_step) : path_(path) {
+  if (keep_until_step < 0) return;
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    size_t a = line.find(','), b = line.find(',', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    if (std::strtoll(line.substr(a + 1, b - a - 1).c_str(), nullptr, 10) > keep_until_step)
+      continue;
+    kept_ += line + "\n";
+    size_t field = 0, pos = 0;  // elapsed_s is the 7th column
+    while (field < 6 && (pos = line.find(',', pos)) != std::string::npos) ++field, ++pos;
+    if (field == 6) resumed_elapsed_ = std::strtod(line.c_str() + pos, nullptr);
   }
-  file_ = std::fopen(path.c_str(), "w");
-  if (!file_) throw std::runtime_error(path + ": cannot write metrics");
-  std::fputs(kHeader, file_);
-  for (const std::string& l : kept) std::fprintf(file_, "%s\n", l.c_str());
-  std::fflush(file_);
 }
 
 MetricsLog::~MetricsLog() {
   if (file_) std::fclose(file_);
 }
 
+void MetricsLog::append(const char* row) {
+  if (!file_) {  // the first row: the file starts over with the rows kept from before
+    write_text_atomically(path_, kHeader + kept_);
+    file_ = std::fopen(path_.c_str(), "a");
+    if (!file_) throw std::runtime_error(path_ + ": cannot append metrics");
+  }
+  if (std::fputs(row, file_) < 0 || std::fflush(file_) != 0)
+    throw std::runtime_error(path_ + ": cannot write metrics (disk full?)");
+}
+
 void MetricsLog::train(int64_t step, int64_t epoch, double loss, double lr, double ips,
                        double elapsed) {
-  std::fprintf(file_, "train,%lld,%lld,%.9g,%.6g,%.1f,%.2f,,\n", static_cast<long long>(step),
-               static_cast<long long>(epoch), loss, lr, ips, elapsed);
-  std::fflush(file_);
+  char row[192];
+  std::snprintf(row, sizeof row, "train,%lld,%lld,%.9g,%.6g,%.1f,%.2f,,\n",
+                static_cast<long long>(step), static_cast<long long>(epoch), loss, lr, ips,
+                elapsed);
+  append(row);
 }
 
 void MetricsLog::test(int64_t step, int64_t epoch, double loss, double acc, double elapsed) {
-  std::fprintf(file_, "test,%lld,%lld,,,,%.2f,%.9g,%.6f\n", static_cast<long long>(step),
-               static_cast<long long>(epoch), elapsed, loss, acc);
-  std::fflush(file_);
+  char row[192];
+  std::snprintf(row, sizeof row, "test,%lld,%lld,,,,%.2f,%.9g,%.6f\n", static_cast<long long>(step),
+                static_cast<long long>(epoch), elapsed, loss, acc);
+  append(row);
 }
 
 Progress::Progress(int64_t total, int64_t log_every)

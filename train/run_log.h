@@ -12,9 +12,10 @@ namespace dapa {
 
 class MetricsLog {
  public:
-  // Opens path for appending. When resuming from `keep_until_step`, rows logged after
-  // that step (by the run that was interrupted) are dropped first; a fresh run
-  // (keep_until_step < 0) starts a new file.
+  // Nothing is written until the first row: then the file starts over, keeping (when
+  // resuming from `keep_until_step`) the rows the interrupted run logged up to that
+  // step; a fresh run (keep_until_step < 0) keeps none. So a run that fails before
+  // logging anything leaves the old file as it was. Write errors throw.
   MetricsLog(const std::string& path, int64_t keep_until_step);
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
@@ -28,6 +29,9 @@ class MetricsLog {
   double resumed_elapsed() const { return resumed_elapsed_; }
 
  private:
+  void append(const char* row);
+
+  std::string path_, kept_;
   FILE* file_ = nullptr;
   double resumed_elapsed_ = 0;
 };

@@ -65,6 +65,32 @@ void to_json(json& j, const Recipe& r) {
            {"dapa_shared", r.dapa_shared}};
 }
 
+// The first recipe field outside its range, as "name: expected ..., got ...", or "".
+// One check for flags and for recipes read back from checkpoints.
+std::string recipe_problem(const Recipe& r) {
+  auto whole = [](const char* name, int64_t v, int64_t lo, int64_t hi) -> std::string {
+    if (v >= lo && v <= hi) return "";
+    return std::string(name) + ": expected " + std::to_string(lo) + " to " + std::to_string(hi) +
+           ", got " + std::to_string(v);
+  };
+  auto real = [](const char* name, double v, bool zero_ok) -> std::string {
+    if (std::isfinite(v) && (zero_ok ? v >= 0 : v > 0)) return "";
+    return std::string(name) + ": expected a finite number " + (zero_ok ? ">= 0" : "> 0") +
+           ", got " + std::to_string(v);
+  };
+  for (const std::string& p : std::initializer_list<std::string>{
+           whole("epochs", r.epochs, 1, 1000000), whole("steps", r.steps, 0, int64_t{1} << 40),
+           whole("batch", r.batch, 1, 1 << 20), whole("warmup", r.warmup, 0, int64_t{1} << 40),
+           whole("limit_train", r.limit_train, 0, int64_t{1} << 40),
+           whole("limit_test", r.limit_test, 0, int64_t{1} << 40),
+           whole("dapa_refit_every", r.dapa_refit_every, 0, int64_t{1} << 40),
+           real("lr", r.lr, false), real("min_lr", r.min_lr, true), real("wd", r.wd, true),
+           real("clip", r.clip, true),
+           std::string(r.momentum >= 0 && r.momentum <= 1 ? "" : "momentum: expected 0 to 1")})
+    if (!p.empty()) return p;
+  return "";
+}
+
 struct Options {
   Recipe recipe;
   std::string data, out = "runs/vit", checkpoint;
@@ -72,12 +98,30 @@ struct Options {
   int64_t log_every = 20, eval_batch = 0, checkpoint_every = 0;
   int64_t benchmark_steps = 0, benchmark_warmup = 5, stop_after = 0;
   bool resume = false, eval_only = false, force = false, preload = false;
+  bool fixed_threads = false;
   std::string dapa_table, predictions;
   int64_t dapa_calib_batches = 4;
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
   throw std::invalid_argument(msg);
+}
+
+// Refuses a batch that cannot be trained on: larger than the training split, or needing
+// more memory than this process can get (which would end in the OOM killer's SIGKILL,
+// or in std::bad_alloc thrown inside a parallel region, where it cannot be caught).
+void check_batch_fits(const VitConfig& cfg, int64_t batch, int64_t train_images, bool eval_only) {
+  if (!eval_only && batch > train_images)
+    usage_error("--batch " + std::to_string(batch) + " is larger than the " +
+                std::to_string(train_images) + " training images");
+  double need = static_cast<double>(cfg.step_bytes_per_image()) * static_cast<double>(batch);
+  int64_t avail = available_memory_bytes();
+  if (avail >= 0 && need > static_cast<double>(avail))
+    usage_error("--batch " + std::to_string(batch) + ": a step of " + cfg.model + " on " +
+                std::to_string(cfg.height) + "x" + std::to_string(cfg.width) +
+                " images needs about " + std::to_string(static_cast<int64_t>(need / 1048576)) +
+                " MB, and this process can get " + std::to_string(avail / 1048576) +
+                " MB (use a smaller --batch)");
 }
 
 struct EvalResult {
@@ -112,9 +156,14 @@ EvalResult evaluate(Vit& model, const Dataset& data, int64_t batch) {
 
 // On --resume the whole recipe comes from the checkpoint, on --eval-only the model and
 // activation; a flag given explicitly must agree with what it replaces.
-void restore_recipe(Recipe& r, const json& saved, const CLI::App& app, bool whole) {
+void restore_recipe(Recipe& r, const json& saved, const CLI::App& app, bool whole,
+                    const std::string& ckpt_path) {
   Recipe from_ckpt = r;
   try {
+    for (const char* key : {"epochs", "steps", "batch", "warmup", "limit_train", "limit_test",
+                            "seed", "dapa_refit_every"})
+      if (saved.contains(key) && !saved[key].is_number_integer())
+        usage_error(ckpt_path + ": the saved recipe's " + key + " is not a whole number");
     from_ckpt.model = saved.at("model");
     // Evaluating may swap the activation (GELU weights with a DAPA table: inference
     // substitution); a resumed run keeps its own.
@@ -131,8 +180,10 @@ void restore_recipe(Recipe& r, const json& saved, const CLI::App& app, bool whol
       from_ckpt.dapa_shared = saved.value("dapa_shared", false);
     }
   } catch (const json::exception& e) {
-    usage_error(std::string("checkpoint config is incomplete (") + e.what() + ")");
+    usage_error(ckpt_path + ": checkpoint config is incomplete (" + e.what() + ")");
   }
+  if (std::string problem = recipe_problem(from_ckpt); !problem.empty())
+    usage_error(ckpt_path + ": the saved recipe is invalid (" + problem + ")");
   json mine = r, theirs = from_ckpt;
   for (auto& [key, value] : theirs.items()) {
     std::string flag = "--" + key;
@@ -189,13 +240,24 @@ int run(Options& o, const CLI::App& app) {
     } catch (const json::exception&) {
       usage_error(ckpt_path + ": config attribute is not valid JSON");
     }
-    restore_recipe(r, saved.contains("recipe") ? saved["recipe"] : saved, app, o.resume);
+    restore_recipe(r, saved.contains("recipe") ? saved["recipe"] : saved, app, o.resume, ckpt_path);
+    // Logging continues as the interrupted run logged, unless asked otherwise.
+    if (o.resume && !app.count("--log-every") && saved.contains("log_every") &&
+        saved["log_every"].is_number_integer() && saved["log_every"].get<int64_t>() > 0)
+      o.log_every = saved["log_every"].get<int64_t>();
+  } else if (!o.checkpoint.empty() && !o.force && o.benchmark_steps == 0 &&
+             fs::exists(o.checkpoint)) {
+    usage_error("--checkpoint: " + o.checkpoint +
+                " already exists and a fresh run would replace it (use --resume to continue "
+                "it, --eval-only to evaluate it, or --force to start over)");
   }
 
   Dataset data = load_dataset(o.data, o.preload);
   limit_split(data.train, r.limit_train, data.image_size());
   limit_split(data.test, r.limit_test, data.image_size());
   VitConfig cfg = vit_config(r.model, data.channels, data.height, data.width, data.classes, r.act);
+  check_batch_fits(cfg, o.eval_only ? std::max(o.eval_batch, r.batch) : r.batch, data.train.n,
+                   o.eval_only);
   Rng rng(r.seed);
   Vit model(cfg, rng);
   std::unique_ptr<Optimizer> opt = make_optimizer(r, model);
@@ -207,6 +269,9 @@ int run(Options& o, const CLI::App& app) {
   // DAPA sites: tables from --dapa-table, from the checkpoint being resumed or evaluated
   // (it carries them under /dapa), or calibrated now on the first training batches.
   Sites sites = table_sites(model);
+  if (!o.dapa_table.empty() && sites.empty())
+    usage_error("--dapa-table: the activation '" + r.act + "' uses no table (give --act " +
+                kTableActivationNames + ")");
   bool needs_tables = false;
   for (auto& [name, site] : sites) needs_tables = needs_tables || site->calibrating();
   std::string calibration;
@@ -253,12 +318,20 @@ int run(Options& o, const CLI::App& app) {
   Tensor x;
   Labels y;
 
+  const int threads = num_threads();  // as asked; the governor may run fewer (--fixed-threads)
+  ThreadGovernor governor(threads);
+  auto governed_step = [&](double lr) {
+    if (!o.fixed_threads) governor.begin_step();
+    float loss = train_step(model, *opt, x, y, lr, r.clip);
+    if (!o.fixed_threads) governor.end_step();
+    return loss;
+  };
   if (o.benchmark_steps > 0) {  // throughput only: nothing is written
     Clock::time_point t0;
     for (int64_t s = 0; s < o.benchmark_warmup + o.benchmark_steps; ++s) {
       if (s == o.benchmark_warmup) t0 = Clock::now();
       loader.batch(0, s % bpe, x, y);
-      train_step(model, *opt, x, y, schedule.at(s), r.clip);
+      governed_step(schedule.at(s));
     }
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     std::printf("%s\n", json{{"impl", "dapa-cpp"},
@@ -266,6 +339,7 @@ int run(Options& o, const CLI::App& app) {
                              {"act", r.act},
                              {"batch", r.batch},
                              {"threads", num_threads()},
+                             {"thread_switches", governor.switches()},
                              {"steps", o.benchmark_steps},
                              {"images_per_s", o.benchmark_steps * r.batch / secs},
                              {"step_ms", 1e3 * secs / o.benchmark_steps},
@@ -297,11 +371,19 @@ int run(Options& o, const CLI::App& app) {
                    {"height", cfg.height},
                    {"width", cfg.width},
                    {"classes", cfg.classes}}},
-                 {"parameters", model.parameter_count()}};
-  write_json((out / "config.json").string(), config);
+                 {"parameters", model.parameter_count()},
+                 {"log_every", o.log_every}};
   std::string tables_out = (out / "dapa_tables.h5").string();
-  if (!sites.empty()) save_tables(tables_out, site_tables(sites, r.dapa_shared));
-  MetricsLog metrics(metrics_path, o.resume ? meta.step : -1);
+  // Nothing in --out changes until a step has succeeded: a run that fails before (bad
+  // data, a NaN at once) leaves the files there as they were.
+  bool outputs_written = false;
+  auto write_outputs = [&] {
+    if (outputs_written) return;
+    write_json((out / "config.json").string(), config);
+    if (!sites.empty()) save_tables(tables_out, site_tables(sites, r.dapa_shared));
+    outputs_written = true;
+  };
+  MetricsLog metrics(metrics_path, o.resume ? meta.step : -1);  // writes at its first row
   Progress progress(total, o.log_every);
   int64_t start = o.resume ? meta.step : 0;
   progress.message("train_vit: " + r.model + " (" + std::to_string(model.parameter_count()) +
@@ -336,7 +418,7 @@ int run(Options& o, const CLI::App& app) {
     if (refit)
       for (auto& [name, site] : sites) site->start_recording();
     Clock::time_point t0 = Clock::now();
-    float loss = train_step(model, *opt, x, y, lr, r.clip);
+    float loss = governed_step(lr);
     if (refit) fit_sites(sites, r.dapa_shared);
     double step_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     train_seconds += step_seconds;
@@ -351,6 +433,7 @@ int run(Options& o, const CLI::App& app) {
                    static_cast<long long>(last_saved));
       return 3;
     }
+    write_outputs();
     window_images += static_cast<int64_t>(y.size());
     images_done += static_cast<int64_t>(y.size());
     int64_t done = step + 1;
@@ -388,6 +471,7 @@ int run(Options& o, const CLI::App& app) {
     }
   }
   progress.finish();
+  write_outputs();
   if (start >= total) {
     std::printf("train_vit: %s already finished all %lld steps\n", ckpt_path.c_str(),
                 static_cast<long long>(total));
@@ -404,7 +488,8 @@ int run(Options& o, const CLI::App& app) {
                   {"train_images_per_s", train_seconds > 0 ? images_done / train_seconds : 0.0},
                   {"parameters", model.parameter_count()},
                   {"peak_rss_mb", peak_rss_bytes() / 1048576.0},
-                  {"threads", num_threads()}};
+                  {"threads", threads},
+                  {"thread_switches", governor.switches()}};
   write_json((out / "summary.json").string(), summary);
   std::string png = (out / "loss.png").string();
   bool plotted = plot_metrics(metrics_path, png, r.model + " / " + r.act);
@@ -465,6 +550,9 @@ int main(int argc, char** argv) {
       ->check(dapa::cli::non_negative());
   app.add_option("--threads", o.threads, "threads (0: DAPA_NUM_THREADS or all cores)")
       ->check(dapa::cli::non_negative());
+  app.add_flag("--fixed-threads", o.fixed_threads,
+               "always use --threads threads (default: drop to one thread while another "
+               "process takes a core and that is faster; results are the same bits)");
   app.add_option("--out", o.out, "output directory")->capture_default_str();
   app.add_flag("--resume", o.resume, "continue the run in --out from its checkpoint");
   app.add_flag("--eval-only", o.eval_only, "evaluate --checkpoint on the test split and exit");
@@ -510,10 +598,32 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "train_vit: --predictions needs --eval-only\n");
     return 2;
   }
+  // Flags that would be silently ignored are refused instead.
+  for (const char* flag : {"--stop-after", "--checkpoint-every", "--resume"})
+    if (app.count(flag) && (o.eval_only || o.benchmark_steps > 0)) {
+      std::fprintf(stderr, "train_vit: %s does not apply to %s\n", flag,
+                   o.eval_only ? "--eval-only" : "--benchmark-steps");
+      return 2;
+    }
+  if (o.threads > dapa::max_threads()) {
+    std::fprintf(stderr,
+                 "train_vit: --threads: expected 0 to %d (the CPUs this process may use), got "
+                 "%d\n",
+                 dapa::max_threads(), o.threads);
+    return 2;
+  }
+  if (std::string problem = dapa::recipe_problem(r); !problem.empty()) {
+    std::replace(problem.begin(), problem.begin() + problem.find(':'), '_', '-');
+    std::fprintf(stderr, "train_vit: --%s\n", problem.c_str());
+    return 2;
+  }
   try {
     return dapa::run(o, app);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "train_vit: out of memory (try a smaller --batch)\n");
+    dapa::cli::exit_after_error(1);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train_vit: %s\n", e.what());
-    return 1;
+    dapa::cli::exit_after_error(1);
   }
 }

@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "core/gemm.h"
 #include "core/kernels.h"
@@ -74,6 +76,68 @@ TEST(Gemm, BatchedMatchesPerMatrix) {
     EXPECT_TRUE(
         tensors_close(c.slice(0, i, i + 1).reshape({9, 7}), naive_matmul(ai, bi, false, true)));
   }
+}
+
+// Every product of a ViT training step (batch 128: 6,400 token rows) gives the same
+// bits with 1 and 2 threads: what lets the thread governor change the count mid-run
+// without changing results. (oneDNN alone splits K for the small weight gradients.)
+TEST(Gemm, SameBitsForAnyThreadCountAtTheVitShapes) {
+  struct Product {
+    int64_t rows, in, out;
+  };
+  std::vector<Product> layers;
+  for (int64_t dim : {64, 128})                                  // vit-nano, vit-micro
+    for (Product p : std::vector<Product>{{6400, dim, 3 * dim},  // qkv
+                                          {6400, dim, dim},      // proj
+                                          {6400, dim, 4 * dim},  // fc1
+                                          {6400, 4 * dim, dim},  // fc2
+                                          {6272, 16, dim}})      // patch embedding
+      layers.push_back(p);
+  int before = num_threads();
+  for (const Product& p : layers) {
+    Tensor x = randn({p.rows, p.in}, 1), w = randn({p.out, p.in}, 2),
+           gy = randn({p.rows, p.out}, 3);
+    std::vector<std::vector<float>> results[2];
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      auto& r = results[threads - 1];
+      r.push_back(matmul(x, w, false, true).to_vector());    // forward
+      r.push_back(matmul(gy, w, false, false).to_vector());  // input gradient
+      r.push_back(matmul(gy, x, true, false).to_vector());   // weight gradient
+    }
+    for (size_t k = 0; k < 3; ++k)
+      EXPECT_EQ(results[0][k], results[1][k])
+          << "product " << k << " of the " << p.rows << "x" << p.in << " -> " << p.out << " layer";
+  }
+  set_num_threads(before);
+}
+
+// Steps that sleep: the CPU share is ~0, as for a descheduled thread, so the governor
+// probes; the step time at each thread count decides.
+int steps_on_one_thread(int64_t ms_with_one, int64_t ms_with_two, int* switches) {
+  ThreadGovernor governor(2);
+  int ones = 0;
+  for (int s = 0; s < 40; ++s) {
+    governor.begin_step();
+    ones += governor.threads() == 1;
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(governor.threads() == 1 ? ms_with_one : ms_with_two));
+    governor.end_step();
+  }
+  *switches = governor.switches();
+  return ones;
+}
+
+TEST(ThreadGovernor, RunsOneThreadOnlyWhileThatIsClearlyFaster) {
+  int before = num_threads(), switches = 0;
+  // One thread three times faster: it switches after the warm-up and stays, apart from
+  // the probes of two threads at growing intervals.
+  EXPECT_GE(steps_on_one_thread(1, 3, &switches), 32);
+  EXPECT_EQ(switches, 1);
+  // Two threads faster: the probes of one thread lose and nothing switches.
+  EXPECT_LE(steps_on_one_thread(3, 1, &switches), 4);
+  EXPECT_EQ(switches, 0);
+  set_num_threads(before);
 }
 
 TEST(Gemm, ShapeErrorsNameBothShapes) {

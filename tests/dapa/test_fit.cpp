@@ -81,6 +81,7 @@ TEST(Distribution, MergePoolsSitesAndSaveLoadRoundTrips) {
   {
     H5Store s(path, H5Store::Mode::Truncate);
     pooled.save(s, "site0");
+    s.close();
   }
   H5Store s(path, H5Store::Mode::Read);
   Distribution back = Distribution::load(s, "site0");

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "core/h5.h"
@@ -63,6 +64,39 @@ TEST(TableIo, RoundTripsHdf5AndJson) {
   }
 }
 
+TEST(TableIo, SiteNamesAndCountsAreChecked) {
+  // A site name is what nn/ calls a site: nothing that could break out of a file path,
+  // an HDF5 name or a generated comment.
+  for (std::string bad :
+       std::vector<std::string>{"", "a/b", "x\n#error injected", "a b", std::string(129, 'a')}) {
+    std::vector<SiteTable> sites = two_sites();
+    sites[0].site = bad;
+    EXPECT_THROW(save_tables(tmp("bad_name.h5"), sites), std::invalid_argument) << bad;
+  }
+  save_tables(tmp("names.json"), two_sites());
+  std::ifstream in(tmp("names.json"));
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  std::string injected = text;
+  injected.replace(injected.find("blocks.0.mlp.act"), 16, "x\\n#error injected");
+  std::ofstream(tmp("injected.json")) << injected;
+  EXPECT_NE(load_error(tmp("injected.json")).find("must be 1 to 128 of"), std::string::npos)
+      << load_error(tmp("injected.json"));
+  // Thousands of sites are refused before anything is built from them.
+  nlohmann::json j = nlohmann::json::parse(text);
+  nlohmann::json site = j["sites"]["blocks.1.mlp.act"];
+  for (int i = 0; i < 5000; ++i) j["sites"]["s" + std::to_string(i)] = site;
+  std::ofstream(tmp("many.json")) << j.dump();
+  EXPECT_NE(load_error(tmp("many.json")).find("at most 4096"), std::string::npos)
+      << load_error(tmp("many.json"));
+  // Counts that must be whole numbers.
+  nlohmann::json k = nlohmann::json::parse(text);
+  k["sites"]["blocks.1.mlp.act"]["segments"] = 1e300;
+  std::ofstream(tmp("huge_segments.json")) << k.dump();
+  EXPECT_NE(load_error(tmp("huge_segments.json")).find("'segments' must be a whole number"),
+            std::string::npos)
+      << load_error(tmp("huge_segments.json"));
+}
+
 TEST(TableIo, BadFilesAreRejectedWithTheReason) {
   save_tables(tmp("good.json"), two_sites());
   std::ifstream in(tmp("good.json"));
@@ -107,10 +141,12 @@ TEST(TableIo, BadFilesAreRejectedWithTheReason) {
     h5.write_attr("sites/s", "target", "gelu");
     h5.write_attr("sites/s", "mode", "slope");
     h5.write_attr("sites/s", "segments", static_cast<double>(t.segments()));
+    h5.close();
   }
   EXPECT_NE(load_error(tmp("nan2.h5")).find("NaN"), std::string::npos)
       << load_error(tmp("nan2.h5"));
-  { H5Store(tmp("foreign.h5"), H5Store::Mode::Truncate).write_tensor("x", Tensor::zeros({2})); }
+  write_h5_atomically(tmp("foreign.h5"),
+                      [](H5Store& s) { s.write_tensor("x", Tensor::zeros({2})); });
   EXPECT_NE(load_error(tmp("foreign.h5")).find("not a DAPA table"), std::string::npos);
   PiecewiseLinear bad = fit_pwl(4, Target::GeluErf);
   bad.breakpoints[0] = bad.breakpoints[1];

@@ -1,9 +1,12 @@
 // IDX reading, data set files and the loader: known answers and every bad input.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 
 #include "core/h5.h"
 #include "data/dataset.h"
@@ -69,6 +72,105 @@ TEST(Idx, BadFilesGiveOneClearError) {
   EXPECT_FALSE(error_of([] { read_idx(tmp("cut2.idx.gz")); }).empty());
 }
 
+std::string file_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+TEST(Idx, GzipWhoseChecksumDoesNotMatchIsAnError) {
+  // The deflate stream decodes completely; only the CRC-32 (or the length) in the gzip
+  // trailer disagrees: every byte read may be wrong, so the file is refused.
+  write_idx(tmp("crc.idx.gz"), images(1000, 28, 28));
+  std::string all = file_text(tmp("crc.idx.gz"));
+  for (size_t from_end : {8u, 4u}) {  // CRC-32, then ISIZE
+    std::string bad = all;
+    bad[bad.size() - from_end] = static_cast<char>(bad[bad.size() - from_end] ^ 0x40);
+    std::ofstream(tmp("crc_bad.idx.gz"), std::ios::binary) << bad;
+    std::string e = error_of([] { read_idx(tmp("crc_bad.idx.gz")); });
+    EXPECT_NE(e.find("corrupt compressed data"), std::string::npos) << from_end << ": " << e;
+  }
+  EXPECT_EQ(read_idx(tmp("crc.idx.gz")).data, images(1000, 28, 28).data);
+}
+
+TEST(Idx, HeaderClaimingMoreThanTheFileHoldsCostsNoMemory) {
+  // 0xFF000000 x 1 x 1 bytes declared (4 GiB), 3 bytes present.
+  std::ofstream(tmp("huge.idx"), std::ios::binary)
+      << std::string("\0\0\x08\x03\xff\0\0\0\0\0\0\x01\0\0\0\x01xyz", 19);
+  struct rusage before {};
+  getrusage(RUSAGE_SELF, &before);
+  std::string e = error_of([] { read_idx(tmp("huge.idx")); });
+  struct rusage after {};
+  getrusage(RUSAGE_SELF, &after);
+  EXPECT_NE(e.find("truncated"), std::string::npos) << e;
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 256 * 1024) << "KiB of peak memory grew";
+  std::ofstream(tmp("type.idx"), std::ios::binary) << std::string("\0\0\x0d\x01\0\0\0\1x", 9);
+  EXPECT_NE(error_of([] { read_idx(tmp("type.idx")); }).find("IDX data type 0x0d"),
+            std::string::npos);
+}
+
+// A data set file as prepare_data lays it out, with the images stored as `image_type`
+// ("uint8", "float32" or "int64"), the given mean and `test_n` test images.
+void write_layout(const std::string& path, const std::string& image_type, double mean,
+                  int64_t test_n) {
+  write_h5_atomically(path, [&](H5Store& s) {
+    for (auto [split, n] : {std::pair{"train", int64_t{4}}, std::pair{"test", test_n}}) {
+      std::string g = split;
+      std::vector<uint8_t> bytes(n * 4, 100), label_bytes(n, 1);
+      if (image_type == "uint8")
+        s.write_bytes(g + "/images", bytes, {n, 2, 2});
+      else if (image_type == "float32")
+        s.write_tensor(g + "/images", Tensor::full({n, 2, 2}, 0.5f));
+      else
+        s.write_labels(g + "/images", Labels(n * 4, 100));  // int32
+      s.write_bytes(g + "/labels", label_bytes, {n});
+    }
+    s.write_attr("/", "classes", 3.0);
+    s.write_attr("/", "mean", std::vector<double>{mean});
+    s.write_attr("/", "std", std::vector<double>{0.25});
+    s.write_attr("/", "format_version", 1.0);
+  });
+}
+
+TEST(Dataset, LoadRefusesWhatWouldBeSilentlyWrong) {
+  std::string path = tmp("layout.h5");
+  write_layout(path, "uint8", 0.4, 2);
+  EXPECT_EQ(load_dataset(path).test.n, 2);  // the layout itself is valid
+  // Floats in [0, 1] or wider integers would be converted (to 0/1, or clamped) by HDF5.
+  for (std::string type : {"float32", "int32"}) {
+    write_layout(path, type, 0.4, 2);
+    std::string e = error_of([&] { load_dataset(path); });
+    EXPECT_NE(e.find("expected uint8"), std::string::npos) << type << ": " << e;
+  }
+  write_layout(path, "uint8", std::nan(""), 2);
+  EXPECT_NE(error_of([&] { load_dataset(path); }).find("'mean' must lie in [0, 1]"),
+            std::string::npos);
+  write_layout(path, "uint8", 0.4, 0);
+  EXPECT_NE(error_of([&] { load_dataset(path); }).find("the test split is empty"),
+            std::string::npos);
+  std::remove(path.c_str());
+}
+
+TEST(Dataset, FlippedImageBytesAreDetectedWhenRead) {
+  std::string path = tmp("flip.h5");
+  IdxArray train = images(400, 8, 8);  // 25,600 bytes: chunked, with Fletcher-32
+  std::fill(train.data.begin(), train.data.end(), uint8_t{77});
+  train.data[0] = 1;  // not constant
+  prepare_dataset(train, labels(std::vector<uint8_t>(400, 1)), images(2, 8, 8), labels({2, 0}), 3,
+                  "flip", path);
+  std::string bytes = file_text(path);
+  size_t run = bytes.find(std::string(64, '\x4d'));  // 64 bytes of 77: inside the images
+  ASSERT_NE(run, std::string::npos);
+  bytes[run + 10] = 78;
+  std::ofstream(path, std::ios::binary) << bytes;
+  Dataset d = load_dataset(path);  // labels and statistics are intact
+  DataLoader loader(d, d.train, 400, false, 0);
+  Tensor x;
+  Labels y;
+  std::string e = error_of([&] { loader.batch(0, 0, x, y); });
+  EXPECT_NE(e.find("Fletcher32 checksum"), std::string::npos) << e;
+  std::remove(path.c_str());
+}
+
 TEST(Dataset, PrepareLoadAndStatistics) {
   std::string path = tmp("ds.h5");
   prepare_dataset(images(4, 2, 2), labels({0, 1, 2, 1}), images(2, 2, 2, 3), labels({2, 0}), 3,
@@ -115,7 +217,7 @@ TEST(Dataset, RejectsInconsistentInputsAndKeepsExistingOutput) {
 
 TEST(Dataset, LoadRejectsForeignAndCorruptFiles) {
   std::string foreign = tmp("foreign.h5");
-  { H5Store(foreign, H5Store::Mode::Truncate).write_tensor("x", Tensor::zeros({2})); }
+  write_h5_atomically(foreign, [](H5Store& s) { s.write_tensor("x", Tensor::zeros({2})); });
   EXPECT_NE(error_of([&] { load_dataset(foreign); }).find("missing dataset 'train/images'"),
             std::string::npos);
   std::ofstream(tmp("corrupt.h5")) << "garbage";

@@ -169,5 +169,25 @@ TEST(Checkpoint, FailedWriteKeepsThePreviousFile) {
   std::remove(path.c_str());
 }
 
+TEST(Checkpoint, NonFiniteWeightsAreRefusedAndChangeNothing) {
+  std::string path = ::testing::TempDir() + "/ckpt_nan.h5";
+  Rng rng(3);
+  Vit a(tiny_config(), rng);
+  a.head.weight.value().data()[5] = std::nanf("");
+  save_checkpoint(path, a, nullptr, {5, 0, {}, "tiny", "{}"});
+  Vit b(tiny_config(), rng);
+  std::vector<float> before = b.head.weight.value().to_vector();
+  try {
+    load_checkpoint(path, b, nullptr);
+    FAIL() << "a NaN weight must not load";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("'model/head.weight' holds a non-finite value"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(b.head.weight.value().to_vector(), before);
+  std::remove(path.c_str());
+}
+
 }  // namespace
 }  // namespace dapa::test

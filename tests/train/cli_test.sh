@@ -8,46 +8,20 @@
 #  - outputs: config.json, metrics.csv, summary.json, loss.png, a checkpoint with
 #    PyTorch names.
 # Usage: cli_test.sh BIN_DIR     (Fashion-MNIST from Debian's dataset-fashion-mnist)
-set -uo pipefail
-bin="$1"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-passed=0
-failed=0
+bin="$(cd "$1" && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # counters, checks; enters a fresh work dir
 
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-# expect_error NAME SUBSTRING COMMAND...: non-zero exit, exactly one stderr line
-# containing SUBSTRING, and the guarded run directory unchanged.
+# expect_error NAME SUBSTRING COMMAND...: fails cleanly (lib.sh), any exit code.
 expect_error() {
-  local name="$1" want="$2"
-  shift 2
-  local before after
-  before="$(md5sum guarded/* 2>/dev/null)"
-  "$@" >out.txt 2>err.txt
-  local rc=$?
-  after="$(md5sum guarded/* 2>/dev/null)"
-  local lines
-  lines=$(wc -l <err.txt)
-  if [ "$rc" -eq 0 ]; then
-    bad "$name: exit code 0"
-  elif [ "$lines" -ne 1 ]; then
-    bad "$name: expected one error line, got $lines:"; cat err.txt
-  elif ! grep -qF -- "$want" err.txt; then
-    bad "$name: error does not mention '$want':"; cat err.txt
-  elif [ "$before" != "$after" ]; then
-    bad "$name: existing outputs changed"
-  else
-    ok
-  fi
+  local name="$1"
+  shift
+  check_failure "$name" any "$@"
 }
 
 # ---- data ----
 "$bin/prepare_data" --fashion-mnist --out fm.h5 >/dev/null || { echo "FAIL: prepare_data"; exit 1; }
 fm=/usr/share/datasets/fashion-mnist
-common=(--data fm.h5 --limit-train 512 --limit-test 200 --batch 64 --warmup 4 --threads 2 --log-every 2)
+common=(--data fm.h5 --limit-train 512 --limit-test 200 --batch 64 --warmup 4 --threads 2 --fixed-threads --log-every 2)
 
 # A small finished run whose files must survive every failed command below.
 "$bin/train_vit" "${common[@]}" --epochs 1 --out guarded >/dev/null || bad "guarded run failed"
@@ -127,7 +101,7 @@ expect_error "predictions without eval-only" "--predictions needs --eval-only" \
 # ---- resume reproduces the uninterrupted run exactly ----
 "$bin/train_vit" "${common[@]}" --epochs 2 --out full >/dev/null || bad "full run"
 "$bin/train_vit" "${common[@]}" --epochs 2 --out part --stop-after 11 >/dev/null || bad "stopped run"
-"$bin/train_vit" --data fm.h5 --out part --resume --threads 2 --log-every 2 >/dev/null || bad "resume"
+"$bin/train_vit" --data fm.h5 --out part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null || bad "resume"
 if diff <(grep -E '^(train|test)' full/metrics.csv | cut -d, -f1-5,8,9) \
         <(grep -E '^(train|test)' part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
   ok
@@ -146,7 +120,7 @@ fi
 [ -s dapa_full/dapa_tables.h5 ] && ok || bad "no dapa_tables.h5"
 "$bin/train_vit" "${common[@]}" --act dapa:16 --epochs 2 --out dapa_part --stop-after 11 >/dev/null ||
   bad "stopped dapa run"
-"$bin/train_vit" --data fm.h5 --out dapa_part --resume --threads 2 --log-every 2 >/dev/null || bad "dapa resume"
+"$bin/train_vit" --data fm.h5 --out dapa_part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null || bad "dapa resume"
 if diff <(grep -E '^(train|test)' dapa_full/metrics.csv | cut -d, -f1-5,8,9) \
         <(grep -E '^(train|test)' dapa_part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
   ok
@@ -168,7 +142,7 @@ expect_error "bad dapa mode" "dapa:N[:slope|:fitted][:refined][:fixed]" "${t[@]}
   --epochs 2 --out fixed_full >/dev/null || bad "fixed refit run"
 "$bin/train_vit" "${common[@]}" --act dapa:16:fixed --dapa-refit-every 5 --dapa-shared \
   --epochs 2 --out fixed_part --stop-after 13 >/dev/null || bad "stopped fixed refit run"
-"$bin/train_vit" --data fm.h5 --out fixed_part --resume --threads 2 --log-every 2 >/dev/null ||
+"$bin/train_vit" --data fm.h5 --out fixed_part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null ||
   bad "fixed refit resume"
 if diff <(grep -E '^(train|test)' fixed_full/metrics.csv | cut -d, -f1-5,8,9) \
         <(grep -E '^(train|test)' fixed_part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
@@ -239,5 +213,4 @@ else
   bad "NaN handling (exit $rc)"; cat err.txt
 fi
 
-echo "cli_test: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli_test

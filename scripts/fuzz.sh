@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses (tests/fuzz; clang with ASan + UBSan, in build-fuzz/)
+# and runs each for SECONDS (default 60), starting from the committed seed corpora.
+# Any crash, sanitizer report, leak, timeout or allocation above the limit fails the run;
+# libFuzzer leaves the input that did it in build-fuzz/findings/.
+#   scripts/fuzz.sh [SECONDS] [NAME...]      NAME: idx dataset checkpoint table_h5 table_json
+#   scripts/fuzz.sh --make-seeds             rewrite tests/fuzz/corpus from the writers
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="$root/build-fuzz"
+seconds=60
+if [[ "${1:-}" =~ ^[0-9]+$ ]]; then seconds="$1"; shift; fi
+make_seeds=0
+if [ "${1:-}" = "--make-seeds" ]; then make_seeds=1; shift; fi
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(idx dataset checkpoint table_h5 table_json)
+
+"$root/scripts/install-deps.sh"
+CC=clang CXX=clang++ BUILD_TYPE=RelWithDebInfo TARGET=fuzzers "$root/scripts/build.sh" "$build" \
+  -DDAPA_FUZZ=ON -DDAPA_BUILD_TESTS=OFF -DDAPA_BUILD_BENCH=OFF -DDAPA_ONEDNN=OFF
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+export LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+if [ "$make_seeds" = 1 ]; then
+  "$build/bin/fuzz_make_seeds" "$root/tests/fuzz/corpus"
+  exit 0
+fi
+
+mkdir -p "$build/findings"
+status=0
+for name in "${names[@]}"; do
+  corpus="$build/corpus/$name"  # the working corpus grows here, not in the repository
+  mkdir -p "$corpus"
+  cp -n "$root/tests/fuzz/corpus/$name/"* "$corpus/" 2>/dev/null || true
+  echo "fuzz.sh: $name for ${seconds}s"
+  # -rss_limit_mb / -malloc_limit_mb: no input may make the readers allocate more than
+  # 512 MB (the bounds: 1100 x the file size for HDF5 datasets, 2 x the file size or
+  # 1 MiB for IDX data); -timeout: no input may take more than 10 s.
+  if ! "$build/bin/fuzz_$name" "$corpus" -max_total_time="$seconds" -max_len=65536 \
+    -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 -print_final_stats=1 \
+    -artifact_prefix="$build/findings/$name-" >"$build/fuzz_$name.log" 2>&1; then
+    echo "fuzz.sh: $name FAILED (see $build/fuzz_$name.log and $build/findings/)"
+    tail -30 "$build/fuzz_$name.log"
+    status=1
+  else
+    grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$build/fuzz_$name.log" |
+      tr '\n' ' ' | sed "s/^/fuzz.sh: $name passed: /"
+    echo
+  fi
+done
+exit "$status"
