@@ -125,9 +125,8 @@ namespace {
 template <class F>
 void blocked(int64_t n, F&& body) {
   constexpr int64_t kBlock = 1024;
-  parallel_for((n + kBlock - 1) / kBlock, kGrain / kBlock, [&](int64_t b0, int64_t b1) {
-    body(b0 * kBlock, std::min(n, b1 * kBlock));
-  });
+  parallel_for((n + kBlock - 1) / kBlock, kGrain / kBlock,
+               [&](int64_t b0, int64_t b1) { body(b0 * kBlock, std::min(n, b1 * kBlock)); });
 }
 
 // Runs the table over contiguous x, threaded, into whichever of y (values), index
