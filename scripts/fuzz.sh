@@ -5,6 +5,8 @@
 # libFuzzer leaves the input that did it in build-fuzz/findings/.
 #   scripts/fuzz.sh [SECONDS] [NAME...]      NAME: idx dataset checkpoint table_h5 table_json
 #   scripts/fuzz.sh --make-seeds             rewrite tests/fuzz/corpus from the writers
+# FUZZ_SEED=N fixes libFuzzer's seed (CI: the same inputs every run, so a red CI means a
+# regression, not luck); unset, every run explores anew.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build-fuzz"
@@ -38,7 +40,7 @@ for name in "${names[@]}"; do
   # 512 MB (the bounds: 1100 x the file size for HDF5 datasets, 2 x the file size or
   # 1 MiB for IDX data); -timeout: no input may take more than 10 s.
   if ! "$build/bin/fuzz_$name" "$corpus" -max_total_time="$seconds" -max_len=65536 \
-    -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 -print_final_stats=1 \
+    -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 -print_final_stats=1 -seed="${FUZZ_SEED:-0}" \
     -artifact_prefix="$build/findings/$name-" >"$build/fuzz_$name.log" 2>&1; then
     echo "fuzz.sh: $name FAILED (see $build/fuzz_$name.log and $build/findings/)"
     tail -30 "$build/fuzz_$name.log"
