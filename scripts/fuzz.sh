@@ -22,7 +22,7 @@ CC=clang CXX=clang++ BUILD_TYPE=RelWithDebInfo TARGET=fuzzers "$root/scripts/bui
   -DDAPA_FUZZ=ON -DDAPA_BUILD_TESTS=OFF -DDAPA_BUILD_BENCH=OFF -DDAPA_ONEDNN=OFF
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
-export LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan.supp:print_suppressions=0"
+export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 if [ "$make_seeds" = 1 ]; then
   "$build/bin/fuzz_make_seeds" "$root/tests/fuzz/corpus"
