@@ -94,11 +94,12 @@ Dataset load_dataset(const std::string& path, bool preload) {
       if (!s.exists(name))
         fail(path,
              std::string("missing dataset '") + name + "' (not a data set made by prepare_data?)");
-    if (s.has_attr("/", "format_version") &&
-        s.read_attr_int("/", "format_version", 0, 1000) != kFormatVersion)
-      fail(path, "data set format version " +
-                     std::to_string(s.read_attr_int("/", "format_version", 0, 1000)) +
-                     " is not supported (expected 1)");
+    if (s.has_attr("/", "format_version")) {
+      int64_t version = s.read_attr_int("/", "format_version", 0, 1000);
+      if (version != kFormatVersion)
+        fail(path, "data set format version " + std::to_string(version) +
+                       " is not supported (expected " + std::to_string(kFormatVersion) + ")");
+    }
     d.source = s.has_attr("/", "source") ? s.read_attr_string("/", "source") : "";
     d.classes = s.read_attr_int("/", "classes", 2, 256);
     d.mean = s.read_attr_doubles("/", "mean");
