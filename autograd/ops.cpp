@@ -3,6 +3,7 @@
 // returned gradient has its input's shape.
 #include "autograd/ops.h"
 
+#include "core/functions.h"
 #include "core/gemm.h"
 #include "core/kernels.h"
 
@@ -142,23 +143,47 @@ Var attention(const Var& qkv, int64_t heads) {
                 });
 }
 
-Var gelu(const Var& x) {
+// ---- elementwise functions: gy * f'(x), f'(x) recomputed from the saved x ----
+
+Var apply(Pointwise& f, const Var& x) {
   Tensor xv = x.value();
-  return record("gelu", dapa::gelu(xv), {x},
-                [xv](const Tensor& gy, const Needs&) -> Grads { return {gelu_backward(xv, gy)}; });
+  Pointwise* fp = &f;  // outlives the tape (see ops.h)
+  return record("pointwise", f.value(xv), {x}, [xv, fp](const Tensor& gy, const Needs&) -> Grads {
+    return {dapa::mul(gy, fp->value_and_derivative(xv).derivative)};
+  });
 }
 
-Var gelu_tanh(const Var& x) {
-  Tensor xv = x.value();
-  return record(
-      "gelu_tanh", dapa::gelu_tanh(xv), {x},
-      [xv](const Tensor& gy, const Needs&) -> Grads { return {gelu_tanh_backward(xv, gy)}; });
+Var apply(const ElementwiseFunction& f, const Var& x) {
+  static std::vector<FunctionPointwise> adapters = [] {
+    std::vector<FunctionPointwise> a;
+    for (const ElementwiseFunction& g : elementwise_functions()) a.emplace_back(g);
+    return a;
+  }();
+  return apply(adapters.at(&f - elementwise_functions().data()), x);
 }
 
-Var relu(const Var& x) {
-  Tensor xv = x.value();
-  return record("relu", dapa::relu(xv), {x},
-                [xv](const Tensor& gy, const Needs&) -> Grads { return {relu_backward(xv, gy)}; });
+Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& bias) {
+  const Shape& hs = h.shape();
+  check_linear_shapes("activation_linear", hs, weight.shape(),
+                      bias.defined() ? &bias.shape() : nullptr);
+  int64_t hidden = weight.shape()[1], out = weight.shape()[0];
+  Tensor h2 = h.value().reshape({-1, hidden});  // h2: (R, hidden)
+  Tensor w = weight.value();                    // w: (out, hidden)
+  Shape ys = hs;
+  ys.back() = out;
+  std::vector<Var> inputs = {h, weight};
+  if (bias.defined()) inputs.push_back(bias);
+  Tensor y = linear_forward(f.value(h2), w, bias.defined() ? bias.value() : Tensor());  // (R, out)
+  Pointwise* fp = &f;
+  return record("activation_linear", y.reshape(ys), inputs,
+                [h2, w, hs, out, fp](const Tensor& gy, const Needs& need) -> Grads {
+                  Tensor g2 = gy.reshape({-1, out});  // (R, out)
+                  ValueAndDerivative ad = fp->value_and_derivative(h2);
+                  LinearGrads g = linear_backward(g2, ad.value, w, need[0], need[1],
+                                                  need.size() > 2 && need[2]);
+                  Tensor gh = need[0] ? dapa::mul(g.x, ad.derivative).reshape(hs) : Tensor();
+                  return {gh, g.weight, g.bias};
+                });
 }
 
 Var cross_entropy(const Var& logits, const Labels& labels) {

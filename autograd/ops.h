@@ -3,11 +3,40 @@
 // means adding it there and one line in tests/autograd/op_cases.h.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "autograd/variable.h"
+#include "core/functions.h"
 
 namespace dapa {
+
+// An elementwise function as the tape sees it: a registered function (core/functions.h)
+// or a DAPA / PWL table (nn/table_activation.h). value() may look at what enters (a DAPA
+// activation records its inputs while calibrating); backward passes call
+// value_and_derivative() on the saved input. The ops below keep a pointer to it: it must
+// outlive the tape (modules own theirs).
+class Pointwise {
+ public:
+  virtual ~Pointwise() = default;
+  virtual std::string name() const = 0;
+  virtual Tensor value(const Tensor& x) = 0;                             // f(x)
+  virtual ValueAndDerivative value_and_derivative(const Tensor& x) = 0;  // f(x), f'(x)
+};
+
+// A registered function as a Pointwise.
+class FunctionPointwise final : public Pointwise {
+ public:
+  explicit FunctionPointwise(const ElementwiseFunction& f) : f_(&f) {}
+  std::string name() const override { return f_->name; }
+  Tensor value(const Tensor& x) override { return apply(*f_, x); }
+  ValueAndDerivative value_and_derivative(const Tensor& x) override {
+    return apply_with_derivative(*f_, x);
+  }
+
+ private:
+  const ElementwiseFunction* f_;
+};
 
 // Elementwise with broadcasting.
 Var add(const Var& a, const Var& b);
@@ -30,9 +59,14 @@ Var softmax(const Var& x);  // last axis
 Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps = 1e-5f);
 // Multi-head self-attention on a fused projection qkv (B, T, 3C) -> (B, T, C).
 Var attention(const Var& qkv, int64_t heads);
-Var gelu(const Var& x);
-Var gelu_tanh(const Var& x);
-Var relu(const Var& x);
+// y = f(x) elementwise; saves x, and backward is gy * f'(x).
+Var apply(Pointwise& f, const Var& x);
+Var apply(const ElementwiseFunction& f, const Var& x);  // a registered function
+// y = f(h) W^T + b for h (..., hidden), W (out, hidden), b (out) or undefined: an MLP's
+// second half, fused so that only h is saved and f(h) is recomputed in backward. This
+// drops the MLP's widest saved tensor (B x T x hidden floats per block) for one extra
+// pass of f.
+Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& bias);
 // Mean cross-entropy of logits (B, C) against labels; a one-element Var.
 Var cross_entropy(const Var& logits, const Labels& labels);
 

@@ -16,20 +16,22 @@ namespace dapa {
 // Marks a function of plain arithmetic loops for extra clones: on x86-64 ELF targets the
 // compiler also builds AVX-512F and AVX2 versions and the loader picks one for the CPU.
 // Files using it compile with -ffp-contract=off (AVX-512F has FMA), so every clone rounds
-// exactly as the baseline does: the same bits on every machine (tests: GeluGolden).
+// exactly as the baseline does: the same bits on every machine (tests: FunctionGolden).
 #if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__)
 #define DAPA_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define DAPA_VECTOR_CLONES
 #endif
 
-// exp(x) for x <= 0, to about 2 ulp. Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2,
-// a degree-6 polynomial for e^r, and 2^n built in the exponent bits. Below -87 the
-// result is exactly 0 (no denormals); NaN stays NaN. Rounding uses the 1.5 * 2^23
-// trick, so n never passes through a float-to-int conversion (undefined for NaN) and
-// the bit arithmetic is unsigned (defined for any input).
-inline float exp_nonpositive(float x_in) {
-  float x = std::max(x_in, -87.0f);                   // NaN compares false and stays NaN
+// exp(x) to about 2 ulp. Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, a degree-6
+// polynomial for e^r, and 2^n built in the exponent bits. Below -87 the result is exactly
+// 0 (no denormals); above 88.37 (where n would reach 128) it is +inf, so the largest
+// finite result is e^88.37 = 2.4e38 rather than FLT_MAX; NaN stays NaN. Rounding uses
+// the 1.5 * 2^23 trick, so n never passes through a float-to-int conversion (undefined
+// for NaN) and the bit arithmetic is unsigned (defined for any input).
+inline float fast_exp(float x_in) {
+  constexpr float kLow = -87.0f, kHigh = 88.37f;
+  float x = std::min(std::max(x_in, kLow), kHigh);    // NaN compares false and stays NaN
   const float kRound = 12582912.0f;                   // 1.5 * 2^23: its ulp is 1
   float shifted = x * 1.44269504088896341f + kRound;  // n = round(x / ln2) in the low bits
   float fn = shifted - kRound;
@@ -47,7 +49,8 @@ inline float exp_nonpositive(float x_in) {
   bits = (bits - 0x4B400000u + 127u) << 23;  // (n + 127) << 23: the float 2^n
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  return x_in < -87.0f ? 0.0f : p * scale;
+  float y = x_in > kHigh ? HUGE_VALF : p * scale;
+  return x_in < kLow ? 0.0f : y;
 }
 
 // The standard normal CDF Phi(x) and density phi(x), for GELU = x Phi(x) and its
@@ -67,7 +70,7 @@ inline NormalCdfPdf normal_cdf_pdf(float x) {
   const float t = 1.0f / (1.0f + 0.3f * std::fabs(x));
   float r = kMills[9];
   for (int i = 8; i >= 0; --i) r = r * t + kMills[i];
-  const float pdf = kInvSqrt2Pi * exp_nonpositive(-0.5f * x * x);
+  const float pdf = kInvSqrt2Pi * fast_exp(-0.5f * x * x);
   const float lower = pdf * r;  // Phi(-|x|)
   return {x < 0.0f ? lower : 1.0f - lower, pdf};
 }
@@ -77,7 +80,7 @@ inline NormalCdfPdf normal_cdf_pdf(float x) {
 // sum); the exps are a plain loop that GCC vectorises.
 inline void softmax_row(const float* x, float* y, int64_t n) {
   const float m = Eigen::Map<const Eigen::ArrayXf>(x, n).maxCoeff();
-  for (int64_t i = 0; i < n; ++i) y[i] = exp_nonpositive(x[i] - m);
+  for (int64_t i = 0; i < n; ++i) y[i] = fast_exp(x[i] - m);
   Eigen::Map<Eigen::ArrayXf> yr(y, n);
   yr *= 1.0f / yr.sum();
 }

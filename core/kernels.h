@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "core/functions.h"
 #include "core/tensor.h"
 
 namespace dapa {
@@ -46,23 +47,6 @@ struct LayerNormGrads {
 };
 LayerNormGrads layer_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& weight,
                                    const Tensor& mean, const Tensor& rstd);
-
-// GELU, erf form: x * Phi(x); and its exact derivative Phi(x) + x phi(x).
-Tensor gelu(const Tensor& x);
-Tensor gelu_backward(const Tensor& x, const Tensor& gy);
-// GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), exact derivative.
-Tensor gelu_tanh(const Tensor& x);
-Tensor gelu_tanh_backward(const Tensor& x, const Tensor& gy);
-Tensor relu(const Tensor& x);
-Tensor relu_backward(const Tensor& x, const Tensor& gy);
-// f(x) and f'(x) in one pass, for backward passes that need both (the MLP's, which
-// recomputes the activation instead of saving it).
-struct ValueAndDerivative {
-  Tensor value, derivative;
-};
-ValueAndDerivative gelu_value_and_derivative(const Tensor& x);
-ValueAndDerivative gelu_tanh_value_and_derivative(const Tensor& x);
-ValueAndDerivative relu_value_and_derivative(const Tensor& x);
 
 // Cross-entropy of logits (B, C) against labels (B), mean over the batch, fused with its
 // gradient d loss / d logits = (softmax - onehot) / B.

@@ -1,6 +1,7 @@
-// Transformer kernels: softmax, layer norm, GELU (erf and tanh forms), ReLU and the
-// fused cross-entropy; see kernels.h. Rows are independent, so threads split rows;
-// per-row work is vectorised with Eigen arrays (tanh) or plain loops over fast_math.h.
+// Transformer kernels: softmax, layer norm and the fused cross-entropy; see kernels.h.
+// (Elementwise functions such as GELU live in functions.cpp.) Rows are independent, so
+// threads split rows; per-row work is vectorised with Eigen arrays or plain loops over
+// fast_math.h.
 #include <cmath>
 #include <string>
 
@@ -28,9 +29,6 @@ Rows rows_of(const Tensor& x, const char* op) {
 int64_t row_grain(int64_t width) {
   return std::max<int64_t>(1, kGrain / std::max<int64_t>(width, 1));
 }
-
-constexpr float kSqrt2OverPi = 0.79788456080286535588f;
-constexpr float kGeluCubic = 0.044715f;
 }  // namespace
 
 // ---- softmax over the last axis ----
@@ -129,84 +127,6 @@ LayerNormGrads layer_norm_backward(const Tensor& gy, const Tensor& x, const Tens
     g.bias.array() += gb_part.col(blk);
   }
   return g;
-}
-
-// ---- activations ----
-// GELU (erf form) = x Phi(x), derivative Phi(x) + x phi(x): one normal_cdf_pdf per element.
-namespace {
-DAPA_VECTOR_CLONES void gelu_loop(const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * normal_cdf_pdf(x[i]).cdf;
-}
-
-DAPA_VECTOR_CLONES void gelu_backward_loop(const float* x, const float* gy, float* gx, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    NormalCdfPdf p = normal_cdf_pdf(x[i]);
-    gx[i] = gy[i] * (p.cdf + x[i] * p.pdf);
-  }
-}
-
-DAPA_VECTOR_CLONES void gelu_value_derivative_loop(const float* x, float* y, float* d, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    NormalCdfPdf p = normal_cdf_pdf(x[i]);
-    y[i] = x[i] * p.cdf;
-    d[i] = p.cdf + x[i] * p.pdf;
-  }
-}
-}  // namespace
-
-Tensor gelu(const Tensor& x) {
-  return map_flat(x, [](auto in, auto out) { gelu_loop(in.data(), out.data(), in.size()); });
-}
-
-Tensor gelu_backward(const Tensor& x, const Tensor& gy) {
-  return map_flat2(x, gy, "gelu_backward", [](auto in, auto g, auto out) {
-    gelu_backward_loop(in.data(), g.data(), out.data(), in.size());
-  });
-}
-
-Tensor gelu_tanh(const Tensor& x) {
-  return map_flat(x, [](auto in, auto out) {
-    out = 0.5f * in * (1.0f + (kSqrt2OverPi * (in + kGeluCubic * in.cube())).tanh());
-  });
-}
-
-Tensor gelu_tanh_backward(const Tensor& x, const Tensor& gy) {
-  return map_flat2(x, gy, "gelu_tanh_backward", [](auto in, auto g, auto out) {
-    Eigen::ArrayXf t = (kSqrt2OverPi * (in + kGeluCubic * in.cube())).tanh();
-    out = g * (0.5f * (1.0f + t) + 0.5f * in * (1.0f - t.square()) * kSqrt2OverPi *
-                                       (1.0f + 3.0f * kGeluCubic * in.square()));
-  });
-}
-
-Tensor relu(const Tensor& x) {
-  return map_flat(x, [](auto in, auto out) { out = in.max(0.0f); });
-}
-
-Tensor relu_backward(const Tensor& x, const Tensor& gy) {
-  return map_flat2(x, gy, "relu_backward",
-                   [](auto in, auto g, auto out) { out = (in > 0.0f).select(g, 0.0f); });
-}
-
-ValueAndDerivative gelu_value_and_derivative(const Tensor& x) {
-  return map_value_and_derivative(x, [](auto in, auto v, auto d) {
-    gelu_value_derivative_loop(in.data(), v.data(), d.data(), in.size());
-  });
-}
-
-ValueAndDerivative gelu_tanh_value_and_derivative(const Tensor& x) {
-  return map_value_and_derivative(x, [](auto in, auto v, auto d) {
-    Eigen::ArrayXf t = (kSqrt2OverPi * (in + kGeluCubic * in.cube())).tanh();
-    v = 0.5f * in * (1.0f + t);
-    d = 0.5f * (1.0f + t) +
-        0.5f * in * (1.0f - t.square()) * kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * in.square());
-  });
-}
-
-ValueAndDerivative relu_value_and_derivative(const Tensor& x) {
-  return map_value_and_derivative(x, [](auto in, auto v, auto d) {
-    v = in.max(0.0f);
-    d = (in > 0.0f).select(Eigen::ArrayXf::Ones(in.size()), 0.0f);
-  });
 }
 
 // ---- cross-entropy with logits, fused with its gradient ----

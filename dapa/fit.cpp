@@ -10,10 +10,6 @@
 namespace dapa {
 
 namespace {
-constexpr double kInvSqrt2 = 0.70710678118654752440;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;
-constexpr double kSqrt2OverPi = 0.79788456080286535588;
-
 // Weighted least-squares line through points (x_i, y_i) with weights w_i, computed on
 // centred x for stability. With (nearly) one distinct x the slope is undetermined: the
 // tangent of the target at the weighted mean is used instead.
@@ -44,25 +40,6 @@ struct LineFit {
 };
 }  // namespace
 
-std::string target_name(Target t) {
-  switch (t) {
-    case Target::GeluErf:
-      return "gelu";
-    case Target::GeluTanh:
-      return "gelu-tanh";
-    case Target::Exp:
-      return "exp";
-  }
-  return "?";
-}
-
-Target parse_target(const std::string& name) {
-  if (name == "gelu") return Target::GeluErf;
-  if (name == "gelu-tanh") return Target::GeluTanh;
-  if (name == "exp") return Target::Exp;
-  throw std::invalid_argument("unknown target '" + name + "' (expected gelu, gelu-tanh or exp)");
-}
-
 std::string mode_name(DerivativeMode m) {
   return m == DerivativeMode::Slope ? "slope" : "fitted";
 }
@@ -71,35 +48,6 @@ DerivativeMode parse_mode(const std::string& name) {
   if (name == "slope") return DerivativeMode::Slope;
   if (name == "fitted") return DerivativeMode::Fitted;
   throw std::invalid_argument("unknown derivative mode '" + name + "' (expected slope or fitted)");
-}
-
-// exp is the softmax's exponential, only ever evaluated on (-inf, 0] (inputs minus
-// their maximum); beyond 0 it is held at 1.
-double target_value(Target t, double x) {
-  switch (t) {
-    case Target::GeluErf:
-      return 0.5 * x * (1.0 + std::erf(x * kInvSqrt2));
-    case Target::GeluTanh:
-      return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
-    case Target::Exp:
-      return std::exp(std::min(x, 0.0));
-  }
-  return NAN;
-}
-
-double target_derivative(Target t, double x) {
-  switch (t) {
-    case Target::GeluErf:
-      return 0.5 * (1.0 + std::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * std::exp(-0.5 * x * x);
-    case Target::GeluTanh: {
-      double th = std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x));
-      return 0.5 * (1.0 + th) +
-             0.5 * x * (1.0 - th * th) * kSqrt2OverPi * (1.0 + 3 * 0.044715 * x * x);
-    }
-    case Target::Exp:
-      return x <= 0 ? std::exp(x) : 0.0;
-  }
-  return NAN;
 }
 
 int PiecewiseLinear::segment_index(double x) const {
@@ -156,7 +104,7 @@ PiecewiseLinear fit_lines(const Distribution& d, const std::vector<double>& brea
                           DerivativeMode mode) {
   if (d.count() == 0) throw std::invalid_argument("DAPA fit: the distribution holds no values");
   PiecewiseLinear f;
-  f.target = t;
+  f.target = &t;
   f.mode = mode;
   f.breakpoints = breakpoints;
   int segments = static_cast<int>(breakpoints.size()) + 1;
@@ -166,23 +114,23 @@ PiecewiseLinear fit_lines(const Distribution& d, const std::vector<double>& brea
     if (p <= 0) continue;
     double x = d.bin_center(i);
     int k = f.segment_index(x);
-    value_fit[k].add(x, target_value(t, x), p);
-    deriv_fit[k].add(x, target_derivative(t, x), p);
+    value_fit[k].add(x, t.reference(x), p);
+    deriv_fit[k].add(x, t.reference_derivative(x), p);
   }
   for (int k = 0; k < segments; ++k) {
     if (value_fit[k].w <= 0) {  // a segment no bin centre fell into: tangent at its middle
       double lo = k > 0 ? f.breakpoints[k - 1] : f.breakpoints[k] - 1.0;
       double hi = k < segments - 1 ? f.breakpoints[k] : f.breakpoints[k - 1] + 1.0;
-      value_fit[k].add(0.5 * (lo + hi), target_value(t, 0.5 * (lo + hi)), 1.0);
-      deriv_fit[k].add(0.5 * (lo + hi), target_derivative(t, 0.5 * (lo + hi)), 1.0);
+      value_fit[k].add(0.5 * (lo + hi), t.reference(0.5 * (lo + hi)), 1.0);
+      deriv_fit[k].add(0.5 * (lo + hi), t.reference_derivative(0.5 * (lo + hi)), 1.0);
     }
-    auto [a, b] = value_fit[k].solve([t](double x) {
-      return std::pair{target_derivative(t, x), target_value(t, x)};
+    auto [a, b] = value_fit[k].solve([&t](double x) {
+      return std::pair{t.reference_derivative(x), t.reference(x)};
     });
-    auto [da, db] = deriv_fit[k].solve([t](double x) {
+    auto [da, db] = deriv_fit[k].solve([&t](double x) {
       double h = 1e-4 * std::max(1.0, std::abs(x));  // slope of f' by central difference
-      return std::pair{(target_derivative(t, x + h) - target_derivative(t, x - h)) / (2 * h),
-                       target_derivative(t, x)};
+      return std::pair{(t.reference_derivative(x + h) - t.reference_derivative(x - h)) / (2 * h),
+                       t.reference_derivative(x)};
     });
     f.slope.push_back(a), f.intercept.push_back(b);
     f.dslope.push_back(da), f.dintercept.push_back(db);
@@ -201,7 +149,7 @@ PiecewiseLinear refine_breakpoints(const PiecewiseLinear& f, const Distribution&
   for (int64_t i = 0; i < d.bins(); ++i) {
     double p = d.bin_mass(i);
     if (p <= 0) continue;
-    double x = d.bin_center(i), y = target_value(f.target, x);
+    double x = d.bin_center(i), y = f.target->reference(x);
     xs.push_back(x);
     P.push_back(P.back() + p), X.push_back(X.back() + p * x), Y.push_back(Y.back() + p * y);
     XX.push_back(XX.back() + p * x * x), XY.push_back(XY.back() + p * x * y);
@@ -246,7 +194,7 @@ PiecewiseLinear refine_breakpoints(const PiecewiseLinear& f, const Distribution&
   }
   std::vector<double> breakpoints;  // halfway between the last bin of one segment and the next
   for (int k = 1; k < n; ++k) breakpoints.push_back(0.5 * (xs[bound[k] - 1] + xs[bound[k]]));
-  return fit_lines(d, breakpoints, f.target, f.mode);
+  return fit_lines(d, breakpoints, *f.target, f.mode);
 }
 
 PiecewiseLinear fit_pwl(int segments, Target t, double lo, double hi, DerivativeMode mode) {
@@ -254,13 +202,18 @@ PiecewiseLinear fit_pwl(int segments, Target t, double lo, double hi, Derivative
     throw std::invalid_argument("PWL needs 1 to 4096 segments, got " + std::to_string(segments));
   if (!(lo < hi)) throw std::invalid_argument("PWL needs lo < hi");
   PiecewiseLinear f;
-  f.target = t;
+  f.target = &t;
   f.mode = mode;
-  // Left tail: 0 for GELU and exp. Right tail: the identity for GELU, exp's value at hi
-  // (flat) for exp.
-  bool gelu = t != Target::Exp;
+  // The tails: the function's asymptote on that side (GELU: 0 left, x right), or flat at
+  // the function's value at the end of the range when it has none (exp on the right);
+  // their derivative lines are the constant slope.
+  auto add_tail = [&](const std::optional<Line>& asymptote, double end) {
+    Line l = asymptote ? *asymptote : Line{0.0, t.reference(end)};
+    f.slope.push_back(l.slope), f.intercept.push_back(l.intercept);
+    f.dslope.push_back(0), f.dintercept.push_back(l.slope);
+  };
   f.breakpoints.push_back(lo);
-  f.slope.push_back(0), f.intercept.push_back(0), f.dslope.push_back(0), f.dintercept.push_back(0);
+  add_tail(t.left_asymptote, lo);
   const int samples = 2001;  // per segment: the continuous least squares to 1e-7
   double step = (hi - lo) / segments;
   for (int k = 0; k < segments; ++k) {
@@ -268,21 +221,19 @@ PiecewiseLinear fit_pwl(int segments, Target t, double lo, double hi, Derivative
     LineFit vf, df;
     for (int s = 0; s < samples; ++s) {
       double x = a + (b - a) * (s + 0.5) / samples;
-      vf.add(x, target_value(t, x), 1.0);
-      df.add(x, target_derivative(t, x), 1.0);
+      vf.add(x, t.reference(x), 1.0);
+      df.add(x, t.reference_derivative(x), 1.0);
     }
-    auto [s1, i1] = vf.solve([t](double x) {
-      return std::pair{target_derivative(t, x), target_value(t, x)};
+    auto [s1, i1] = vf.solve([&t](double x) {
+      return std::pair{t.reference_derivative(x), t.reference(x)};
     });
-    auto [s2, i2] = df.solve([t](double x) { return std::pair{0.0, target_derivative(t, x)}; });
+    auto [s2, i2] = df.solve([&t](double x) { return std::pair{0.0, t.reference_derivative(x)}; });
     f.slope.push_back(s1), f.intercept.push_back(i1), f.dslope.push_back(s2),
         f.dintercept.push_back(i2);
     f.breakpoints.push_back(b);
   }
   f.breakpoints.back() = hi;
-  double right_slope = gelu ? 1.0 : 0.0, right_icpt = gelu ? 0.0 : target_value(t, hi);
-  f.slope.push_back(right_slope), f.intercept.push_back(right_icpt);
-  f.dslope.push_back(0), f.dintercept.push_back(right_slope);
+  add_tail(t.right_asymptote, hi);
   f.validate();
   return f;
 }
@@ -313,7 +264,7 @@ PiecewiseLinear restrict_to_shift_add(const PiecewiseLinear& t, const Distributi
     if (p <= 0) continue;
     double x = d.bin_center(i);
     int k = t.segment_index(x);
-    w[k] += p, wx[k] += p * x, wy[k] += p * target_value(t.target, x);
+    w[k] += p, wx[k] += p * x, wy[k] += p * t.target->reference(x);
   }
   for (int k = 0; k < t.segments(); ++k) {
     double a = nearest_two_term(t.slope[k], -14, 2);

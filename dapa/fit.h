@@ -18,22 +18,21 @@
 #include <string>
 #include <vector>
 
+#include "core/functions.h"
 #include "dapa/distribution.h"
 
 namespace dapa {
 
-enum class Target { GeluErf, GeluTanh, Exp };  // exp: on (-inf, 0], for softmax
+// A table's target is any registered elementwise function (core/functions.h): fits use
+// its double-precision reference, PWL's tails its asymptotes.
+using Target = const ElementwiseFunction&;
 enum class DerivativeMode { Slope, Fitted };
 
-std::string target_name(Target t);             // "gelu", "gelu-tanh", "exp"
-Target parse_target(const std::string& name);  // throws std::invalid_argument
-std::string mode_name(DerivativeMode m);       // "slope", "fitted"
+std::string mode_name(DerivativeMode m);  // "slope", "fitted"
 DerivativeMode parse_mode(const std::string& name);
-double target_value(Target t, double x);
-double target_derivative(Target t, double x);
 
 struct PiecewiseLinear {
-  Target target = Target::GeluErf;
+  const ElementwiseFunction* target = &find_function("gelu");
   DerivativeMode mode = DerivativeMode::Slope;
   std::vector<double> breakpoints;         // N - 1, strictly increasing
   std::vector<double> slope, intercept;    // N: segment k is slope[k] x + intercept[k]

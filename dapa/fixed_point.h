@@ -61,7 +61,7 @@ inline double from_fixed(int64_t w, int frac) {
 }
 
 struct FixedTable {
-  Target target = Target::GeluErf;
+  const ElementwiseFunction* target = &find_function("gelu");
   DerivativeMode mode = DerivativeMode::Slope;
   bool shift_add = false;  // slopes are two-term words: the unit needs no multiplier
   int frac_x = 0, frac_y = 0, frac_slope = 0, frac_dslope = 0, frac_d = 0;

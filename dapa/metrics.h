@@ -14,8 +14,8 @@ namespace dapa::metrics {
 
 template <class Table>
 double error_at(const Table& f, double x, bool derivative) {
-  return derivative ? f.derivative(x) - target_derivative(f.target, x)
-                    : f.value(x) - target_value(f.target, x);
+  return derivative ? f.derivative(x) - f.target->reference_derivative(x)
+                    : f.value(x) - f.target->reference(x);
 }
 
 template <class Table>

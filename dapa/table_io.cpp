@@ -142,9 +142,8 @@ void save_tables(const std::string& path, const std::vector<SiteTable>& sites) {
         {"format", "dapa-table"}, {"version", kTableFormatVersion}, {"sites", json::object()}};
     for (const SiteTable& s : sites) {
       PiecewiseLinear t = s.table;
-      json site = {{"target", target_name(t.target)},
-                   {"mode", mode_name(t.mode)},
-                   {"segments", t.segments()}};
+      json site = {
+          {"target", t.target->name}, {"mode", mode_name(t.mode)}, {"segments", t.segments()}};
       for (int i = 0; i < 5; ++i) site[kFields[i]] = *field(t, i);
       if (s.has_fixed) {
         FixedTable f = s.fixed;
@@ -173,7 +172,7 @@ void write_tables(H5Store& h5, const std::string& group, const std::vector<SiteT
     std::string g = root + "sites/" + s.site;
     PiecewiseLinear t = s.table;
     for (int i = 0; i < 5; ++i) h5.write_doubles(g + "/" + kFields[i], *field(t, i));
-    h5.write_attr(g, "target", target_name(t.target));
+    h5.write_attr(g, "target", t.target->name);
     h5.write_attr(g, "mode", mode_name(t.mode));
     h5.write_attr(g, "segments", static_cast<double>(t.segments()));
     if (s.has_distribution) s.distribution.save(h5, g + "/distribution");
@@ -200,7 +199,7 @@ std::vector<SiteTable> parse_tables_json(const std::string& text, const std::str
     for (auto& [name, site] : j.at("sites").items()) {
       SiteTable s;
       s.site = name;
-      s.table.target = parse_target(site.at("target").get<std::string>());
+      s.table.target = &find_function(site.at("target").get<std::string>());
       s.table.mode = parse_mode(site.at("mode").get<std::string>());
       for (int i = 0; i < 5; ++i)
         *field(s.table, i) = site.at(kFields[i]).get<std::vector<double>>();
@@ -259,7 +258,7 @@ std::vector<SiteTable> read_tables(const H5Store& h5, const std::string& group,
       std::string g = root + "sites/" + name;
       SiteTable s;
       s.site = name;
-      s.table.target = parse_target(h5.read_attr_string(g, "target"));
+      s.table.target = &find_function(h5.read_attr_string(g, "target"));
       s.table.mode = parse_mode(h5.read_attr_string(g, "mode"));
       for (int i = 0; i < 5; ++i) *field(s.table, i) = h5.read_doubles(g + "/" + kFields[i]);
       s.table = checked(path, name, s.table, h5.read_attr_int(g, "segments", 0, 1 << 20));

@@ -1,34 +1,25 @@
-// The activation slot of the MLP: one interface, chosen by name, so that DAPA (and any
-// other approximation) plugs in where GELU was. An activation provides tensor kernels
-// (apply, backward) and an autograd forward; the MLP uses the kernels through
-// activation_linear, which recomputes the activation instead of saving its output.
+// The activation slot of the MLP, chosen by name: a registered function (core/functions.h:
+// gelu, gelu-tanh, relu, silu, exp) or a DAPA / PWL table approximating one of them
+// (nn/table_activation.h). Either is a Pointwise (autograd/ops.h), so the MLP runs it
+// through activation_linear, which recomputes the activation in backward instead of
+// saving its output.
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "autograd/variable.h"
-#include "core/kernels.h"
+#include "autograd/ops.h"
 
 namespace dapa {
 
-class Activation {
- public:
-  virtual ~Activation() = default;
-  virtual std::string name() const = 0;
-  virtual Tensor apply(const Tensor& x) = 0;                              // f(x)
-  virtual Tensor backward(const Tensor& x, const Tensor& gy) = 0;         // gy * f'(x)
-  virtual ValueAndDerivative apply_with_derivative(const Tensor& x) = 0;  // f(x), f'(x)
-  virtual Var forward(const Var& x) = 0;                                  // f(x), recorded
-};
+using Activation = Pointwise;
 
-// "gelu" (erf form), "gelu-tanh", "relu". Throws std::invalid_argument naming the
-// known activations for anything else.
+// Throws std::invalid_argument naming the known activations for anything else.
 std::unique_ptr<Activation> make_activation(const std::string& name);
-
-// y = act(h) W^T + b for h (..., hidden), W (out, hidden): the MLP's second half, fused
-// so that only h is saved; act(h) is recomputed in backward. This drops the MLP's
-// widest saved tensor (B x T x hidden floats per block) for one extra activation pass.
-Var activation_linear(const Var& h, Activation& act, const Var& weight, const Var& bias);
+// Every name make_activation takes, for help texts and errors.
+std::string activation_names();
+// The registered function an activation computes ("silu") or approximates ("dapa:16:silu");
+// throws like make_activation for unknown names.
+const ElementwiseFunction& activation_function(const std::string& name);
 
 }  // namespace dapa

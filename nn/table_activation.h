@@ -1,10 +1,12 @@
 // DAPA and PWL in the activation slot: `--act dapa:N[:slope|:fitted][:refined][:fixed]` and
-// `--act pwl:N[:fixed]`. A DAPA activation starts out calibrating: it computes the exact
-// target (GELU) and records what enters it into its distribution until fit() turns that
-// into its table. PWL's table is fixed at construction; its fixed-point form still needs
-// the distribution to choose its Q formats. With a table, forward is the fused kernel (the
-// float one, or the integer reference of the hardware unit for `:fixed`); in `slope`
-// mode backward needs only the one-byte segment index saved per element.
+// `--act pwl:N[:fixed]`, each with an optional `:FUNCTION`, the registered function it
+// approximates (core/functions.h; GELU by default). A DAPA activation starts out
+// calibrating: it computes the exact function and records what enters it into its
+// distribution until fit() turns that into its table. PWL's table is fixed at
+// construction; its fixed-point form still needs the distribution to choose its Q
+// formats. With a table, the value is the fused kernel (the float one, or the integer
+// reference of the hardware unit for `:fixed`) and the derivative the table's (slope
+// mode: each segment's slope; fitted mode: the fitted derivative lines).
 #pragma once
 
 #include <memory>
@@ -17,7 +19,8 @@
 namespace dapa {
 
 struct TableSpec {
-  bool dapa = true;  // false: PWL
+  bool dapa = true;                                              // false: PWL
+  const ElementwiseFunction* function = &find_function("gelu");  // what the table approximates
   int segments = 16;
   DerivativeMode mode = DerivativeMode::Slope;
   bool refined = false;  // breakpoints moved from the quantiles to lower the DWMSE
@@ -29,10 +32,9 @@ class TableActivation : public Activation {
   TableActivation(std::string name, const TableSpec& spec);
 
   std::string name() const override { return name_; }
-  Tensor apply(const Tensor& x) override;
-  Tensor backward(const Tensor& x, const Tensor& gy) override;
-  ValueAndDerivative apply_with_derivative(const Tensor& x) override;
-  Var forward(const Var& x) override;
+  // Records x while calibrating or recording (see below).
+  Tensor value(const Tensor& x) override;
+  ValueAndDerivative value_and_derivative(const Tensor& x) override;
 
   const TableSpec& spec() const { return spec_; }
   int segments() const { return spec_.segments; }
@@ -49,6 +51,7 @@ class TableActivation : public Activation {
   void fit(const QuantizeOptions& q = {}) { fit_from(distribution_, q); }
   // A table from elsewhere (a file, a shared fit); the mode follows the spec. For
   // `:fixed` without a fixed table, one is quantised on `d` (throws if d is empty).
+  // Throws std::invalid_argument if the table approximates another function.
   void set_table(const PiecewiseLinear& table, const FixedTable* fixed,
                  const Distribution* d = nullptr, const QuantizeOptions& q = {});
   const PiecewiseLinear& table() const { return table_; }
@@ -71,9 +74,10 @@ class TableActivation : public Activation {
 
 // The names parse_table_spec takes, for help texts and errors.
 inline constexpr const char* kTableActivationNames =
-    "dapa:N[:slope|:fitted][:refined][:fixed] or pwl:N[:fixed]";
+    "dapa:N[:slope|:fitted][:refined][:fixed][:FUNCTION] or pwl:N[:fixed][:FUNCTION]";
 
-// One of kTableActivationNames, N from 1 to 256 (pwl: 254); throws std::invalid_argument saying
+// One of kTableActivationNames, N from 1 to 256 (pwl: 254), the options in any order,
+// each at most once, FUNCTION a registered function; throws std::invalid_argument saying
 // what was expected.
 TableSpec parse_table_spec(const std::string& name);
 

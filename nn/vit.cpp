@@ -7,24 +7,33 @@
 
 namespace dapa {
 
-std::vector<std::string> vit_model_names() {
-  return {"vit-nano", "vit-micro", "vit-mini"};
+namespace {
+// The named variants: the one list that vit_config, vit_model_names and help texts use.
+struct VitSize {
+  const char* name;
+  int64_t dim, depth, heads, mlp_hidden;
+};
+constexpr VitSize kVitSizes[] = {
+    {"vit-nano", 64, 4, 4, 256}, {"vit-micro", 128, 6, 4, 512}, {"vit-mini", 192, 8, 6, 768}};
+}  // namespace
+
+std::string vit_model_names() {
+  std::string names;
+  for (const VitSize& v : kVitSizes) names += (names.empty() ? "" : ", ") + std::string(v.name);
+  return names;
 }
 
 VitConfig vit_config(const std::string& model, int64_t channels, int64_t height, int64_t width,
                      int64_t classes, const std::string& act) {
   VitConfig c;
   c.model = model;
-  if (model == "vit-nano") {
-    c.dim = 64, c.depth = 4, c.heads = 4, c.mlp_hidden = 256;
-  } else if (model == "vit-micro") {
-    c.dim = 128, c.depth = 6, c.heads = 4, c.mlp_hidden = 512;
-  } else if (model == "vit-mini") {
-    c.dim = 192, c.depth = 8, c.heads = 6, c.mlp_hidden = 768;
-  } else {
-    throw std::invalid_argument("--model: unknown model '" + model +
-                                "' (expected vit-nano, vit-micro or vit-mini)");
-  }
+  const VitSize* size = nullptr;
+  for (const VitSize& v : kVitSizes)
+    if (model == v.name) size = &v;
+  if (!size)
+    throw std::invalid_argument("--model: unknown model '" + model + "' (expected " +
+                                vit_model_names() + ")");
+  c.dim = size->dim, c.depth = size->depth, c.heads = size->heads, c.mlp_hidden = size->mlp_hidden;
   if (channels < 1 || height < c.patch || width < c.patch || height % c.patch || width % c.patch)
     throw std::invalid_argument("images of " + std::to_string(channels) + "x" +
                                 std::to_string(height) + "x" + std::to_string(width) +
@@ -61,8 +70,7 @@ Var PatchEmbed::forward(const Tensor& images) {
   return linear(Var(patches), reshape(weight, {dim, C * p * p}), bias);
 }
 
-Vit::Vit(const VitConfig& c, Rng& rng,
-         const std::function<std::unique_ptr<Activation>(int block)>& make_act)
+Vit::Vit(const VitConfig& c, Rng& rng)
     : config(c),
       patch_embed(c.channels, c.patch, c.dim, rng),
       norm(c.dim, c.ln_eps),
@@ -71,9 +79,9 @@ Vit::Vit(const VitConfig& c, Rng& rng,
   register_parameter("pos_embed", pos_embed, trunc_normal({1, c.patches() + 1, c.dim}, rng));
   register_module("patch_embed", patch_embed);
   for (int i = 0; i < c.depth; ++i) {
-    auto act = make_act ? make_act(i) : make_activation(c.act);
-    blocks.push_back(
-        std::make_unique<Block>(c.dim, c.heads, c.mlp_hidden, std::move(act), rng, c.ln_eps));
+    // One activation per block: a DAPA site keeps its own distribution and table.
+    blocks.push_back(std::make_unique<Block>(c.dim, c.heads, c.mlp_hidden, make_activation(c.act),
+                                             rng, c.ln_eps));
     register_module("blocks." + std::to_string(i), *blocks.back());
   }
   register_module("norm", norm);

@@ -28,7 +28,7 @@ struct VitConfig {
 // std::invalid_argument for an unknown name or an image size the patch does not divide.
 VitConfig vit_config(const std::string& model, int64_t channels, int64_t height, int64_t width,
                      int64_t classes, const std::string& act);
-std::vector<std::string> vit_model_names();
+std::string vit_model_names();  // "vit-nano, vit-micro, vit-mini"
 
 // Conv with kernel = stride = patch, as a matrix product on flattened patches; its
 // weight keeps PyTorch's Conv2d shape (dim, C, p, p).
@@ -42,9 +42,7 @@ class PatchEmbed : public Module {
 
 class Vit : public Module {
  public:
-  // make_act builds one activation per block (DAPA keeps per-site state).
-  Vit(const VitConfig& config, Rng& rng,
-      const std::function<std::unique_ptr<Activation>(int block)>& make_act = {});
+  Vit(const VitConfig& config, Rng& rng);
   Var forward(const Tensor& images);  // (B, C, H, W) -> logits (B, classes)
 
   VitConfig config;

@@ -15,6 +15,7 @@
 #include "core/parallel.h"
 #include "dapa/table_io.h"
 #include "data/dataset.h"
+#include "nn/activation.h"
 #include "nn/checkpoint.h"
 #include "nn/vit.h"
 #include "train/cli.h"
@@ -24,13 +25,22 @@ namespace dapa {
 namespace {
 
 struct Options {
-  std::string checkpoint, data, out, mode = "slope", kind = "dapa", report;
+  std::string checkpoint, data, out, mode = "slope", kind = "dapa", report, target;
   int64_t images = 1024, segments = 16, batch = 128;
   double bound = 1.5;
   std::pair<double, double> mse_range{-4.0, 4.0};
   bool shared = false, shift_add = false, refine = false;
   int threads = 0;
 };
+
+// The registered function the checkpoint's activation computes or approximates.
+std::string checkpoint_function(const std::string& path, const CheckpointMeta& meta) {
+  nlohmann::json config = nlohmann::json::parse(meta.config, nullptr, false);
+  if (config.is_object() && config.contains("recipe")) config = config["recipe"];
+  if (!config.is_object() || !config.contains("act") || !config["act"].is_string())
+    throw std::invalid_argument(path + ": its configuration names no activation; give --target");
+  return activation_function(config["act"].get<std::string>()).name;
+}
 
 int run(const Options& o) {
   if (o.threads > 0) set_num_threads(o.threads);
@@ -43,6 +53,8 @@ int run(const Options& o) {
                                 " " + std::to_string(mse_hi));
   CheckpointMeta meta = read_checkpoint_meta(o.checkpoint);
   std::string model_name = meta.model;
+  // The function to approximate: --target, else the one the checkpoint's activation computes.
+  std::string target = o.target.empty() ? checkpoint_function(o.checkpoint, meta) : o.target;
   Dataset data = load_dataset(o.data);
   if (o.images > data.train.n)
     throw std::invalid_argument("--images: " + o.data + " holds only " +
@@ -53,7 +65,7 @@ int run(const Options& o) {
   // them quantise too.
   std::string act = o.kind + ":" + std::to_string(o.segments) +
                     (o.kind == "dapa" ? ":" + o.mode : "") + (o.refine ? ":refined" : "") +
-                    ":fixed";
+                    ":fixed:" + find_function(target).name;
   VitConfig cfg = vit_config(model_name, data.channels, data.height, data.width, data.classes, act);
   Rng rng(0);
   Vit model(cfg, rng);
@@ -72,9 +84,10 @@ int run(const Options& o) {
   std::printf("dapa_fit: %s\n", summary.c_str());
   // Per site and averaged: MSE on a uniform grid and DWMSE on the site's distribution,
   // of the float table and of the fixed-point one.
-  nlohmann::json report = {{"checkpoint", o.checkpoint},    {"kind", o.kind},
-                           {"segments", o.segments},        {"images", o.images},
-                           {"mse_range", {mse_lo, mse_hi}}, {"sites", nlohmann::json::object()}};
+  nlohmann::json report = {
+      {"checkpoint", o.checkpoint},       {"kind", o.kind},     {"target", target},
+      {"segments", o.segments},           {"images", o.images}, {"mse_range", {mse_lo, mse_hi}},
+      {"sites", nlohmann::json::object()}};
   std::map<std::string, double> mean;
   for (const SiteTable& t : tables) {
     std::map<std::string, double> m = {{"mse", mse_uniform(t.table, mse_lo, mse_hi)},
@@ -111,6 +124,9 @@ int main(int argc, char** argv) {
   app.add_option("--segments", o.segments, "segments N per table (2 to 256)")
       ->check(CLI::Range(2, 256))
       ->capture_default_str();
+  app.add_option("--target", o.target,
+                 "function to approximate: " + dapa::function_names() +
+                     " (default: the one the checkpoint's activation computes)");
   app.add_option("--mode", o.mode, "derivative: slope | fitted")
       ->check(CLI::IsMember({"slope", "fitted"}))
       ->capture_default_str();

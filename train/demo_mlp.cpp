@@ -45,7 +45,7 @@ class SpiralNet : public Module {
     register_module("head", head);
   }
   Var forward(const Var& x) {  // x: (N, 2) -> logits (N, 3)
-    return head.forward(act2->forward(fc2.forward(act1->forward(fc1.forward(x)))));
+    return head.forward(apply(*act2, fc2.forward(apply(*act1, fc1.forward(x)))));
   }
   Linear fc1, fc2, head;
   std::unique_ptr<Activation> act1, act2;
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "training steps (full batch)")->check(dapa::cli::positive());
   app.add_option("--hidden", hidden, "hidden width")->check(dapa::cli::positive());
   app.add_option("--lr", lr, "AdamW learning rate")->check(dapa::cli::positive());
-  app.add_option("--act", act, "activation: gelu, gelu-tanh, relu");
+  app.add_option("--act", act, "activation: " + dapa::function_names());
   app.add_option("--seed", seed, "random seed");
   app.add_option("--threads", threads, "threads (default: DAPA_NUM_THREADS or all cores)")
       ->check(dapa::cli::non_negative());

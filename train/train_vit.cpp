@@ -510,10 +510,9 @@ int main(int argc, char** argv) {
   dapa::Recipe& r = o.recipe;
   CLI::App app{"Train a Vision Transformer on an HDF5 image data set (see prepare_data)."};
   app.add_option("--data", o.data, "data set file made by prepare_data")->required();
-  app.add_option("--model", r.model, "vit-nano | vit-micro | vit-mini")->capture_default_str();
+  app.add_option("--model", r.model, dapa::vit_model_names())->capture_default_str();
   app.add_option("--act", r.act,
-                 std::string("MLP activation: gelu, gelu-tanh, relu, ") +
-                     dapa::kTableActivationNames +
+                 "MLP activation: " + dapa::activation_names() +
                      " (with --eval-only: replaces the checkpoint's activation)")
       ->capture_default_str();
   app.add_option("--epochs", r.epochs, "epochs")

@@ -1,18 +1,22 @@
 // The one table of differentiable op cases (ggml test-backend-ops style). Both generic
 // suites run over it: the finite-difference gradient check (random shapes and seeds)
 // and the PyTorch fixture comparison (tests/golden/make_golden.py writes a case of the
-// same name). Adding an op adds a line here.
+// same name). Adding an op adds a line here; every registered elementwise function
+// (core/functions.h) is a case without one. Table activations (nn/) have their cases in
+// tests/nn/test_table_ops.cpp, through the same checker (check_gradient below).
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <cctype>
 #include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "autograd/gradcheck.h"
 #include "autograd/ops.h"
 #include "core/rng.h"
-#include "nn/activation.h"
-#include "nn/table_activation.h"
 
 namespace dapa::test {
 
@@ -24,7 +28,6 @@ struct OpCase {
   std::function<Var(const std::vector<Var>&, const Labels&)> fn;
   std::vector<float> kinks = {};  // points where the op is not differentiable
   bool needs_labels = false;      // labels in [0, last dim of input 0)
-  bool has_golden = true;         // a PyTorch fixture exists (tables have no PyTorch twin)
 };
 
 // gtest prints parameters; show the case name, not the struct's bytes.
@@ -36,29 +39,57 @@ inline int64_t dim(Rng& r, int64_t lo = 1, int64_t hi = 5) {
   return lo + r.randint(hi - lo + 1);
 }
 
-// DAPA(8), slope mode, calibrated on an even grid over [-3, 3]: breakpoints near the
-// eighths -2.25, -1.5, ..., 2.25.
-inline TableActivation& grid_dapa8() {
-  static std::unique_ptr<Activation> act = [] {
-    std::unique_ptr<Activation> a = make_activation("dapa:8");
-    std::vector<float> xs(60000);
-    for (size_t i = 0; i < xs.size(); ++i) xs[i] = -3.0f + 6.0f * (i + 0.5f) / xs.size();
-    a->apply(Tensor::from(xs, {static_cast<int64_t>(xs.size())}));
-    dynamic_cast<TableActivation&>(*a).fit();
-    return a;
-  }();
-  return dynamic_cast<TableActivation&>(*act);
+// Test names allow only letters, digits and underscores ("gelu-tanh" -> "gelu_tanh").
+inline std::string test_name(std::string name) {
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return name;
 }
 
-inline std::vector<float> grid_dapa8_kinks() {
-  const std::vector<double>& b = grid_dapa8().table().breakpoints;
-  return std::vector<float>(b.begin(), b.end());
+// The generic check: the op's backward against central finite differences on random
+// inputs of random shapes.
+inline void check_gradient(const OpCase& op, uint64_t seed) {
+  Rng rng(seed * 7919 + 1);
+  std::vector<Tensor> inputs;
+  for (const Shape& s : op.shapes(rng)) {
+    Tensor t = Tensor::empty(s);
+    rng.fill_normal(t, 0.0f, 1.0f);
+    inputs.push_back(t);
+  }
+  Labels labels;
+  if (op.needs_labels)
+    for (int64_t i = 0; i < inputs[0].shape()[0]; ++i)
+      labels.push_back(static_cast<int32_t>(rng.randint(inputs[0].shape()[1])));
+  GradCheckOptions options;
+  options.kinks = op.kinks;
+  options.seed = seed;
+  auto f = [&](const std::vector<Var>& xs) { return op.fn(xs, labels); };
+  GradCheckResult r = gradcheck(f, inputs, options);
+  EXPECT_TRUE(r.ok) << op.name << ": " << r.message;
+  EXPECT_GT(r.checked, 0) << op.name << ": no element was checked";
+}
+
+// An elementwise case: a (rows, 1..9) input.
+inline std::vector<Shape> elementwise_shape(Rng& r) {
+  return {{dim(r), dim(r, 1, 9)}};
+}
+
+// One case per registered function, named as the function.
+inline std::vector<OpCase> function_cases() {
+  std::vector<OpCase> cases;
+  for (const ElementwiseFunction& f : elementwise_functions()) {
+    const ElementwiseFunction* fp = &f;
+    cases.push_back({f.name, elementwise_shape,
+                     [fp](const std::vector<Var>& x, const Labels&) { return apply(*fp, x[0]); },
+                     std::vector<float>(f.kinks.begin(), f.kinks.end())});
+  }
+  return cases;
 }
 
 inline std::vector<OpCase> op_cases() {
   using V = const std::vector<Var>&;
   using L = const Labels&;
-  return {
+  std::vector<OpCase> cases = {
       {"add",
        [](Rng& r) {
          int64_t a = dim(r), b = dim(r), c = dim(r);
@@ -176,42 +207,9 @@ inline std::vector<OpCase> op_cases() {
          return std::vector<Shape>{{dim(r), dim(r), h}, {o, h}, {o}};
        },
        [](V x, L) {
-         static std::unique_ptr<Activation> act = make_activation("gelu");
-         return activation_linear(x[0], *act, x[1], x[2]);
+         static FunctionPointwise gelu(find_function("gelu"));
+         return activation_linear(x[0], gelu, x[1], x[2]);
        }},
-      {"table_activation_slope",
-       [](Rng& r) {
-         return std::vector<Shape>{{dim(r), dim(r, 1, 9)}};
-       },
-       [](V x, L) {
-         // PWL(8) of GELU on [-4, 4]: breakpoints at the integers -4..4.
-         static std::unique_ptr<Activation> act = make_activation("pwl:8");
-         return act->forward(scale(x[0], 2.0f));
-       },
-       {-2.0f, -1.5f, -1.0f, -0.5f, 0.0f, 0.5f, 1.0f, 1.5f, 2.0f},  // breakpoints / 2
-       false,
-       false},
-      {"dapa_slope",
-       [](Rng& r) {
-         return std::vector<Shape>{{dim(r), dim(r, 1, 9)}};
-       },
-       [](V x, L) { return grid_dapa8().forward(x[0]); }, grid_dapa8_kinks(), false, false},
-      {"gelu",
-       [](Rng& r) {
-         return std::vector<Shape>{{dim(r), dim(r, 1, 9)}};
-       },
-       [](V x, L) { return gelu(x[0]); }},
-      {"gelu_tanh",
-       [](Rng& r) {
-         return std::vector<Shape>{{dim(r), dim(r, 1, 9)}};
-       },
-       [](V x, L) { return gelu_tanh(x[0]); }},
-      {"relu",
-       [](Rng& r) {
-         return std::vector<Shape>{{dim(r), dim(r, 1, 9)}};
-       },
-       [](V x, L) { return relu(x[0]); },
-       {0.0f}},
       {"cross_entropy",
        [](Rng& r) {
          return std::vector<Shape>{{dim(r), dim(r, 2, 10)}};
@@ -255,6 +253,8 @@ inline std::vector<OpCase> op_cases() {
          return concat({x[0], x[1]}, 1);
        }},
   };
+  for (OpCase& c : function_cases()) cases.push_back(c);
+  return cases;
 }
 
 }  // namespace dapa::test

@@ -220,75 +220,9 @@ TEST(LayerNorm, BackwardIndependentOfThreadCount) {
   EXPECT_EQ(g1.x.to_vector(), g2.x.to_vector());
 }
 
-TEST(Activations, GeluKnownValues) {
-  Tensor x = Tensor::from({-1, 0, 1, 3}, {4});
-  std::vector<float> y = gelu(x).to_vector();
-  EXPECT_NEAR(y[0], -0.15865525f, 1e-6);
-  EXPECT_NEAR(y[1], 0.0f, 1e-7);
-  EXPECT_NEAR(y[2], 0.84134475f, 1e-6);
-  EXPECT_NEAR(y[3], 2.99595031f, 1e-6);
-  std::vector<float> d = gelu_backward(x, Tensor::ones({4})).to_vector();
-  EXPECT_NEAR(d[1], 0.5f, 1e-6);
-  EXPECT_NEAR(d[2], 1.08331547f, 1e-6);  // Phi(1) + phi(1)
-  std::vector<float> t = gelu_tanh(x).to_vector();
-  EXPECT_NEAR(t[2], 0.84119199f, 2e-6);  // NEON erf (ARM) differs by ~1e-6
-  EXPECT_NEAR(gelu_tanh_backward(x, Tensor::ones({4})).to_vector()[1], 0.5f, 1e-6);
-  EXPECT_EQ(relu(x).to_vector(), (std::vector<float>{0, 0, 1, 3}));
-  EXPECT_EQ(relu_backward(x, Tensor::full({4}, 2)).to_vector(), (std::vector<float>{0, 0, 2, 2}));
-}
-
-TEST(Activations, GeluValueAndDerivativeAcrossTheWholeRange) {
-  // Our own normal CDF (fast_math.h) against libm in double, relative error, over the
-  // range where Phi and phi underflow too. The reference takes erfc for the left tail,
-  // where 1 + erf(x) would lose every digit.
-  std::vector<float> xs;
-  for (float x = -20.0f; x <= 8.0f; x += 0.01f) xs.push_back(x);
-  Tensor x = Tensor::from(xs, {static_cast<int64_t>(xs.size())});
-  std::vector<float> y = gelu(x).to_vector();
-  std::vector<float> d = gelu_backward(x, Tensor::ones(x.shape())).to_vector();
-  for (size_t i = 0; i < xs.size(); ++i) {
-    double v = xs[i];
-    double cdf = 0.5 * std::erfc(-v / std::sqrt(2.0));
-    double pdf = std::exp(-0.5 * v * v) / std::sqrt(2 * M_PI);
-    double value = v * cdf, slope = cdf + v * pdf;
-    if (cdf > 1e-37) {  // below, float32 is denormal or zero
-      // 5e-6: the fit is good to 4e-6 relative (core/fit_mills_ratio.py), mostly from
-      // rounding x*x inside the exponent.
-      ASSERT_NEAR(y[i], value, 5e-6 * std::abs(value) + 1e-37) << "x = " << v;
-    } else {
-      ASSERT_NEAR(y[i], value, 1e-35) << "x = " << v;
-    }
-    // The derivative's two terms cancel near x = -0.75: relative to their size.
-    ASSERT_NEAR(d[i], slope, 5e-6 * (cdf + std::abs(v) * pdf) + 1e-37) << "x = " << v;
-  }
-}
-
-TEST(Activations, NonFiniteInputsPropagate) {
+TEST(Softmax, NonFiniteInputsPropagate) {
   // A diverging run must see NaN, not a finite value made up by the kernels.
-  Tensor x = Tensor::from({NAN, 1.0f}, {2});
-  EXPECT_TRUE(std::isnan(gelu_backward(x, Tensor::ones({2})).to_vector()[0]));
   EXPECT_TRUE(std::isnan(softmax(Tensor::from({NAN, 0.0f}, {1, 2})).to_vector()[1]));
-  EXPECT_EQ(gelu_backward(Tensor::from({-1e30f}, {1}), Tensor::ones({1})).item(), 0.0f);
-}
-
-TEST(Activations, ValueAndDerivativeInOnePassMatchTheSeparateKernels) {
-  Tensor x = randn({1000}, 8);
-  x.array() *= 3.0f;
-  Tensor ones = Tensor::ones(x.shape());
-  struct Case {
-    const char* name;
-    ValueAndDerivative (*both)(const Tensor&);
-    Tensor (*f)(const Tensor&);
-    Tensor (*df)(const Tensor&, const Tensor&);
-  };
-  for (const Case& c :
-       {Case{"gelu", gelu_value_and_derivative, gelu, gelu_backward},
-        Case{"gelu_tanh", gelu_tanh_value_and_derivative, gelu_tanh, gelu_tanh_backward},
-        Case{"relu", relu_value_and_derivative, relu, relu_backward}}) {
-    ValueAndDerivative r = c.both(x);
-    EXPECT_TRUE(tensors_close(r.value, c.f(x), 1e-6)) << c.name;
-    EXPECT_TRUE(tensors_close(r.derivative, c.df(x, ones), 1e-6)) << c.name;
-  }
 }
 
 TEST(CrossEntropy, UniformLogitsGiveLogC) {

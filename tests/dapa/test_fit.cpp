@@ -93,7 +93,7 @@ TEST(Distribution, MergePoolsSitesAndSaveLoadRoundTrips) {
 
 TEST(Fit, DapaBreakpointsAreQuantilesAndLinesMatchIndependentLeastSquares) {
   Distribution d = normal_sample(400000);
-  PiecewiseLinear f = fit_dapa(d, 8, Target::GeluErf);
+  PiecewiseLinear f = fit_dapa(d, 8, find_function("gelu"));
   ASSERT_EQ(f.segments(), 8);
   for (int i = 1; i < 8; ++i) EXPECT_NEAR(f.breakpoints[i - 1], invert(normal_cdf, i / 8.0), 2e-3);
   // Independent solution: minimise the integral of pdf(x) (a x + b - gelu(x))^2 over each
@@ -104,7 +104,7 @@ TEST(Fit, DapaBreakpointsAreQuantilesAndLinesMatchIndependentLeastSquares) {
     const int m = 20000;
     for (int i = 0; i <= m; ++i) {
       double x = lo + (hi - lo) * i / m, w = normal_pdf(x) * ((i == 0 || i == m) ? 0.5 : 1.0);
-      double y = target_value(Target::GeluErf, x);
+      double y = find_function("gelu").reference(x);
       s0 += w, s1 += w * x, s2 += w * x * x, t0 += w * y, t1 += w * x * y;
     }
     double slope = (s0 * t1 - s1 * t0) / (s0 * s2 - s1 * s1);
@@ -118,8 +118,8 @@ TEST(Fit, DwmseFallsWithSegmentsAndDapaBeatsUniformPwl) {
   Distribution d = normal_sample(200000);
   double previous = INFINITY;
   for (int n : {4, 8, 16, 32}) {
-    PiecewiseLinear dapa = fit_dapa(d, n, Target::GeluErf);
-    PiecewiseLinear pwl = fit_pwl(n, Target::GeluErf);
+    PiecewiseLinear dapa = fit_dapa(d, n, find_function("gelu"));
+    PiecewiseLinear pwl = fit_pwl(n, find_function("gelu"));
     double e = dwmse(dapa, d);
     EXPECT_LT(e, previous) << n;
     // Measured on this unit normal: DAPA's DWMSE is 20x, 10x and 2.4x below PWL's at
@@ -133,16 +133,16 @@ TEST(Fit, DwmseFallsWithSegmentsAndDapaBeatsUniformPwl) {
   }
   // Equal-width segments spend their budget where this data is not: on a uniform grid
   // over [-4, 4], PWL(16) has the smaller plain MSE.
-  EXPECT_LT(mse_uniform(fit_pwl(16, Target::GeluErf), -4, 4),
-            mse_uniform(fit_dapa(d, 16, Target::GeluErf), -4, 4));
-  EXPECT_LT(dwmse(fit_dapa(d, 16, Target::GeluErf), d), 2e-5);
+  EXPECT_LT(mse_uniform(fit_pwl(16, find_function("gelu")), -4, 4),
+            mse_uniform(fit_dapa(d, 16, find_function("gelu")), -4, 4));
+  EXPECT_LT(dwmse(fit_dapa(d, 16, find_function("gelu")), d), 2e-5);
 }
 
 TEST(Fit, RefinedBreakpointsReachALocalOptimumOfTheDwmse) {
   // Narrow, like the ViT's MLP inputs (most of the mass inside GELU's curved middle).
   Distribution d = normal_sample(200000, 65536, 0.3);
   for (int n : {4, 16, 32}) {
-    PiecewiseLinear quantile = fit_dapa(d, n, Target::GeluErf);
+    PiecewiseLinear quantile = fit_dapa(d, n, find_function("gelu"));
     PiecewiseLinear refined = refine_breakpoints(quantile, d);
     double e = dwmse(refined, d);
     ASSERT_EQ(refined.segments(), n);
@@ -152,7 +152,7 @@ TEST(Fit, RefinedBreakpointsReachALocalOptimumOfTheDwmse) {
     if (n >= 16) {
       EXPECT_LT(10 * e, dwmse(quantile, d)) << n;
     }
-    EXPECT_LT(10 * e, dwmse(fit_pwl(n, Target::GeluErf), d)) << n;
+    EXPECT_LT(10 * e, dwmse(fit_pwl(n, find_function("gelu")), d)) << n;
     // No single breakpoint moved by a bin either way does better (to the precision of
     // the descent's running sums, a millionth of the DWMSE).
     for (size_t j = 0; j < refined.breakpoints.size(); ++j)
@@ -160,28 +160,29 @@ TEST(Fit, RefinedBreakpointsReachALocalOptimumOfTheDwmse) {
         std::vector<double> b = refined.breakpoints;
         b[j] += step;
         if ((j > 0 && b[j] <= b[j - 1]) || (j + 1 < b.size() && b[j] >= b[j + 1])) continue;
-        EXPECT_GE(dwmse(fit_lines(d, b, Target::GeluErf), d), e * (1 - 1e-6)) << n << " " << j;
+        EXPECT_GE(dwmse(fit_lines(d, b, find_function("gelu")), d), e * (1 - 1e-6))
+            << n << " " << j;
       }
   }
   // Two segments: one breakpoint, so the descent is an exhaustive search; no breakpoint
   // on a fine grid over the data does better.
-  PiecewiseLinear two = refine_breakpoints(fit_dapa(d, 2, Target::GeluErf), d);
+  PiecewiseLinear two = refine_breakpoints(fit_dapa(d, 2, find_function("gelu")), d);
   double best_on_grid = INFINITY;
   for (int i = 1; i < 500; ++i) {
     double b = d.min() + (d.max() - d.min()) * i / 500;
-    best_on_grid = std::min(best_on_grid, dwmse(fit_lines(d, {b}, Target::GeluErf), d));
+    best_on_grid = std::min(best_on_grid, dwmse(fit_lines(d, {b}, find_function("gelu")), d));
   }
   EXPECT_LE(dwmse(two, d), best_on_grid * (1 + 1e-6));
   // On the unit normal, where quantile DAPA(32) loses to PWL(32) (above), refined wins.
   Distribution unit = normal_sample(200000);
-  EXPECT_LT(dwmse(refine_breakpoints(fit_dapa(unit, 32, Target::GeluErf), unit), unit),
-            dwmse(fit_pwl(32, Target::GeluErf), unit));
+  EXPECT_LT(dwmse(refine_breakpoints(fit_dapa(unit, 32, find_function("gelu")), unit), unit),
+            dwmse(fit_pwl(32, find_function("gelu")), unit));
   // Fewer occupied bins than segments: said, not guessed.
   Distribution three;
   std::vector<float> values = {0.1f, 0.2f, 0.3f};
   three.add(values.data(), 3);
   try {
-    refine_breakpoints(fit_dapa(d, 8, Target::GeluErf), three);
+    refine_breakpoints(fit_dapa(d, 8, find_function("gelu")), three);
     FAIL() << "8 segments over 3 values must fail";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("occupied histogram bins"), std::string::npos) << e.what();
@@ -190,8 +191,8 @@ TEST(Fit, RefinedBreakpointsReachALocalOptimumOfTheDwmse) {
 
 TEST(Fit, DerivativeModes) {
   Distribution d = normal_sample(100000);
-  PiecewiseLinear slope = fit_dapa(d, 16, Target::GeluErf, DerivativeMode::Slope);
-  PiecewiseLinear fitted = fit_dapa(d, 16, Target::GeluErf, DerivativeMode::Fitted);
+  PiecewiseLinear slope = fit_dapa(d, 16, find_function("gelu"), DerivativeMode::Slope);
+  PiecewiseLinear fitted = fit_dapa(d, 16, find_function("gelu"), DerivativeMode::Fitted);
   EXPECT_EQ(slope.derivative(0.3), slope.slope[slope.segment_index(0.3)]);
   EXPECT_LT(dwmse(fitted, d, true), dwmse(slope, d, true))
       << "a line fitted to GELU' is closer to it than each segment's slope";
@@ -199,33 +200,33 @@ TEST(Fit, DerivativeModes) {
 }
 
 TEST(Fit, PwlTailsAndExpTarget) {
-  PiecewiseLinear p = fit_pwl(8, Target::GeluErf, -4, 4);
+  PiecewiseLinear p = fit_pwl(8, find_function("gelu"), -4, 4);
   EXPECT_EQ(p.segments(), 10);
   EXPECT_EQ(p.value(-10.0), 0.0);
   EXPECT_EQ(p.value(10.0), 10.0);
-  EXPECT_NEAR(p.value(1.0), target_value(Target::GeluErf, 1.0), 0.02);
-  PiecewiseLinear e = fit_pwl(16, Target::Exp, -8, 0);
+  EXPECT_NEAR(p.value(1.0), find_function("gelu").reference(1.0), 0.02);
+  PiecewiseLinear e = fit_pwl(16, find_function("exp"), -8, 0);
   EXPECT_NEAR(e.value(-1.25), std::exp(-1.25), 5e-3);  // mid-segment
   EXPECT_EQ(e.value(-20.0), 0.0);
 }
 
 TEST(Fit, BadCalibrationsAndTablesAreRejected) {
   Distribution empty;
-  EXPECT_THROW(fit_dapa(empty, 8, Target::GeluErf), std::invalid_argument);
+  EXPECT_THROW(fit_dapa(empty, 8, find_function("gelu")), std::invalid_argument);
   Distribution single;
   std::vector<float> same(1000, 0.25f);
   single.add(same.data(), 1000);
   try {
-    fit_dapa(single, 16, Target::GeluErf);
+    fit_dapa(single, 16, find_function("gelu"));
     FAIL() << "16 segments from one value must fail";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("too narrow"), std::string::npos) << e.what();
   }
   // One segment from one value: the tangent at the value's bin centre (within 1e-5).
-  PiecewiseLinear one = fit_dapa(single, 1, Target::GeluErf);
-  EXPECT_NEAR(one.value(0.25), target_value(Target::GeluErf, 0.25), 1e-5);
-  EXPECT_NEAR(one.slope[0], target_derivative(Target::GeluErf, 0.25), 1e-5);
-  PiecewiseLinear f = fit_pwl(4, Target::GeluErf);
+  PiecewiseLinear one = fit_dapa(single, 1, find_function("gelu"));
+  EXPECT_NEAR(one.value(0.25), find_function("gelu").reference(0.25), 1e-5);
+  EXPECT_NEAR(one.slope[0], find_function("gelu").reference_derivative(0.25), 1e-5);
+  PiecewiseLinear f = fit_pwl(4, find_function("gelu"));
   PiecewiseLinear unsorted = f;
   std::swap(unsorted.breakpoints[0], unsorted.breakpoints[1]);
   EXPECT_THROW(unsorted.validate(), std::invalid_argument);
@@ -235,8 +236,8 @@ TEST(Fit, BadCalibrationsAndTablesAreRejected) {
   PiecewiseLinear sizes = f;
   sizes.slope.pop_back();
   EXPECT_THROW(sizes.validate(), std::invalid_argument);
-  EXPECT_THROW(fit_dapa(single, 0, Target::GeluErf), std::invalid_argument);
-  EXPECT_THROW(parse_target("swish"), std::invalid_argument);
+  EXPECT_THROW(fit_dapa(single, 0, find_function("gelu")), std::invalid_argument);
+  EXPECT_THROW(find_function("swish"), std::invalid_argument);
 }
 
 }  // namespace

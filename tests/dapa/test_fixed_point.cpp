@@ -46,7 +46,7 @@ struct Quantised {
 
 Quantised quantised(const Distribution& d, int segments, DerivativeMode mode) {
   Quantised q;
-  q.table = fit_dapa(d, segments, Target::GeluErf, mode);
+  q.table = fit_dapa(d, segments, find_function("gelu"), mode);
   q.fixed = quantize_table(q.table, d, {}, &q.report);
   return q;
 }
@@ -87,7 +87,7 @@ TEST(FixedPoint, FormatsAreTheFewestBitsWithinTheBound) {
     }
   }
   // A tighter bound never needs fewer bits.
-  PiecewiseLinear t = fit_dapa(d, 16, Target::GeluErf);
+  PiecewiseLinear t = fit_dapa(d, 16, find_function("gelu"));
   FixedTable loose = quantize_table(t, d, {3.0}), tight = quantize_table(t, d, {1.05});
   EXPECT_LE(loose.frac_x, tight.frac_x);
   EXPECT_THROW(quantize_table(t, d, {0.5}), std::invalid_argument);
@@ -252,7 +252,7 @@ TEST(ShiftAdd, TwoTermWordsAndNearestValues) {
 
 TEST(ShiftAdd, RestrictedTablesStayCloseAndQuantiseToTwoTermWords) {
   Distribution d = normal_sample(200000);
-  PiecewiseLinear t = fit_dapa(d, 16, Target::GeluErf);
+  PiecewiseLinear t = fit_dapa(d, 16, find_function("gelu"));
   PiecewiseLinear r = restrict_to_shift_add(t, d);
   EXPECT_EQ(r.breakpoints, t.breakpoints);
   for (int k = 0; k < r.segments(); ++k) {
@@ -273,8 +273,9 @@ TEST(ShiftAdd, RestrictedTablesStayCloseAndQuantiseToTwoTermWords) {
   FixedTable broken = f;
   broken.slope[3] = 11;
   EXPECT_THROW(broken.validate(), std::invalid_argument);
-  EXPECT_THROW(restrict_to_shift_add(fit_dapa(d, 8, Target::GeluErf, DerivativeMode::Fitted), d),
-               std::invalid_argument);
+  EXPECT_THROW(
+      restrict_to_shift_add(fit_dapa(d, 8, find_function("gelu"), DerivativeMode::Fitted), d),
+      std::invalid_argument);
 }
 
 }  // namespace

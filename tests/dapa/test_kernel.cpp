@@ -20,7 +20,7 @@ Distribution sample(uint64_t seed) {
 }
 
 TEST(TableKernel, ForwardAndIndexMatchTheTable) {
-  PiecewiseLinear table = fit_dapa(sample(1), 16, Target::GeluErf);
+  PiecewiseLinear table = fit_dapa(sample(1), 16, find_function("gelu"));
   TableKernel k(table);
   std::vector<float> xs;
   Rng rng(2);
@@ -46,7 +46,7 @@ TEST(TableKernel, ForwardAndIndexMatchTheTable) {
 }
 
 TEST(TableKernel, FittedDerivativeMode) {
-  PiecewiseLinear table = fit_dapa(sample(3), 8, Target::GeluErf, DerivativeMode::Fitted);
+  PiecewiseLinear table = fit_dapa(sample(3), 8, find_function("gelu"), DerivativeMode::Fitted);
   TableKernel k(table);
   Tensor x = Tensor::from({-3.0f, -0.4f, 0.1f, 2.5f}, {4});
   ValueAndDerivative r = table_value_and_derivative(k, x);
@@ -75,7 +75,7 @@ TEST(TableKernel, EveryInstructionSetGivesThePortableBits) {
   rng.fill_normal(gy, 0.0f, 1.0f);
   for (int n : {2, 3, 8, 16, 17, 32, 33}) {
     for (DerivativeMode mode : {DerivativeMode::Slope, DerivativeMode::Fitted}) {
-      PiecewiseLinear table = fit_dapa(sample(n), n, Target::GeluErf, mode);
+      PiecewiseLinear table = fit_dapa(sample(n), n, find_function("gelu"), mode);
       TableKernel k(table);
       std::vector<float> with_bps = xs;
       for (double b : table.breakpoints) with_bps.push_back(static_cast<float>(b));
@@ -112,8 +112,8 @@ TEST(TableKernel, EveryInstructionSetGivesThePortableBits) {
 
 TEST(TableKernel, RejectsTablesItCannotRun) {
   Distribution d = sample(4);
-  EXPECT_THROW(TableKernel(fit_dapa(d, 300, Target::GeluErf)), std::invalid_argument);
-  PiecewiseLinear close = fit_pwl(4, Target::GeluErf);
+  EXPECT_THROW(TableKernel(fit_dapa(d, 300, find_function("gelu"))), std::invalid_argument);
+  PiecewiseLinear close = fit_pwl(4, find_function("gelu"));
   close.breakpoints[1] = close.breakpoints[0] + 1e-12;  // distinct in double, not in float
   EXPECT_THROW(TableKernel{close}, std::invalid_argument);
 }

@@ -21,11 +21,15 @@ std::vector<SiteTable> two_sites() {
   std::vector<float> xs;
   for (int i = 0; i < 10000; ++i) xs.push_back(static_cast<float>(i % 997) / 100.0f - 4.0f);
   d.add(xs.data(), static_cast<int64_t>(xs.size()));
-  SiteTable a{
-      "blocks.0.mlp.act", fit_dapa(d, 16, Target::GeluErf, DerivativeMode::Fitted), true, d, false,
-      FixedTable()};
-  SiteTable b{"blocks.1.mlp.act", fit_pwl(8, Target::GeluTanh), false, Distribution(), false,
+  SiteTable a{"blocks.0.mlp.act",
+              fit_dapa(d, 16, find_function("gelu"), DerivativeMode::Fitted),
+              true,
+              d,
+              false,
               FixedTable()};
+  SiteTable b{
+      "blocks.1.mlp.act", fit_pwl(8, find_function("gelu-tanh")), false, Distribution(), false,
+      FixedTable()};
   return {a, b};
 }
 
@@ -120,7 +124,8 @@ TEST(TableIo, BadFilesAreRejectedWithTheReason) {
   EXPECT_NE(load_error(write("nan.json", j)).find("malformed"), std::string::npos);
   j = good;
   j["sites"]["blocks.0.mlp.act"]["target"] = "swish";
-  EXPECT_NE(load_error(write("target.json", j)).find("unknown target"), std::string::npos);
+  EXPECT_NE(load_error(write("target.json", j)).find("unknown function 'swish'"),
+            std::string::npos);
   std::ofstream(tmp("corrupt.json")) << "{\"format\": \"dapa-ta";
   EXPECT_NE(load_error(tmp("corrupt.json")).find("corrupt.json"), std::string::npos);
   EXPECT_NE(load_error(tmp("missing.h5")).find("no such file"), std::string::npos);
@@ -148,7 +153,7 @@ TEST(TableIo, BadFilesAreRejectedWithTheReason) {
   write_h5_atomically(tmp("foreign.h5"),
                       [](H5Store& s) { s.write_tensor("x", Tensor::zeros({2})); });
   EXPECT_NE(load_error(tmp("foreign.h5")).find("not a DAPA table"), std::string::npos);
-  PiecewiseLinear bad = fit_pwl(4, Target::GeluErf);
+  PiecewiseLinear bad = fit_pwl(4, find_function("gelu"));
   bad.breakpoints[0] = bad.breakpoints[1];
   EXPECT_THROW(
       save_tables(tmp("never.h5"), {{"s", bad, false, Distribution(), false, FixedTable()}}),

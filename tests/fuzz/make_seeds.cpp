@@ -37,13 +37,16 @@ std::vector<SiteTable> tables() {
     float x = static_cast<float>(i % 401) / 100.0f - 2.0f;
     d.add(&x, 1);
   }
-  SiteTable dapa_site{
-      "blocks.0.mlp.act", fit_dapa(d, 4, Target::GeluErf, DerivativeMode::Slope), true, d, false,
-      FixedTable()};
+  SiteTable dapa_site{"blocks.0.mlp.act",
+                      fit_dapa(d, 4, find_function("gelu"), DerivativeMode::Slope),
+                      true,
+                      d,
+                      false,
+                      FixedTable()};
   dapa_site.fixed = quantize_table(dapa_site.table, d, QuantizeOptions());
   dapa_site.has_fixed = true;
-  SiteTable pwl_site{"shared",    fit_pwl(4, Target::GeluTanh), false, Distribution(), false,
-                     FixedTable()};
+  SiteTable pwl_site{
+      "shared", fit_pwl(4, find_function("gelu-tanh")), false, Distribution(), false, FixedTable()};
   return {dapa_site, pwl_site};
 }
 }  // namespace

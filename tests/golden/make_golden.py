@@ -37,6 +37,16 @@ def attention(qkv, heads):
     return (att @ v).transpose(1, 2).reshape(B, T, C)
 
 
+# The registered elementwise functions (core/functions.h), by their registry names: one
+# case each, on a (4, 9) input. A function added to the registry adds a line here.
+FUNCTIONS = {
+    "gelu": F.gelu,
+    "gelu-tanh": gelu_tanh,
+    "relu": F.relu,
+    "silu": F.silu,
+    "exp": torch.exp,
+}
+
 # name -> (input shapes, function of (inputs, labels)); labels only for cross-entropy.
 CASES = {
     "add": ([(3, 4, 5), (4, 5)], lambda x, l: x[0] + x[1]),
@@ -60,9 +70,6 @@ CASES = {
                    lambda x, l: F.layer_norm(x[0], (8,), x[1], x[2], 1e-5)),
     "attention": ([(2, 5, 12)], lambda x, l: attention(x[0], 2)),
     "activation_linear": ([(2, 3, 6), (4, 6), (4,)], lambda x, l: F.linear(F.gelu(x[0]), x[1], x[2])),
-    "gelu": ([(4, 9)], lambda x, l: F.gelu(x[0])),
-    "gelu_tanh": ([(4, 9)], lambda x, l: gelu_tanh(x[0])),
-    "relu": ([(4, 9)], lambda x, l: F.relu(x[0])),
     "cross_entropy": ([(6, 10)], lambda x, l: F.cross_entropy(x[0], l)),
     "reshape": ([(2, 3, 4)], lambda x, l: x[0].reshape(6, 4)),
     "permute": ([(2, 3, 4, 5)], lambda x, l: x[0].permute(0, 2, 1, 3)),
@@ -70,6 +77,7 @@ CASES = {
     "split": ([(2, 7, 4)], lambda x, l: torch.cat(list(reversed(x[0].split([2, 5], 1))), 1)),
     "concat": ([(2, 3, 4), (2, 5, 4)], lambda x, l: torch.cat([x[0], x[1]], 1)),
 }
+CASES.update({name: ([(4, 9)], lambda x, l, f=f: f(x[0])) for name, f in FUNCTIONS.items()})
 
 
 def write_case(group, shapes, fn, gen):

@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < xs.size(); ++i)
       xs[i] = i % 5 == 0 ? rng.normal(-0.5f, 2.0f) : rng.normal(0.0f, 1.0f);
     d.add(xs.data(), static_cast<int64_t>(xs.size()));
-    PiecewiseLinear t = fit_dapa(d, segments, Target::GeluErf, mode);
+    PiecewiseLinear t = fit_dapa(d, segments, find_function("gelu"), mode);
     if (refined) t = refine_breakpoints(t, d);
     if (shift_add) t = restrict_to_shift_add(t, d);
     SiteTable site{"shared", t, true, d, true, quantize_table(t, d, {1.5, shift_add})};

@@ -133,8 +133,10 @@ expect_error "dapa table of other N" "asks for 8" "$bin/train_vit" "${common[@]}
 expect_error "corrupt dapa table" "not an HDF5 file" "$bin/train_vit" "${common[@]}" --act dapa:16 \
   --dapa-table corrupt.h5 --out guarded --force
 expect_error "bad dapa name" "N from 1 to 256" "${t[@]}" --data fm.h5 --act dapa:0 --force
-expect_error "bad dapa mode" "dapa:N[:slope|:fitted][:refined][:fixed]" "${t[@]}" --data fm.h5 \
-  --act dapa:16:fixed:slope --force
+expect_error "contradicting dapa modes" "contradicts" "${t[@]}" --data fm.h5 \
+  --act dapa:16:slope:fitted --force
+expect_error "dapa of an unknown function" "dapa:N[:slope|:fitted][:refined][:fixed][:FUNCTION]" \
+  "${t[@]}" --data fm.h5 --act dapa:16:swish --force
 
 # ---- fixed point with refits: the checkpoint carries the live tables, resume is exact ----
 # (one shared table: the resumed run must go on pooling its refits without being told)
@@ -190,6 +192,38 @@ expect_error "export too many segments" "2 to 64 segments" "$bin/dapa_export" --
 sed 's/"frac_x": [0-9]*/"frac_x": 16/' fit8.json >badfrac.json
 expect_error "export bad format" "outside the integers 0 to 15" "$bin/dapa_export" \
   --table badfrac.json --header guarded/x.h
+
+# ---- any registered function: a SiLU model, its DAPA tables, inference substitution ----
+# accuracy FILE: the test accuracy a JSON file reports.
+accuracy() { sed -E 's/.*"test_accuracy":([0-9.eE+-]+).*/\1/' "$1"; }
+"$bin/train_vit" "${common[@]}" --act silu --epochs 2 --out silu >/dev/null || bad "silu run"
+"$bin/train_vit" --data fm.h5 --eval-only --checkpoint silu/checkpoint.h5 --limit-test 200 \
+  >silu_eval.json || bad "silu eval"
+awk -v a="$(accuracy silu_eval.json)" 'BEGIN { exit !(a > 0.2) }' && ok ||
+  bad "silu model: test accuracy $(accuracy silu_eval.json), expected above 0.2 (twice chance)"
+# dapa_fit takes the function from the checkpoint (SiLU), or from --target.
+"$bin/dapa_fit" --checkpoint silu/checkpoint.h5 --data fm.h5 --images 100 --segments 16 \
+  --out silu16.h5 --report silu16.json --threads 2 >/dev/null &&
+  grep -q '"target": "silu"' silu16.json && h5dump -a /sites/blocks.0.mlp.act/target silu16.h5 |
+  grep -q '"silu"' && ok || bad "dapa_fit on a SiLU model: tables of silu"
+"$bin/dapa_fit" --checkpoint silu/checkpoint.h5 --data fm.h5 --images 100 --segments 16 \
+  --target gelu-tanh --out tanh16.json --threads 2 >/dev/null &&
+  grep -q '"target": "gelu-tanh"' tanh16.json && ok || bad "dapa_fit --target gelu-tanh"
+expect_error "dapa_fit unknown target" "unknown function 'swish'" "$bin/dapa_fit" \
+  --checkpoint silu/checkpoint.h5 --data fm.h5 --target swish --out guarded/t.h5
+# SiLU's tables in place of SiLU: accuracy within 3 points of the exact function's.
+"$bin/train_vit" --data fm.h5 --eval-only --checkpoint silu/checkpoint.h5 --act dapa:16:silu:fixed \
+  --dapa-table silu16.h5 --limit-test 200 >silu_dapa.json || bad "eval-only with SiLU's DAPA tables"
+awk -v a="$(accuracy silu_dapa.json)" -v b="$(accuracy silu_eval.json)" \
+  'BEGIN { exit !(a > b - 0.03) }' && ok ||
+  bad "DAPA(16) of SiLU: accuracy $(accuracy silu_dapa.json) against SiLU's $(accuracy silu_eval.json)"
+expect_error "gelu activation, silu tables" "approximates gelu, but the table given approximates silu" \
+  "$bin/train_vit" --data fm.h5 --eval-only --checkpoint silu/checkpoint.h5 --act dapa:16:fixed \
+  --dapa-table silu16.h5 --limit-test 200
+# --act dapa:16:silu calibrated on the model's own training batches, then trained on.
+"$bin/train_vit" "${common[@]}" --act dapa:16:silu --steps 4 --out dapa_silu >/dev/null &&
+  h5dump -a /sites/blocks.0.mlp.act/target dapa_silu/dapa_tables.h5 | grep -q '"silu"' && ok ||
+  bad "training with --act dapa:16:silu"
 
 # ---- SIGKILL while checkpointing every step leaves a loadable checkpoint ----
 "$bin/train_vit" "${common[@]}" --epochs 1 --steps 1 --out killed >/dev/null || bad "kill seed run"

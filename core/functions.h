@@ -1,0 +1,56 @@
+// The one registry of elementwise functions: GELU (erf and tanh forms), ReLU, SiLU, exp.
+// An entry holds a function's name, its vectorised float kernels (value; value with
+// derivative) and its double-precision reference (value, derivative). Everything else is
+// derived from the table: the activations in nn/, the autograd op, DAPA's fit targets,
+// CLI help and errors, and the generic op tests and PyTorch fixtures. Adding a function
+// is one entry in functions.cpp and its PyTorch name in tests/golden/make_golden.py.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace dapa {
+
+// y = slope x + intercept.
+struct Line {
+  double slope, intercept;
+};
+
+struct ElementwiseFunction {
+  std::string name;  // "gelu": CLI names, table files, fixture groups
+  // Kernels over n contiguous floats. Elements are independent, so any split of a range
+  // (threads) gives the same bits.
+  void (*value)(const float* x, float* y, int64_t n);
+  void (*value_and_derivative)(const float* x, float* y, float* dy, int64_t n);
+  // The double-precision truth: DAPA fits to it, tests compare the kernels against it.
+  double (*reference)(double x);
+  double (*reference_derivative)(double x);
+  std::vector<double> kinks;  // where the derivative jumps (ReLU: 0)
+  // The kernels give the same bits on every CPU (plain arithmetic without contraction,
+  // tests/golden/function_outputs.txt); Eigen's vectorised tanh promises no such thing.
+  bool portable_bits;
+  // The line the function approaches far out on each side (GELU: 0 left, x right); PWL
+  // tables use it beyond their range. None (exp on the right): tables stay flat there.
+  std::optional<Line> left_asymptote, right_asymptote;
+};
+
+// Every registered function, in a fixed order.
+const std::vector<ElementwiseFunction>& elementwise_functions();
+// The function of that name; throws std::invalid_argument naming the known ones.
+const ElementwiseFunction& find_function(const std::string& name);
+// "gelu, gelu-tanh, relu, silu, exp": for help texts and errors.
+std::string function_names();
+
+// f(x) elementwise, any layout in, contiguous out; threaded when large.
+Tensor apply(const ElementwiseFunction& f, const Tensor& x);
+// f(x) and f'(x) in one pass, for backward passes that need both.
+struct ValueAndDerivative {
+  Tensor value, derivative;
+};
+ValueAndDerivative apply_with_derivative(const ElementwiseFunction& f, const Tensor& x);
+
+}  // namespace dapa
