@@ -38,6 +38,7 @@ Var Attention::forward(const Var& x) {
 
 Mlp::Mlp(int64_t dim, int64_t hidden, std::unique_ptr<Activation> act_, Rng& rng)
     : fc1(dim, hidden, rng), fc2(hidden, dim, rng), act(std::move(act_)) {
+  register_activation("act", *act);
   register_module("fc1", fc1);
   register_module("fc2", fc2);
 }

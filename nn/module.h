@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "autograd/ops.h"
 #include "autograd/variable.h"
 #include "core/rng.h"
 
@@ -25,14 +26,20 @@ class Module {
   std::vector<Var*> parameters();
   int64_t parameter_count();
   void zero_grad();
+  // All activations of this module and its children, named like parameters
+  // ("blocks.3.mlp.act"): where DAPA sites keep their state.
+  std::vector<std::pair<std::string, Pointwise*>> named_activations();
 
  protected:
   Var& register_parameter(const std::string& name, Var& slot, Tensor init);
   void register_module(const std::string& name, Module& child);
+  void register_activation(const std::string& name, Pointwise& act);
 
  private:
-  void collect(const std::string& prefix, std::vector<std::pair<std::string, Var*>>& out);
+  template <class T>
+  void collect(const std::string& prefix, std::vector<std::pair<std::string, T*>>& out);
   std::vector<std::pair<std::string, Var*>> params_;
+  std::vector<std::pair<std::string, Pointwise*>> activations_;
   std::vector<std::pair<std::string, Module*>> children_;
 };
 

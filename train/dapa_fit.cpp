@@ -17,9 +17,9 @@
 #include "data/dataset.h"
 #include "nn/activation.h"
 #include "nn/checkpoint.h"
+#include "nn/dapa_sites.h"
 #include "nn/vit.h"
 #include "train/cli.h"
-#include "train/dapa_sites.h"
 
 namespace dapa {
 namespace {
@@ -72,8 +72,15 @@ int run(const Options& o) {
   load_checkpoint(o.checkpoint, model, nullptr);
   Sites sites = table_sites(model);
   DataLoader loader(data, data.train, std::min(o.batch, o.images), false, 0);
-  std::string summary =
-      calibrate_sites(sites, model, loader, loader.batches_per_epoch(), o.shared, o.bound);
+  Tensor x;  // (B, C, H, W)
+  Labels y;
+  auto run_batch = [&](int64_t b) {
+    loader.batch(0, b, x, y);
+    model.forward(x);
+    return static_cast<int64_t>(y.size());
+  };
+  std::string summary = calibrate_sites(sites, run_batch, loader.batches_per_epoch(), o.shared,
+                                        "training images", o.bound);
   std::vector<SiteTable> tables = site_tables(sites, o.shared);
   if (o.shift_add)  // DSP-free: two-term slopes, intercepts refitted, formats chosen again
     for (SiteTable& t : tables) {

@@ -1,29 +1,32 @@
-// The DAPA activation sites of a ViT (one per block's MLP, named like their module,
-// "blocks.3.mlp.act"): calibration at initialisation, and their tables in files.
+// The DAPA activation sites of a model (its table activations, named like their
+// module, "blocks.3.mlp.act"): calibration at initialisation, and their tables in files.
 #pragma once
 
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <functional>
+
 #include "dapa/table_io.h"
-#include "data/dataset.h"
+#include "nn/module.h"
 #include "nn/table_activation.h"
-#include "nn/vit.h"
 
 namespace dapa {
 
 using Sites = std::vector<std::pair<std::string, TableActivation*>>;
 
 // The model's table activations (empty for gelu, relu, ...).
-Sites table_sites(Vit& model);
+Sites table_sites(Module& model);
 
-// Runs `batches` training batches through the model without gradients while the sites
-// record their inputs, then fits each site's table (or, `shared`, one table from the
-// pooled distribution for all). Returns a one-line summary.
-// `bound`: the fixed-point DWMSE bound for `:fixed` sites.
-std::string calibrate_sites(const Sites& sites, Vit& model, DataLoader& loader, int64_t batches,
-                            bool shared, double bound = QuantizeOptions().bound);
+// Runs batches 0 .. batches-1 through the model without gradients (run_batch(b) runs
+// batch b's forward and returns how many examples it held) while the sites record their
+// inputs, then fits each site's table (or, `shared`, one table from the pooled
+// distribution for all). Returns a one-line summary counting the examples as `unit`
+// ("training images"). `bound`: the fixed-point DWMSE bound for `:fixed` sites.
+std::string calibrate_sites(const Sites& sites, const std::function<int64_t(int64_t)>& run_batch,
+                            int64_t batches, bool shared, const std::string& unit,
+                            double bound = QuantizeOptions().bound);
 
 // Each site's table from its recorded distribution, or (shared) one table from the
 // pooled distribution for all.

@@ -1,5 +1,5 @@
-// DAPA sites of a ViT; see dapa_sites.h.
-#include "train/dapa_sites.h"
+// DAPA sites of a model; see dapa_sites.h.
+#include "nn/dapa_sites.h"
 
 #include <map>
 #include <stdexcept>
@@ -8,30 +8,23 @@
 
 namespace dapa {
 
-Sites table_sites(Vit& model) {
+Sites table_sites(Module& model) {
   Sites sites;
-  for (size_t i = 0; i < model.blocks.size(); ++i)
-    if (auto* t = dynamic_cast<TableActivation*>(model.blocks[i]->mlp.act.get()))
-      sites.emplace_back("blocks." + std::to_string(i) + ".mlp.act", t);
+  for (auto& [name, act] : model.named_activations())
+    if (auto* t = dynamic_cast<TableActivation*>(act)) sites.emplace_back(name, t);
   return sites;
 }
 
-std::string calibrate_sites(const Sites& sites, Vit& model, DataLoader& loader, int64_t batches,
-                            bool shared, double bound) {
+std::string calibrate_sites(const Sites& sites, const std::function<int64_t(int64_t)>& run_batch,
+                            int64_t batches, bool shared, const std::string& unit, double bound) {
   if (batches < 1) throw std::invalid_argument("--dapa-calib-batches: expected at least 1");
   if (sites.empty()) return "";
   NoGradGuard no_grad;
-  Tensor x;
-  Labels y;
-  int64_t images = 0;
-  for (int64_t b = 0; b < std::min(batches, loader.batches_per_epoch()); ++b) {
-    loader.batch(0, b, x, y);
-    model.forward(x);
-    images += static_cast<int64_t>(y.size());
-  }
+  int64_t examples = 0;
+  for (int64_t b = 0; b < batches; ++b) examples += run_batch(b);
   fit_sites(sites, shared, QuantizeOptions{bound});
   return "calibrated " + std::to_string(sites.size()) + " DAPA site(s) on " +
-         std::to_string(images) + " training images" + (shared ? " (one shared table)" : "");
+         std::to_string(examples) + " " + unit + (shared ? " (one shared table)" : "");
 }
 
 namespace {
@@ -92,8 +85,12 @@ void apply_site_tables(const std::vector<SiteTable>& tables, const std::string& 
                                "' has neither a fixed-point table nor the distribution to "
                                "quantise one for --act " +
                                site->name());
-    site->set_table(t.table, t.has_fixed ? &t.fixed : nullptr,
-                    t.has_distribution ? &t.distribution : nullptr);
+    try {
+      site->set_table(t.table, t.has_fixed ? &t.fixed : nullptr,
+                      t.has_distribution ? &t.distribution : nullptr);
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(path + ": table '" + it->first + "': " + e.what());
+    }
   }
 }
 

@@ -1,0 +1,44 @@
+// The training recipe: everything that must be the same to resume a run. Spelled once:
+// the struct below, and one macro line that gives its JSON form (config.json and
+// checkpoints); the flags, the range check and the restore from a checkpoint all go
+// over the same fields.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace dapa {
+
+struct Recipe {
+  std::string model = "vit-nano", act = "gelu", optimizer = "adamw";
+  int64_t epochs = 5, steps = 0, batch = 128, warmup = 200, limit_train = 0, limit_test = 0;
+  int64_t dapa_refit_every = 0;
+  bool dapa_shared = false;  // refits must pool as the run began
+  double lr = 1e-3, min_lr = 1e-5, wd = 0.05, momentum = 0.9, clip = 1.0;
+  uint64_t seed = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Recipe, model, act, optimizer, epochs, steps, batch,
+                                                warmup, limit_train, limit_test, lr, min_lr, wd,
+                                                momentum, clip, seed, dapa_refit_every, dapa_shared)
+
+// The recipe's flags (--model, --act, --epochs, ..., --dapa-shared); `models` and
+// `activations` list the names the executable takes, for the help text.
+void add_recipe_flags(CLI::App& app, Recipe& r, const std::string& models,
+                      const std::string& activations);
+
+// The first field outside its range, as "name: expected ..., got ...", or "". One check
+// for flags and for recipes read back from checkpoints.
+std::string recipe_problem(const Recipe& r);
+
+// The recipe a checkpoint recorded, for a resumed run (`whole`: every field) or an
+// evaluation (the model, and the activation unless --act is given). A flag given
+// explicitly must agree with the field it would replace. Throws std::invalid_argument
+// naming `path` and the problem (a missing or mistyped field, a value out of range, a
+// disagreeing flag).
+Recipe restore_recipe(const Recipe& flags, const nlohmann::json& saved, const CLI::App& app,
+                      bool whole, const std::string& path);
+
+}  // namespace dapa

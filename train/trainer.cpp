@@ -1,0 +1,445 @@
+// The shared training loop; see trainer.h.
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+
+#include "autograd/ops.h"
+#include "core/allocator.h"
+#include "core/atomic_file.h"
+#include "core/h5.h"
+#include "core/parallel.h"
+#include "nn/dapa_sites.h"
+#include "nn/optim.h"
+#include "nn/schedule.h"
+#include "train/cli.h"
+#include "train/run_log.h"
+
+namespace dapa {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+void add_run_flags(CLI::App& app, RunOptions& o) {
+  app.add_option("--data", o.data, "data set file made by prepare_data")->required();
+  app.add_option("--threads", o.threads, "threads (0: DAPA_NUM_THREADS or all cores)")
+      ->check(cli::non_negative());
+  app.add_flag("--fixed-threads", o.fixed_threads,
+               "always use --threads threads (default: drop to one thread while another "
+               "process takes a core and that is faster; results are the same bits)");
+  app.add_option("--out", o.out, "output directory")->capture_default_str();
+  app.add_flag("--resume", o.resume, "continue the run in --out from its checkpoint");
+  app.add_flag("--eval-only", o.eval_only, "evaluate --checkpoint on the test split and exit");
+  app.add_option("--checkpoint", o.checkpoint, "checkpoint file (default: OUT/checkpoint.h5)");
+  app.add_option("--predictions", o.predictions,
+                 "with --eval-only: write each test example's predicted class, one per line");
+  app.add_flag("--preload", o.preload,
+               "read the whole data set into memory (default: stream each batch from the file)");
+  app.add_flag("--force", o.force, "start a fresh run even if --out holds one");
+  app.add_option("--log-every", o.log_every, "log a metrics row every N steps")
+      ->check(cli::positive())
+      ->capture_default_str();
+  app.add_option("--eval-batch", o.eval_batch, "batch size for evaluation (0: --batch)")
+      ->check(cli::non_negative());
+  app.add_option("--checkpoint-every", o.checkpoint_every,
+                 "also checkpoint every N steps (0: at epoch ends only)")
+      ->check(cli::non_negative());
+  app.add_option("--benchmark-steps", o.benchmark_steps,
+                 "time N training steps after warm-up, print examples/s as JSON, write nothing")
+      ->check(cli::non_negative());
+  app.add_option("--dapa-table", o.dapa_table,
+                 "DAPA tables for --act dapa:N (dapa_fit or a run's dapa_tables.h5); without it, "
+                 "fresh runs calibrate on their first batches");
+  app.add_option("--dapa-calib-batches", o.dapa_calib_batches,
+                 "training batches to calibrate DAPA on at initialisation")
+      ->check(cli::positive())
+      ->capture_default_str();
+  app.add_option("--stop-after", o.stop_after,
+                 "checkpoint and stop once this step is reached, as if interrupted (0: never)")
+      ->check(cli::non_negative());
+}
+
+std::string run_problem(const RunOptions& o, const Recipe& r, const CLI::App& app) {
+  if (o.resume && o.eval_only) return "--resume and --eval-only exclude each other";
+  if (!o.predictions.empty() && !o.eval_only) return "--predictions needs --eval-only";
+  // Flags that would be silently ignored are refused instead.
+  for (const char* flag : {"--stop-after", "--checkpoint-every", "--resume"})
+    if (app.count(flag) && (o.eval_only || o.benchmark_steps > 0))
+      return std::string(flag) + " does not apply to " +
+             (o.eval_only ? "--eval-only" : "--benchmark-steps");
+  if (o.threads > max_threads())
+    return "--threads: expected 0 to " + std::to_string(max_threads()) +
+           " (the CPUs this process may use), got " + std::to_string(o.threads);
+  if (std::string problem = recipe_problem(r); !problem.empty()) {
+    std::replace(problem.begin(), problem.begin() + problem.find(':'), '_', '-');
+    return "--" + problem;
+  }
+  return "";
+}
+
+CheckpointMeta prepare_run(RunOptions& o, Recipe& r, const CLI::App& app) {
+  if (o.checkpoint.empty()) o.checkpoint = (fs::path(o.out) / "checkpoint.h5").string();
+  CheckpointMeta meta;
+  if (!o.resume && !o.eval_only) {
+    if (app.count("--checkpoint") && !o.force && o.benchmark_steps == 0 && fs::exists(o.checkpoint))
+      throw std::invalid_argument(
+          "--checkpoint: " + o.checkpoint +
+          " already exists and a fresh run would replace it (use --resume to continue it, "
+          "--eval-only to evaluate it, or --force to start over)");
+    return meta;
+  }
+  if (!fs::exists(o.checkpoint))
+    throw std::invalid_argument("--checkpoint: " + o.checkpoint + " does not exist (nothing to " +
+                                (o.resume ? "resume" : "evaluate") + ")");
+  meta = read_checkpoint_meta(o.checkpoint);
+  json saved = json::parse(meta.config, nullptr, false);
+  if (saved.is_discarded())
+    throw std::invalid_argument(o.checkpoint + ": config attribute is not valid JSON");
+  r = restore_recipe(r, saved.contains("recipe") ? saved["recipe"] : saved, app, o.resume,
+                     o.checkpoint);
+  // Logging continues as the interrupted run logged, unless asked otherwise.
+  if (o.resume && !app.count("--log-every") && saved.contains("log_every") &&
+      saved["log_every"].is_number_integer() && saved["log_every"].get<int64_t>() > 0)
+    o.log_every = saved["log_every"].get<int64_t>();
+  return meta;
+}
+
+namespace {
+
+std::unique_ptr<Optimizer> make_optimizer(const Recipe& r, Module& model) {
+  if (r.optimizer == "adamw") return std::make_unique<AdamW>(param_groups(model), r.wd);
+  if (r.optimizer == "sgd")
+    return std::make_unique<Sgd>(param_groups(model), static_cast<float>(r.momentum), r.wd);
+  throw std::invalid_argument("--optimizer: unknown '" + r.optimizer + "' (expected adamw or sgd)");
+}
+
+void write_json(const std::string& path, const json& j) {
+  write_text_atomically(path, j.dump(2) + "\n");
+}
+
+// One run's state, from the checkpoint load to the summary.
+class TrainingRun {
+ public:
+  TrainingRun(Task& task, RunOptions& o, const Recipe& r, const CheckpointMeta& meta, Rng& rng)
+      : task_(task),
+        o_(o),
+        r_(r),
+        meta_(meta),
+        rng_(rng),
+        model_(task.model()),
+        opt_(make_optimizer(r, model_)),
+        sites_(table_sites(model_)),
+        threads_(num_threads()),
+        governor_(threads_) {}
+
+  int run();
+
+ private:
+  void load_checkpoint_and_tables();
+  int evaluate_only();
+  int benchmark();
+  int train();
+  float step(int64_t step, double lr);
+  void after_step(int64_t done, int64_t epoch, float loss, double lr);
+  void save(int64_t step);
+  void write_outputs();
+  int finish();
+  double elapsed() const {
+    return metrics_->resumed_elapsed() +
+           std::chrono::duration<double>(Clock::now() - t_start_).count();
+  }
+
+  Task& task_;
+  RunOptions& o_;
+  const Recipe& r_;
+  CheckpointMeta meta_;
+  Rng& rng_;
+  Module& model_;
+  std::unique_ptr<Optimizer> opt_;
+  Sites sites_;
+  const int threads_;  // as asked; the governor may run fewer (--fixed-threads: never)
+  ThreadGovernor governor_;
+  std::string calibration_;
+  // Training only.
+  int64_t bpe_ = 0, total_ = 0, start_ = 0, last_saved_ = 0, last_batch_ = 0;
+  std::unique_ptr<WarmupCosine> schedule_;
+  std::unique_ptr<MetricsLog> metrics_;
+  std::unique_ptr<Progress> progress_;
+  json config_;
+  bool outputs_written_ = false;
+  Clock::time_point t_start_;
+  double train_seconds_ = 0, window_seconds_ = 0;  // time in training steps only
+  int64_t window_examples_ = 0, examples_done_ = 0;
+  Evaluation last_eval_;
+};
+
+int TrainingRun::run() {
+  load_checkpoint_and_tables();
+  if (o_.eval_batch == 0) o_.eval_batch = r_.batch;
+  if (o_.eval_only) return evaluate_only();
+  bpe_ = task_.batches_per_epoch();
+  total_ = r_.steps > 0 ? std::min(r_.epochs * bpe_, r_.steps) : r_.epochs * bpe_;
+  schedule_ = std::make_unique<WarmupCosine>(
+      WarmupCosine{r_.lr, r_.min_lr, std::min(r_.warmup, total_), total_});
+  if (o_.benchmark_steps > 0) return benchmark();
+  return train();
+}
+
+// DAPA sites take their tables from --dapa-table, from the checkpoint being resumed or
+// evaluated (it carries them under /dapa), or are calibrated now on the first batches.
+void TrainingRun::load_checkpoint_and_tables() {
+  bool from_checkpoint = o_.resume || o_.eval_only;
+  if (from_checkpoint) {
+    meta_ = load_checkpoint(o_.checkpoint, model_, o_.resume ? opt_.get() : nullptr);
+    rng_.set_state(meta_.rng);
+  }
+  if (!o_.dapa_table.empty() && sites_.empty())
+    throw std::invalid_argument("--dapa-table: the activation '" + r_.act +
+                                "' uses no table (give --act " + kTableActivationNames + ")");
+  bool needs_tables = false;
+  for (auto& [name, site] : sites_) needs_tables = needs_tables || site->calibrating();
+  if (needs_tables && !o_.dapa_table.empty()) {
+    apply_site_tables(load_tables(o_.dapa_table), o_.dapa_table, sites_);
+    needs_tables = false;
+  }
+  if (needs_tables && from_checkpoint) {
+    H5Store ckpt(o_.checkpoint, H5Store::Mode::Read);
+    if (ckpt.exists("dapa")) {
+      apply_site_tables(read_tables(ckpt, "dapa", o_.checkpoint), o_.checkpoint, sites_);
+      needs_tables = false;
+    }
+  }
+  if (needs_tables) {
+    int64_t batches = std::min(o_.dapa_calib_batches, task_.batches_per_epoch());
+    auto run_batch = [&](int64_t b) {
+      int64_t n = task_.load_batch(0, b);
+      task_.loss();
+      return n;
+    };
+    calibration_ =
+        calibrate_sites(sites_, run_batch, batches, r_.dapa_shared, "training " + task_.unit());
+  }
+}
+
+int TrainingRun::evaluate_only() {
+  Evaluation e = task_.evaluate(o_.eval_batch);
+  if (!o_.predictions.empty()) {
+    // One class per line: comparing two files counts the test examples on which an
+    // approximation changes the model's decision (experiments/dapa_experiments.py).
+    std::string lines;
+    for (uint8_t c : e.predicted) lines += std::to_string(c) + "\n";
+    write_text_atomically(o_.predictions, lines);
+  }
+  std::printf("%s\n", json{{"checkpoint", o_.checkpoint},
+                           {"test_accuracy", e.accuracy},
+                           {"test_loss", e.loss},
+                           {"test_" + task_.unit(), e.predicted.size()}}
+                          .dump()
+                          .c_str());
+  return 0;
+}
+
+// One optimisation step on the loaded batch, the thread governor around it; returns the
+// loss (NaN/Inf is the caller's to handle).
+float TrainingRun::step(int64_t step, double lr) {
+  // --dapa-refit-every: this step's forward also records, then the tables are refitted.
+  bool refit = r_.dapa_refit_every > 0 && step > 0 && step % r_.dapa_refit_every == 0;
+  if (refit)
+    for (auto& [name, site] : sites_) site->start_recording();
+  if (!o_.fixed_threads) governor_.begin_step();
+  Var loss = task_.loss();
+  float value = loss.value().item();
+  if (std::isfinite(value)) {
+    opt_->zero_grad();
+    backward(loss);
+    if (r_.clip > 0) opt_->clip_grad_norm(r_.clip);
+    opt_->step(static_cast<float>(lr));
+  } else {
+    clear_tape();
+  }
+  if (!o_.fixed_threads) governor_.end_step();
+  if (refit) fit_sites(sites_, r_.dapa_shared);
+  return value;
+}
+
+int TrainingRun::benchmark() {  // throughput only: nothing is written
+  Clock::time_point t0;
+  for (int64_t s = 0; s < o_.benchmark_warmup + o_.benchmark_steps; ++s) {
+    if (s == o_.benchmark_warmup) t0 = Clock::now();
+    task_.load_batch(0, s % bpe_);
+    step(s, schedule_->at(s));
+  }
+  double examples = static_cast<double>(o_.benchmark_steps * r_.batch);
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("%s\n", json{{"impl", "dapa-cpp"},
+                           {"model", r_.model},
+                           {"act", r_.act},
+                           {"batch", r_.batch},
+                           {"threads", num_threads()},
+                           {"thread_switches", governor_.switches()},
+                           {"steps", o_.benchmark_steps},
+                           {task_.unit() + "_per_s", examples / secs},
+                           {"step_ms", 1e3 * secs / o_.benchmark_steps},
+                           {"peak_rss_mb", peak_rss_bytes() / 1048576.0},
+                           {"peak_tensor_mb", allocator_stats().peak_live_bytes / 1048576.0}}
+                          .dump()
+                          .c_str());
+  return 0;
+}
+
+int TrainingRun::train() {
+  // A fresh run must not overwrite another run's outputs by accident.
+  fs::path out(o_.out);
+  std::string metrics_path = (out / "metrics.csv").string();
+  if (!o_.resume && !o_.force && (fs::exists(out / "checkpoint.h5") || fs::exists(metrics_path)))
+    throw std::invalid_argument("--out: " + o_.out +
+                                " already holds a run (use --resume to continue it, or --force "
+                                "to start over)");
+  fs::create_directories(out);
+  config_ = {{"recipe", r_},
+             {"data", o_.data},
+             {"threads", num_threads()},
+             {"model_config", task_.model_config()},
+             {"parameters", model_.parameter_count()},
+             {"log_every", o_.log_every}};
+  metrics_ = std::make_unique<MetricsLog>(metrics_path, o_.resume ? meta_.step : -1);
+  progress_ = std::make_unique<Progress>(total_, o_.log_every);
+  start_ = last_saved_ = o_.resume ? meta_.step : 0;
+  progress_->message(o_.program + ": " + r_.model + " (" +
+                     std::to_string(model_.parameter_count()) + " parameters), act " + r_.act +
+                     ", " + std::to_string(task_.train_examples()) + " training " + task_.unit() +
+                     ", batch " + std::to_string(r_.batch) + ", " + std::to_string(total_) +
+                     " steps, " + std::to_string(num_threads()) + " threads" +
+                     (o_.resume ? ", resuming at step " + std::to_string(start_) : ""));
+  if (!calibration_.empty()) progress_->message(o_.program + ": " + calibration_);
+  t_start_ = Clock::now();
+  for (int64_t s = start_; s < total_; ++s) {
+    int64_t epoch = s / bpe_;
+    int64_t n = task_.load_batch(epoch, s % bpe_);
+    // A batch of another size (an epoch's last) needs blocks of other sizes: give the
+    // cached ones back rather than hold both sets.
+    if (n != last_batch_) release_cached_memory();
+    last_batch_ = n;
+    double lr = schedule_->at(s);
+    Clock::time_point t0 = Clock::now();
+    float loss = step(s, lr);
+    double step_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    train_seconds_ += step_seconds, window_seconds_ += step_seconds;
+    if (!std::isfinite(loss)) {
+      progress_->finish();
+      std::fprintf(stderr,
+                   "%s: the loss became %s at step %lld (epoch %lld); stopping. The last good "
+                   "checkpoint, %s, is from step %lld.\n",
+                   o_.program.c_str(), std::isnan(loss) ? "NaN" : "infinite",
+                   static_cast<long long>(s + 1), static_cast<long long>(epoch),
+                   o_.checkpoint.c_str(), static_cast<long long>(last_saved_));
+      return 3;
+    }
+    write_outputs();
+    window_examples_ += n, examples_done_ += n;
+    int64_t done = s + 1;
+    after_step(done, epoch, loss, lr);
+    if (o_.stop_after > 0 && done == o_.stop_after && done < total_) {
+      progress_->finish();
+      std::printf("%s: stopped at step %lld of %lld as asked; --resume continues from %s\n",
+                  o_.program.c_str(), static_cast<long long>(done), static_cast<long long>(total_),
+                  o_.checkpoint.c_str());
+      return 0;
+    }
+  }
+  return finish();
+}
+
+// Logging, the epoch's evaluation and checkpoints after a successful step.
+void TrainingRun::after_step(int64_t done, int64_t epoch, float loss, double lr) {
+  double ips = window_seconds_ > 0 ? window_examples_ / window_seconds_ : 0.0;
+  progress_->update(done, epoch, loss, lr, ips, elapsed(), done - start_);
+  if (done % o_.log_every == 0 || done == total_ || done % bpe_ == 0) {
+    metrics_->train(done, epoch, loss, lr, ips, elapsed());
+    window_seconds_ = 0;
+    window_examples_ = 0;
+  }
+  bool epoch_end = done % bpe_ == 0 || done == total_;
+  if (epoch_end) {
+    // Evaluating at the training batch size reuses the cached blocks of the training
+    // step; the last, smaller batch's blocks are given back first.
+    release_cached_memory();
+    last_eval_ = task_.evaluate(o_.eval_batch);
+    metrics_->test(done, epoch, last_eval_.loss, last_eval_.accuracy, elapsed());
+    char line[160];
+    std::snprintf(line, sizeof line, "epoch %lld: test loss %.4f, test accuracy %.2f%%",
+                  static_cast<long long>(epoch), last_eval_.loss, 100 * last_eval_.accuracy);
+    progress_->message(line);
+  }
+  bool stop_now = o_.stop_after > 0 && done == o_.stop_after && done < total_;
+  if (epoch_end || stop_now || (o_.checkpoint_every > 0 && done % o_.checkpoint_every == 0)) {
+    save(done);
+    last_saved_ = done;
+  }
+}
+
+void TrainingRun::save(int64_t step) {
+  CheckpointMeta m{step, step / bpe_, rng_.state(), r_.model, config_.dump()};
+  if (sites_.empty()) return save_checkpoint(o_.checkpoint, model_, opt_.get(), m);
+  std::vector<SiteTable> tables = site_tables(sites_, r_.dapa_shared);
+  save_checkpoint(o_.checkpoint, model_, opt_.get(), m,
+                  [&](H5Store& h5) { write_tables(h5, "dapa", tables); });
+  if (r_.dapa_refit_every > 0) save_tables((fs::path(o_.out) / "dapa_tables.h5").string(), tables);
+}
+
+// Nothing in --out changes until a step has succeeded: a run that fails before (bad
+// data, a NaN at once) leaves the files there as they were.
+void TrainingRun::write_outputs() {
+  if (outputs_written_) return;
+  write_json((fs::path(o_.out) / "config.json").string(), config_);
+  if (!sites_.empty())
+    save_tables((fs::path(o_.out) / "dapa_tables.h5").string(),
+                site_tables(sites_, r_.dapa_shared));
+  outputs_written_ = true;
+}
+
+int TrainingRun::finish() {
+  progress_->finish();
+  write_outputs();
+  if (start_ >= total_) {
+    std::printf("%s: %s already finished all %lld steps\n", o_.program.c_str(),
+                o_.checkpoint.c_str(), static_cast<long long>(total_));
+    last_eval_ = task_.evaluate(o_.eval_batch);
+  }
+  double total_seconds = std::chrono::duration<double>(Clock::now() - t_start_).count();
+  json summary = {{"model", r_.model},
+                  {"act", r_.act},
+                  {"steps", total_},
+                  {"epochs", static_cast<double>(total_) / bpe_},
+                  {"test_accuracy", last_eval_.accuracy},
+                  {"test_loss", last_eval_.loss},
+                  {"total_seconds", total_seconds},
+                  {"train_" + task_.unit() + "_per_s",
+                   train_seconds_ > 0 ? examples_done_ / train_seconds_ : 0.0},
+                  {"parameters", model_.parameter_count()},
+                  {"peak_rss_mb", peak_rss_bytes() / 1048576.0},
+                  {"threads", threads_},
+                  {"thread_switches", governor_.switches()}};
+  fs::path out(o_.out);
+  write_json((out / "summary.json").string(), summary);
+  std::string png = (out / "loss.png").string(), metrics_path = (out / "metrics.csv").string();
+  bool plotted = plot_metrics(metrics_path, png, r_.model + " / " + r_.act);
+  std::printf("test accuracy %.2f%% (loss %.4f) after %lld steps in %.0f s\n",
+              100 * last_eval_.accuracy, last_eval_.loss, static_cast<long long>(total_),
+              total_seconds);
+  std::printf("checkpoint: %s\nmetrics: %s%s%s\n", o_.checkpoint.c_str(), metrics_path.c_str(),
+              plotted ? "\nloss curve: " : "", plotted ? png.c_str() : "");
+  return 0;
+}
+
+}  // namespace
+
+int run_task(Task& task, RunOptions& o, const Recipe& r, const CheckpointMeta& meta, Rng& rng) {
+  return TrainingRun(task, o, r, meta, rng).run();
+}
+
+}  // namespace dapa
