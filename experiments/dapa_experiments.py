@@ -279,13 +279,16 @@ def e3(a):
     plots = []
     for i, (label, run) in enumerate(runs.items()):
         csvp = os.path.join(run, "metrics.csv")
-        plots.append(f"'{csvp}' using ((strcol(1) eq 'train') ? $2 : 1/0):4 with lines lw 1 "
-                     f"lc {i + 1} title '{label} train'")
-        plots.append(f"'{csvp}' using ((strcol(1) eq 'test') ? $2 : 1/0):8 with linespoints "
-                     f"lw 2 dt 2 lc {i + 1} title '{label} test'")
+        # Columns by the names in the file's header line (train/run_log.h's schema).
+        plots.append(f"'{csvp}' using (strcol('kind') eq 'train' ? column('step') : NaN):"
+                     f"(column('train_loss')) with lines lw 1 lc {i + 1} title '{label} train'")
+        plots.append(f"'{csvp}' using (strcol('kind') eq 'test' ? column('step') : NaN):"
+                     f"(column('test_loss')) with linespoints lw 2 dt 2 lc {i + 1} "
+                     f"title '{label} test'")
     script = "\n".join([
         "set terminal pngcairo size 1000,600 noenhanced", f"set output '{png}'",
-        "set datafile separator ','", f"set title '{a.model}: GELU vs DAPA(16) from scratch'",
+        "set datafile separator ','", "set datafile columnheaders",
+        f"set title '{a.model}: GELU vs DAPA(16) from scratch'",
         "set xlabel 'step'", "set ylabel 'loss'", "set logscale y", "set grid",
         "set key top right", "plot " + ", ".join(plots)])
     subprocess.run(["gnuplot"], input=script, text=True, check=True)

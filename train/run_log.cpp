@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -15,9 +16,25 @@
 
 namespace dapa {
 
+const std::vector<std::string>& metrics_columns() {
+  static const std::vector<std::string> columns = {
+      "kind", "step", "epoch", "train_loss", "lr", "images_per_s", "elapsed_s", "test_loss",
+      "test_acc"};
+  return columns;
+}
+
 namespace {
-const std::string kHeader =
-    "kind,step,epoch,train_loss,lr,images_per_s,elapsed_s,test_loss,test_acc\n";
+std::string metrics_header() {
+  std::string header;
+  for (const std::string& c : metrics_columns()) header += (header.empty() ? "" : ",") + c;
+  return header + "\n";
+}
+
+// The 0-based position of a column of metrics_columns().
+size_t column_index(const std::string& name) {
+  const std::vector<std::string>& c = metrics_columns();
+  return static_cast<size_t>(std::find(c.begin(), c.end(), name) - c.begin());
+}
 
 std::string format_duration(double s) {
   long t = static_cast<long>(s + 0.5);
@@ -41,9 +58,10 @@ MetricsLog::MetricsLog(const std::string& path, int64_t keep_until_step) : path_
     if (std::strtoll(line.substr(a + 1, b - a - 1).c_str(), nullptr, 10) > keep_until_step)
       continue;
     kept_ += line + "\n";
-    size_t field = 0, pos = 0;  // elapsed_s is the 7th column
-    while (field < 6 && (pos = line.find(',', pos)) != std::string::npos) ++field, ++pos;
-    if (field == 6) resumed_elapsed_ = std::strtod(line.c_str() + pos, nullptr);
+    const size_t elapsed = column_index("elapsed_s");
+    size_t field = 0, pos = 0;
+    while (field < elapsed && (pos = line.find(',', pos)) != std::string::npos) ++field, ++pos;
+    if (field == elapsed) resumed_elapsed_ = std::strtod(line.c_str() + pos, nullptr);
   }
 }
 
@@ -53,7 +71,7 @@ MetricsLog::~MetricsLog() {
 
 void MetricsLog::append(const char* row) {
   if (!file_) {  // the first row: the file starts over with the rows kept from before
-    write_text_atomically(path_, kHeader + kept_);
+    write_text_atomically(path_, metrics_header() + kept_);
     file_ = std::fopen(path_.c_str(), "a");
     if (!file_) throw std::runtime_error(path_ + ": cannot append metrics");
   }
@@ -118,6 +136,11 @@ void Progress::finish() {
   bar_shown_ = false;
 }
 
+std::string gnuplot_series(const std::string& kind, const std::string& column) {
+  return "(strcol(\"kind\") eq \"" + kind + "\" ? column(\"step\") : NaN):(column(\"" + column +
+         "\"))";
+}
+
 bool plot_metrics(const std::string& csv, const std::string& png, const std::string& title) {
   if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
     std::fprintf(stderr, "warning: gnuplot not found; %s not drawn (metrics stay in %s)\n",
@@ -129,18 +152,16 @@ bool plot_metrics(const std::string& csv, const std::string& png, const std::str
     std::ofstream gp(script);
     gp << "set terminal pngcairo size 1000,600 noenhanced\n"
        << "set output '" << png << "'\n"
-       << "set datafile separator ','\n"
+       << "set datafile separator ','\nset datafile columnheaders\n"
        << "set title '" << title << "'\n"
        << "set xlabel 'step'\nset ylabel 'loss'\nset y2label 'test accuracy'\n"
        << "set ytics nomirror\nset y2tics\nset y2range [0:1]\nset grid\nset key outside bottom\n"
-       << "plot '" << csv
-       << "' using (strcol(1) eq \"train\" ? $2 : NaN):4 with lines lw 1 title 'train loss', \\\n"
-       << "     '" << csv
-       << "' using (strcol(1) eq \"test\" ? $2 : NaN):8 with linespoints lw 2 pt 7 title 'test "
-          "loss', \\\n"
-       << "     '" << csv
-       << "' using (strcol(1) eq \"test\" ? $2 : NaN):9 axes x1y2 with linespoints lw 2 pt 5 title "
-          "'test accuracy'\n";
+       << "plot '" << csv << "' using " << gnuplot_series("train", "train_loss")
+       << " with lines lw 1 title 'train loss', \\\n"
+       << "     '" << csv << "' using " << gnuplot_series("test", "test_loss")
+       << " with linespoints lw 2 pt 7 title 'test loss', \\\n"
+       << "     '" << csv << "' using " << gnuplot_series("test", "test_acc")
+       << " axes x1y2 with linespoints lw 2 pt 5 title 'test accuracy'\n";
   }
   std::string cmd = "gnuplot '" + script + "' 2>'" + script + ".log'";
   bool ok = std::system(cmd.c_str()) == 0;

@@ -7,8 +7,15 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 namespace dapa {
+
+// The columns of metrics.csv, in order; the file's header line names them, and readers
+// (the plots here, experiments/*.py) find columns by these names. A train row fills
+// step, epoch, train_loss, lr, images_per_s and elapsed_s; a test row step, epoch,
+// elapsed_s, test_loss and test_acc.
+const std::vector<std::string>& metrics_columns();
 
 class MetricsLog {
  public:
@@ -52,6 +59,10 @@ class Progress {
   bool bar_shown_ = false;
   std::chrono::steady_clock::time_point last_draw_{};
 };
+
+// A gnuplot `using` clause for one series of a metrics file: `column` against step, on
+// the rows of one kind ("train" or "test"), by column names (set datafile columnheaders).
+std::string gnuplot_series(const std::string& kind, const std::string& column);
 
 // Draws loss.png from metrics.csv with gnuplot. Returns false (after a warning on
 // stderr) when gnuplot is missing or fails; the CSV stays either way.
