@@ -30,6 +30,24 @@ std::string base_of(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// Tests: DAPA_TEST_KILL_AT=POINT:FILE[:N] kills the process (SIGKILL) the N-th time
+// (default: the first) a write of the file named FILE (a base name) reaches POINT:
+// "mid-write" (half of the temporary file written) or "before-rename". Deterministic
+// crash points for the kill -9 tests, instead of timed kills.
+void test_kill_point(const char* point, const std::string& path) {
+  static const char* spec = std::getenv("DAPA_TEST_KILL_AT");
+  if (!spec) return;
+  std::string s = spec, want = std::string(point) + ":" + base_of(path);
+  if (s.compare(0, want.size(), want) != 0) return;
+  long nth = 1;
+  if (s.size() > want.size()) {
+    if (s[want.size()] != ':') return;
+    nth = std::strtol(s.c_str() + want.size() + 1, nullptr, 10);
+  }
+  static long reached = 0;
+  if (++reached == nth) ::raise(SIGKILL);
+}
+
 // Removes "<base>.tmp.<pid>" files in the target's directory whose writer is gone.
 void remove_stale_temporaries(const std::string& path) {
   std::string dir = parent_of(path), prefix = base_of(path) + ".tmp.";
@@ -77,11 +95,9 @@ void replace_atomically(const std::string& path,
   try {
     write(tmp);
     sync_path(tmp);
-    // Tests: DAPA_TEST_KILL_BEFORE_RENAME=<file name> kills the process here, the moment
-    // a kill -9 could do the most harm (new file complete, old one not yet replaced).
-    if (const char* kill_at = std::getenv("DAPA_TEST_KILL_BEFORE_RENAME");
-        kill_at && base_of(path) == kill_at)
-      ::raise(SIGKILL);
+    // The moment a kill -9 could do the most harm: new file complete, old one not yet
+    // replaced.
+    test_kill_point("before-rename", path);
     if (std::rename(tmp.c_str(), path.c_str()) != 0)
       fail(path, std::string("cannot replace with the new file (") + std::strerror(errno) + ")");
   } catch (...) {
@@ -95,9 +111,14 @@ void write_file(const std::string& path, const void* data, size_t size) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail(path, std::string("cannot create (") + std::strerror(errno) + ")");
   const char* p = static_cast<const char*>(data);
+  // A temporary "NAME.tmp.PID" counts as NAME for the test kill point.
+  std::string target = path.substr(0, path.rfind(".tmp."));
   int err = 0;
+  bool halfway = false;
   for (size_t done = 0; done < size && err == 0;) {
-    ssize_t n = ::write(fd, p + done, size - done);
+    if (!halfway && done >= size / 2 && size >= 2)
+      halfway = true, test_kill_point("mid-write", target);
+    ssize_t n = ::write(fd, p + done, done < size / 2 ? size / 2 - done : size - done);
     if (n > 0)
       done += static_cast<size_t>(n);
     else if (n < 0 && errno != EINTR)

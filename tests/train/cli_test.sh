@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# End-to-end tests of prepare_data and train_vit as a user runs them:
+# End-to-end tests of prepare_data, train_vit, dapa_fit and dapa_export as a user runs
+# them, in named sections (one ctest case each, sharing the runs made by `setup`):
 #  - every bad input gets one clear stderr line, a non-zero exit, and no existing output
 #    (checkpoint, metrics) changes;
 #  - a run stopped mid-way and resumed reproduces the uninterrupted run's losses exactly;
-#  - SIGKILL at any moment leaves a loadable checkpoint;
+#  - a kill -9 mid-write or before the rename leaves the previous checkpoint loadable;
 #  - a NaN loss stops training with a message and keeps the last good checkpoint;
 #  - outputs: config.json, metrics.csv, summary.json, loss.png, a checkpoint with
-#    PyTorch names.
-# Usage: cli_test.sh BIN_DIR     (Fashion-MNIST from Debian's dataset-fashion-mnist)
+#    PyTorch names; DAPA tables of any registered function.
+# Usage: cli_test.sh BIN_DIR WORK_DIR SECTION   (setup first; Fashion-MNIST from Debian's
+#        dataset-fashion-mnist)     cli_test.sh --list   (the sections after setup)
+sections=(data flags outputs resume dapa fixed dapa_fit silu kill nan)
+if [ "${1:-}" = --list ]; then
+  echo "${sections[*]}"
+  exit 0
+fi
 bin="$(cd "$1" && pwd)"
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # counters, checks; enters a fresh work dir
+work="$2"
+section="$3"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # counters, checks
+fm=/usr/share/datasets/fashion-mnist
+common=(--data fm.h5 --limit-train 512 --limit-test 200 --batch 64 --warmup 4 --threads 2 --fixed-threads --log-every 2)
+t=("$bin/train_vit" --out guarded)  # a command that must refuse, leaving guarded/ unchanged
 
 # expect_error NAME SUBSTRING COMMAND...: fails cleanly (lib.sh), any exit code.
 expect_error() {
@@ -18,233 +30,290 @@ expect_error() {
   check_failure "$name" any "$@"
 }
 
-# ---- data ----
-"$bin/prepare_data" --fashion-mnist --out fm.h5 >/dev/null || { echo "FAIL: prepare_data"; exit 1; }
-fm=/usr/share/datasets/fashion-mnist
-common=(--data fm.h5 --limit-train 512 --limit-test 200 --batch 64 --warmup 4 --threads 2 --fixed-threads --log-every 2)
+# The data set and the runs the sections share; guarded/ must survive every failed
+# command in them.
+section_setup() {
+  "$bin/prepare_data" --fashion-mnist --out fm.h5 >/dev/null || bad "prepare_data"
+  # A small finished run whose files must survive every failed command below.
+  "$bin/train_vit" "${common[@]}" --epochs 1 --out guarded >/dev/null || bad "guarded run failed"
+  cp fm.h5 guarded/data-copy.h5
+  "$bin/train_vit" "${common[@]}" --model vit-micro --steps 1 --out micro >/dev/null || bad "micro run"
+  cp micro/checkpoint.h5 guarded/foreign.h5
+  "$bin/train_vit" "${common[@]}" --epochs 2 --out full >/dev/null || bad "full run"
+  echo "not hdf5" >corrupt.h5
+}
 
-# A small finished run whose files must survive every failed command below.
-"$bin/train_vit" "${common[@]}" --epochs 1 --out guarded >/dev/null || bad "guarded run failed"
-cp fm.h5 guarded/data-copy.h5
+# prepare_data on bad inputs
+section_data() {
+  printf '\x01\x02\x08\x03\0\0\0\1\0\0\0\1\0\0\0\1x' >badmagic.idx
+  head -c 1000 "$fm/train-images-idx3-ubyte.gz" >truncated.gz
+  echo "not hdf5" >corrupt.h5
+  expect_error "missing idx" "no-such.idx" "$bin/prepare_data" --train-images no-such.idx \
+    --train-labels "$fm/train-labels-idx1-ubyte.gz" --test-images "$fm/t10k-images-idx3-ubyte.gz" \
+    --test-labels "$fm/t10k-labels-idx1-ubyte.gz" --out guarded/data-copy.h5
+  expect_error "wrong magic" "magic number" "$bin/prepare_data" --train-images badmagic.idx \
+    --train-labels "$fm/train-labels-idx1-ubyte.gz" --test-images "$fm/t10k-images-idx3-ubyte.gz" \
+    --test-labels "$fm/t10k-labels-idx1-ubyte.gz" --out guarded/data-copy.h5
+  expect_error "truncated idx" "truncated.gz" "$bin/prepare_data" --train-images truncated.gz \
+    --train-labels "$fm/train-labels-idx1-ubyte.gz" --test-images "$fm/t10k-images-idx3-ubyte.gz" \
+    --test-labels "$fm/t10k-labels-idx1-ubyte.gz" --out guarded/data-copy.h5
+  expect_error "count mismatch" "60000 images but 10000 labels" "$bin/prepare_data" \
+    --train-images "$fm/train-images-idx3-ubyte.gz" --train-labels "$fm/t10k-labels-idx1-ubyte.gz" \
+    --test-images "$fm/t10k-images-idx3-ubyte.gz" --test-labels "$fm/t10k-labels-idx1-ubyte.gz" \
+    --out guarded/data-copy.h5
+  expect_error "labels out of range" "outside the class range" "$bin/prepare_data" --fashion-mnist \
+    --classes 5 --out guarded/data-copy.h5
+}
 
-printf '\x01\x02\x08\x03\0\0\0\1\0\0\0\1\0\0\0\1x' >badmagic.idx
-head -c 1000 "$fm/train-images-idx3-ubyte.gz" >truncated.gz
-echo "not hdf5" >corrupt.h5
-expect_error "missing idx" "no-such.idx" "$bin/prepare_data" --train-images no-such.idx \
-  --train-labels "$fm/train-labels-idx1-ubyte.gz" --test-images "$fm/t10k-images-idx3-ubyte.gz" \
-  --test-labels "$fm/t10k-labels-idx1-ubyte.gz" --out guarded/data-copy.h5
-expect_error "wrong magic" "magic number" "$bin/prepare_data" --train-images badmagic.idx \
-  --train-labels "$fm/train-labels-idx1-ubyte.gz" --test-images "$fm/t10k-images-idx3-ubyte.gz" \
-  --test-labels "$fm/t10k-labels-idx1-ubyte.gz" --out guarded/data-copy.h5
-expect_error "truncated idx" "truncated.gz" "$bin/prepare_data" --train-images truncated.gz \
-  --train-labels "$fm/train-labels-idx1-ubyte.gz" --test-images "$fm/t10k-images-idx3-ubyte.gz" \
-  --test-labels "$fm/t10k-labels-idx1-ubyte.gz" --out guarded/data-copy.h5
-expect_error "count mismatch" "60000 images but 10000 labels" "$bin/prepare_data" \
-  --train-images "$fm/train-images-idx3-ubyte.gz" --train-labels "$fm/t10k-labels-idx1-ubyte.gz" \
-  --test-images "$fm/t10k-images-idx3-ubyte.gz" --test-labels "$fm/t10k-labels-idx1-ubyte.gz" \
-  --out guarded/data-copy.h5
-expect_error "labels out of range" "outside the class range" "$bin/prepare_data" --fashion-mnist \
-  --classes 5 --out guarded/data-copy.h5
+# train_vit: flags and files
+section_flags() {
+  # ---- train_vit: flags and files ----
+  expect_error "missing data" "no such file" "${t[@]}" --data missing.h5 --force
+  expect_error "corrupt data" "not an HDF5 file" "${t[@]}" --data corrupt.h5 --force
+  expect_error "foreign hdf5" "missing dataset" "${t[@]}" --data guarded/checkpoint.h5 --force
+  expect_error "unknown model" "unknown model 'vit-huge'" "${t[@]}" --data fm.h5 --model vit-huge --force
+  expect_error "unknown activation" "unknown activation 'swish'" "${t[@]}" --data fm.h5 --act swish --force
+  expect_error "zero batch" "--batch" "${t[@]}" --data fm.h5 --batch 0 --force
+  expect_error "zero epochs" "--epochs" "${t[@]}" --data fm.h5 --epochs 0 --force
+  expect_error "negative lr" "--lr" "${t[@]}" --data fm.h5 --lr=-0.1 --force
+  expect_error "zero lr" "--lr" "${t[@]}" --data fm.h5 --lr 0 --force
+  expect_error "not a number" "--batch" "${t[@]}" --data fm.h5 --batch abc --force
+  expect_error "run exists" "already holds a run" "${t[@]}" --data fm.h5
+  expect_error "resume other model" "--model \"vit-micro\" disagrees" "${t[@]}" --data fm.h5 --resume \
+    --model vit-micro
+  expect_error "resume other batch" "--batch 32 disagrees" "${t[@]}" --data fm.h5 --resume --batch 32
+  expect_error "resume missing checkpoint" "does not exist" "$bin/train_vit" --data fm.h5 --resume \
+    --out nowhere
+  # micro/: a checkpoint of another configuration (vit-micro), from setup.
+  expect_error "eval other config" "disagrees" "$bin/train_vit" --data fm.h5 --eval-only \
+    --checkpoint micro/checkpoint.h5 --model vit-nano
+  expect_error "resume foreign checkpoint" "disagrees" "${t[@]}" --data fm.h5 --resume \
+    --checkpoint guarded/foreign.h5 --model vit-nano
+}
 
-# ---- train_vit: flags and files ----
-t=("$bin/train_vit" --out guarded)
-expect_error "missing data" "no such file" "${t[@]}" --data missing.h5 --force
-expect_error "corrupt data" "not an HDF5 file" "${t[@]}" --data corrupt.h5 --force
-expect_error "foreign hdf5" "missing dataset" "${t[@]}" --data guarded/checkpoint.h5 --force
-expect_error "unknown model" "unknown model 'vit-huge'" "${t[@]}" --data fm.h5 --model vit-huge --force
-expect_error "unknown activation" "unknown activation 'swish'" "${t[@]}" --data fm.h5 --act swish --force
-expect_error "zero batch" "--batch" "${t[@]}" --data fm.h5 --batch 0 --force
-expect_error "zero epochs" "--epochs" "${t[@]}" --data fm.h5 --epochs 0 --force
-expect_error "negative lr" "--lr" "${t[@]}" --data fm.h5 --lr=-0.1 --force
-expect_error "zero lr" "--lr" "${t[@]}" --data fm.h5 --lr 0 --force
-expect_error "not a number" "--batch" "${t[@]}" --data fm.h5 --batch abc --force
-expect_error "run exists" "already holds a run" "${t[@]}" --data fm.h5
-expect_error "resume other model" "--model \"vit-micro\" disagrees" "${t[@]}" --data fm.h5 --resume \
-  --model vit-micro
-expect_error "resume other batch" "--batch 32 disagrees" "${t[@]}" --data fm.h5 --resume --batch 32
-expect_error "resume missing checkpoint" "does not exist" "$bin/train_vit" --data fm.h5 --resume \
-  --out nowhere
-# A checkpoint from another configuration (vit-micro) where a vit-nano run lives.
-"$bin/train_vit" "${common[@]}" --model vit-micro --steps 1 --out micro >/dev/null || bad "micro run"
-expect_error "eval other config" "disagrees" "$bin/train_vit" --data fm.h5 --eval-only \
-  --checkpoint micro/checkpoint.h5 --model vit-nano
-cp micro/checkpoint.h5 guarded/foreign.h5
-expect_error "resume foreign checkpoint" "disagrees" "${t[@]}" --data fm.h5 --resume \
-  --checkpoint guarded/foreign.h5 --model vit-nano
+# what a finished run leaves
+section_outputs() {
+  # ---- outputs of a finished run ----
+  for f in config.json metrics.csv summary.json checkpoint.h5; do
+    [ -s "guarded/$f" ] && ok || bad "missing guarded/$f"
+  done
+  if command -v gnuplot >/dev/null; then [ -s guarded/loss.png ] && ok || bad "no loss.png"; fi
+  grep -q '"test_accuracy"' guarded/summary.json && ok || bad "summary.json lacks test_accuracy"
+  h5ls -r guarded/checkpoint.h5 >h5ls.txt
+  grep -q '^/model/blocks.0.attn.qkv.weight  *Dataset {192, 64}' h5ls.txt && ok ||
+    bad "checkpoint lacks PyTorch-named weights"
+  "$bin/train_vit" --data fm.h5 --eval-only --checkpoint guarded/checkpoint.h5 --limit-test 200 \
+    --predictions pred.txt >eval.json && grep -q '"test_accuracy"' eval.json && ok || bad "eval-only"
+  # The predictions file: one class per test image, and scoring it against the labels
+  # gives the accuracy the evaluation printed.
+  h5dump -d /test/labels -y -w 1 -o labels_all.txt fm.h5 >/dev/null
+  tr -dc '0-9\n' <labels_all.txt | grep . | head -n 200 >labels.txt
+  correct=$(paste -d' ' pred.txt labels.txt | awk '$1 == $2' | wc -l)
+  printed=$(sed -E 's/.*"test_accuracy":([0-9.eE+-]+).*/\1/' eval.json)
+  if [ "$(wc -l <pred.txt)" -eq 200 ] && ! grep -qv '^[0-9]$' pred.txt &&
+    awk -v c="$correct" -v p="$printed" 'BEGIN { d = c - p * 200; exit !(d * d < 1e-6) }'; then
+    ok
+  else
+    bad "predictions file disagrees with the printed accuracy ($correct of 200 correct)"; cat eval.json
+  fi
+  expect_error "predictions without eval-only" "--predictions needs --eval-only" \
+    "$bin/train_vit" "${common[@]}" --predictions guarded/p.txt --out guarded
+}
 
-# ---- outputs of a finished run ----
-for f in config.json metrics.csv summary.json checkpoint.h5; do
-  [ -s "guarded/$f" ] && ok || bad "missing guarded/$f"
-done
-if command -v gnuplot >/dev/null; then [ -s guarded/loss.png ] && ok || bad "no loss.png"; fi
-grep -q '"test_accuracy"' guarded/summary.json && ok || bad "summary.json lacks test_accuracy"
-h5ls -r guarded/checkpoint.h5 >h5ls.txt
-grep -q '^/model/blocks.0.attn.qkv.weight  *Dataset {192, 64}' h5ls.txt && ok ||
-  bad "checkpoint lacks PyTorch-named weights"
-"$bin/train_vit" --data fm.h5 --eval-only --checkpoint guarded/checkpoint.h5 --limit-test 200 \
-  --predictions pred.txt >eval.json && grep -q '"test_accuracy"' eval.json && ok || bad "eval-only"
-# The predictions file: one class per test image, and scoring it against the labels
-# gives the accuracy the evaluation printed.
-h5dump -d /test/labels -y -w 1 -o labels_all.txt fm.h5 >/dev/null
-tr -dc '0-9\n' <labels_all.txt | grep . | head -n 200 >labels.txt
-correct=$(paste -d' ' pred.txt labels.txt | awk '$1 == $2' | wc -l)
-printed=$(sed -E 's/.*"test_accuracy":([0-9.eE+-]+).*/\1/' eval.json)
-if [ "$(wc -l <pred.txt)" -eq 200 ] && ! grep -qv '^[0-9]$' pred.txt &&
-  awk -v c="$correct" -v p="$printed" 'BEGIN { d = c - p * 200; exit !(d * d < 1e-6) }'; then
-  ok
+# stop and resume
+section_resume() {
+  # ---- resume reproduces the uninterrupted run exactly ----
+  # full/: the uninterrupted 2-epoch run, from setup.
+  "$bin/train_vit" "${common[@]}" --epochs 2 --out part --stop-after 11 >/dev/null || bad "stopped run"
+  "$bin/train_vit" --data fm.h5 --out part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null || bad "resume"
+  if diff <(grep -E '^(train|test)' full/metrics.csv | cut -d, -f1-5,8,9) \
+          <(grep -E '^(train|test)' part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
+    ok
+  else
+    bad "resumed run's losses differ from the uninterrupted run's"
+  fi
+  # elapsed_s keeps counting across the interruption
+  if awk -F, 'NR > 1 { if ($7 + 0 < last) bad = 1; last = $7 + 0 } END { exit bad }' part/metrics.csv; then
+    ok
+  else
+    bad "elapsed_s restarts after --resume"
+  fi
+}
+
+# DAPA activations
+section_dapa() {
+  # ---- DAPA: calibrated at initialisation, tables saved, resume reproduces exactly ----
+  "$bin/train_vit" "${common[@]}" --act dapa:16 --epochs 2 --out dapa_full >/dev/null || bad "dapa run"
+  [ -s dapa_full/dapa_tables.h5 ] && ok || bad "no dapa_tables.h5"
+  "$bin/train_vit" "${common[@]}" --act dapa:16 --epochs 2 --out dapa_part --stop-after 11 >/dev/null ||
+    bad "stopped dapa run"
+  "$bin/train_vit" --data fm.h5 --out dapa_part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null || bad "dapa resume"
+  if diff <(grep -E '^(train|test)' dapa_full/metrics.csv | cut -d, -f1-5,8,9) \
+          <(grep -E '^(train|test)' dapa_part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
+    ok
+  else
+    bad "resumed DAPA run's losses differ from the uninterrupted run's"
+  fi
+  "$bin/train_vit" "${common[@]}" --act pwl:16 --steps 3 --out pwl >/dev/null && ok || bad "pwl run"
+  expect_error "dapa table of other N" "asks for 8" "$bin/train_vit" "${common[@]}" --act dapa:8 \
+    --dapa-table dapa_full/dapa_tables.h5 --out guarded --force
+  expect_error "corrupt dapa table" "not an HDF5 file" "$bin/train_vit" "${common[@]}" --act dapa:16 \
+    --dapa-table corrupt.h5 --out guarded --force
+  expect_error "bad dapa name" "N from 1 to 256" "${t[@]}" --data fm.h5 --act dapa:0 --force
+  expect_error "contradicting dapa modes" "contradicts" "${t[@]}" --data fm.h5 \
+    --act dapa:16:slope:fitted --force
+  expect_error "dapa of an unknown function" "dapa:N[:slope|:fitted][:refined][:fixed][:FUNCTION]" \
+    "${t[@]}" --data fm.h5 --act dapa:16:swish --force
+}
+
+# fixed-point DAPA with refits
+section_fixed() {
+  # ---- fixed point with refits: the checkpoint carries the live tables, resume is exact ----
+  # (one shared table: the resumed run must go on pooling its refits without being told)
+  "$bin/train_vit" "${common[@]}" --act dapa:16:fixed --dapa-refit-every 5 --dapa-shared \
+    --epochs 2 --out fixed_full >/dev/null || bad "fixed refit run"
+  "$bin/train_vit" "${common[@]}" --act dapa:16:fixed --dapa-refit-every 5 --dapa-shared \
+    --epochs 2 --out fixed_part --stop-after 13 >/dev/null || bad "stopped fixed refit run"
+  "$bin/train_vit" --data fm.h5 --out fixed_part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null ||
+    bad "fixed refit resume"
+  if diff <(grep -E '^(train|test)' fixed_full/metrics.csv | cut -d, -f1-5,8,9) \
+          <(grep -E '^(train|test)' fixed_part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
+    ok
+  else
+    bad "resumed fixed-point refit run's losses differ from the uninterrupted run's"
+  fi
+  h5ls -r fixed_full/checkpoint.h5 >fixed_h5ls.txt
+  grep -q '^/dapa/sites/shared/fixed/slope ' fixed_h5ls.txt && ok ||
+    bad "checkpoint lacks its fixed-point tables"
+}
+
+# dapa_fit and dapa_export
+section_dapa_fit() {
+  # ---- dapa_fit on a trained model, inference substitution, export ----
+  "$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 100 --segments 8 \
+    --out fit8.h5 --threads 2 >fit.txt && grep -q "calibrated 4 DAPA site(s) on 100 training" fit.txt &&
+    ok || bad "dapa_fit"
+  "$bin/train_vit" --data fm.h5 --eval-only --checkpoint full/checkpoint.h5 --act dapa:8:fixed \
+    --dapa-table fit8.h5 --limit-test 200 >sub.json && grep -q '"test_accuracy"' sub.json && ok ||
+    bad "eval-only with a substituted DAPA activation"
+  "$bin/dapa_export" --table fit8.h5 --site blocks.2.mlp.act --header unit.h --verilog unit.vh \
+    >/dev/null && grep -q "#define DAPA_SEGMENTS 8" unit.h && grep -q "DAPA_SLOPE" unit.vh && ok ||
+    bad "dapa_export"
+  "$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 100 --segments 8 --refine \
+    --out fit8r.h5 --threads 2 >/dev/null && "$bin/train_vit" --data fm.h5 --eval-only \
+    --checkpoint full/checkpoint.h5 --act dapa:8:refined:fixed --dapa-table fit8r.h5 \
+    --limit-test 200 >subr.json && grep -q '"test_accuracy"' subr.json && ok ||
+    bad "dapa_fit --refine and eval-only with its tables"
+  expect_error "refine a PWL table" "--refine: needs --kind dapa" "$bin/dapa_fit" \
+    --checkpoint full/checkpoint.h5 --data fm.h5 --kind pwl --refine --out guarded/t.h5
+  expect_error "dapa_fit zero images" "--images" "$bin/dapa_fit" --checkpoint full/checkpoint.h5 \
+    --data fm.h5 --images 0 --out guarded/t.h5
+  expect_error "dapa_fit too many images" "holds only 60000" "$bin/dapa_fit" \
+    --checkpoint full/checkpoint.h5 --data fm.h5 --images 70000 --out guarded/t.h5
+  expect_error "dapa_fit missing checkpoint" "nowhere.h5" "$bin/dapa_fit" --checkpoint nowhere.h5 \
+    --data fm.h5 --out guarded/t.h5
+  expect_error "fixed table of other N" "asks for 16" "$bin/train_vit" --data fm.h5 --eval-only \
+    --checkpoint full/checkpoint.h5 --act dapa:16:fixed --dapa-table fit8.h5
+  expect_error "export unknown site" "no site 'nope'" "$bin/dapa_export" --table fit8.h5 --site nope \
+    --header guarded/x.h
+  "$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 100 --segments 100 \
+    --out fit100.h5 --threads 2 >/dev/null || bad "dapa_fit 100 segments"
+  expect_error "export too many segments" "2 to 64 segments" "$bin/dapa_export" --table fit100.h5 \
+    --header guarded/x.h
+  "$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 20 --segments 8 \
+    --out fit8.json --threads 2 >/dev/null || bad "dapa_fit to JSON"
+  sed 's/"frac_x": [0-9]*/"frac_x": 16/' fit8.json >badfrac.json
+  expect_error "export bad format" "outside the integers 0 to 15" "$bin/dapa_export" \
+    --table badfrac.json --header guarded/x.h
+}
+
+# a registered function other than GELU
+section_silu() {
+  # ---- any registered function: a SiLU model, its DAPA tables, inference substitution ----
+  # accuracy FILE: the test accuracy a JSON file reports.
+  accuracy() { sed -E 's/.*"test_accuracy":([0-9.eE+-]+).*/\1/' "$1"; }
+  "$bin/train_vit" "${common[@]}" --act silu --epochs 2 --out silu >/dev/null || bad "silu run"
+  "$bin/train_vit" --data fm.h5 --eval-only --checkpoint silu/checkpoint.h5 --limit-test 200 \
+    >silu_eval.json || bad "silu eval"
+  awk -v a="$(accuracy silu_eval.json)" 'BEGIN { exit !(a > 0.2) }' && ok ||
+    bad "silu model: test accuracy $(accuracy silu_eval.json), expected above 0.2 (twice chance)"
+  # dapa_fit takes the function from the checkpoint (SiLU), or from --target.
+  "$bin/dapa_fit" --checkpoint silu/checkpoint.h5 --data fm.h5 --images 100 --segments 16 \
+    --out silu16.h5 --report silu16.json --threads 2 >/dev/null &&
+    grep -q '"target": "silu"' silu16.json && h5dump -a /sites/blocks.0.mlp.act/target silu16.h5 |
+    grep -q '"silu"' && ok || bad "dapa_fit on a SiLU model: tables of silu"
+  "$bin/dapa_fit" --checkpoint silu/checkpoint.h5 --data fm.h5 --images 100 --segments 16 \
+    --target gelu-tanh --out tanh16.json --threads 2 >/dev/null &&
+    grep -q '"target": "gelu-tanh"' tanh16.json && ok || bad "dapa_fit --target gelu-tanh"
+  expect_error "dapa_fit unknown target" "unknown function 'swish'" "$bin/dapa_fit" \
+    --checkpoint silu/checkpoint.h5 --data fm.h5 --target swish --out guarded/t.h5
+  # SiLU's tables in place of SiLU: accuracy within 3 points of the exact function's.
+  "$bin/train_vit" --data fm.h5 --eval-only --checkpoint silu/checkpoint.h5 --act dapa:16:silu:fixed \
+    --dapa-table silu16.h5 --limit-test 200 >silu_dapa.json || bad "eval-only with SiLU's DAPA tables"
+  awk -v a="$(accuracy silu_dapa.json)" -v b="$(accuracy silu_eval.json)" \
+    'BEGIN { exit !(a > b - 0.03) }' && ok ||
+    bad "DAPA(16) of SiLU: accuracy $(accuracy silu_dapa.json) against SiLU's $(accuracy silu_eval.json)"
+  expect_error "gelu activation, silu tables" "approximates gelu, but the table given approximates silu" \
+    "$bin/train_vit" --data fm.h5 --eval-only --checkpoint silu/checkpoint.h5 --act dapa:16:fixed \
+    --dapa-table silu16.h5 --limit-test 200
+  # --act dapa:16:silu calibrated on the model's own training batches, then trained on.
+  "$bin/train_vit" "${common[@]}" --act dapa:16:silu --steps 4 --out dapa_silu >/dev/null &&
+    h5dump -a /sites/blocks.0.mlp.act/target dapa_silu/dapa_tables.h5 | grep -q '"silu"' && ok ||
+    bad "training with --act dapa:16:silu"
+}
+
+# kill -9 at deterministic points
+section_kill() {
+  # ---- a kill -9 mid-write or before the rename, at the 1st and 3rd checkpoint, leaves the
+  # previous checkpoint loadable and in place (deterministic crash points: DAPA_TEST_KILL_AT)
+  # step_of FILE: the step a checkpoint was saved at.
+  step_of() { h5dump -a /step "$1" 2>/dev/null | awk '/\(0\)/ { print $2 }'; }
+  "$bin/train_vit" "${common[@]}" --epochs 1 --steps 1 --out killed >/dev/null || bad "kill seed run"
+  for point in mid-write before-rename; do
+    for nth in 1 3; do
+      cp killed/checkpoint.h5 before.h5
+      DAPA_TEST_KILL_AT="$point:checkpoint.h5:$nth" "$bin/train_vit" "${common[@]}" --epochs 3 \
+        --checkpoint-every 1 --out killed --force >/dev/null 2>&1
+      rc=$?
+      # Killed at the first write, the checkpoint in place is the one from before, byte
+      # for byte; at the third, the new run's second (step 2).
+      step=$(step_of killed/checkpoint.h5)
+      if [ "$nth" -eq 1 ]; then want=$(step_of before.h5); else want=$((nth - 1)); fi
+      # The kill left its temporary behind (the next run removes it).
+      ls killed/checkpoint.h5.tmp.* >/dev/null 2>&1 || bad "no temporary after a kill $point"
+      if [ "$rc" -eq 137 ] && [ "$step" = "$want" ] &&
+        { [ "$nth" -ne 1 ] || cmp -s before.h5 killed/checkpoint.h5; } &&
+        "$bin/train_vit" --data fm.h5 --eval-only --checkpoint killed/checkpoint.h5 \
+          --limit-test 50 >/dev/null 2>&1; then
+        ok
+      else
+        bad "kill -9 $point at checkpoint $nth: exit $rc, checkpoint at step '$step' (expected $want)"
+      fi
+    done
+  done
+}
+
+# a diverging run
+section_nan() {
+  # ---- a NaN loss stops training and keeps the last good checkpoint ----
+  "$bin/train_vit" "${common[@]}" --lr 1e30 --checkpoint-every 1 --out nan >/dev/null 2>err.txt
+  rc=$?
+  if [ "$rc" -ne 0 ] && grep -qE "loss became (NaN|infinite)" err.txt &&
+    "$bin/train_vit" --data fm.h5 --eval-only --checkpoint nan/checkpoint.h5 --limit-test 50 >/dev/null; then
+    ok
+  else
+    bad "NaN handling (exit $rc)"; cat err.txt
+  fi
+}
+
+# Each section runs in WORK_DIR/SECTION, with the shared files of setup linked in.
+if [ "$section" = setup ]; then
+  rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 else
-  bad "predictions file disagrees with the printed accuracy ($correct of 200 correct)"; cat eval.json
+  [ -s "$work/fm.h5" ] || { echo "cli_test: $work holds no setup (run the setup section)"; exit 1; }
+  rm -rf "$work/$section" && mkdir -p "$work/$section" && cd "$work/$section" || exit 1
+  for f in fm.h5 guarded full micro corrupt.h5; do ln -s "../$f" "$f"; done
 fi
-expect_error "predictions without eval-only" "--predictions needs --eval-only" \
-  "$bin/train_vit" "${common[@]}" --predictions guarded/p.txt --out guarded
-
-# ---- resume reproduces the uninterrupted run exactly ----
-"$bin/train_vit" "${common[@]}" --epochs 2 --out full >/dev/null || bad "full run"
-"$bin/train_vit" "${common[@]}" --epochs 2 --out part --stop-after 11 >/dev/null || bad "stopped run"
-"$bin/train_vit" --data fm.h5 --out part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null || bad "resume"
-if diff <(grep -E '^(train|test)' full/metrics.csv | cut -d, -f1-5,8,9) \
-        <(grep -E '^(train|test)' part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
-  ok
-else
-  bad "resumed run's losses differ from the uninterrupted run's"
-fi
-# elapsed_s keeps counting across the interruption
-if awk -F, 'NR > 1 { if ($7 + 0 < last) bad = 1; last = $7 + 0 } END { exit bad }' part/metrics.csv; then
-  ok
-else
-  bad "elapsed_s restarts after --resume"
-fi
-
-# ---- DAPA: calibrated at initialisation, tables saved, resume reproduces exactly ----
-"$bin/train_vit" "${common[@]}" --act dapa:16 --epochs 2 --out dapa_full >/dev/null || bad "dapa run"
-[ -s dapa_full/dapa_tables.h5 ] && ok || bad "no dapa_tables.h5"
-"$bin/train_vit" "${common[@]}" --act dapa:16 --epochs 2 --out dapa_part --stop-after 11 >/dev/null ||
-  bad "stopped dapa run"
-"$bin/train_vit" --data fm.h5 --out dapa_part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null || bad "dapa resume"
-if diff <(grep -E '^(train|test)' dapa_full/metrics.csv | cut -d, -f1-5,8,9) \
-        <(grep -E '^(train|test)' dapa_part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
-  ok
-else
-  bad "resumed DAPA run's losses differ from the uninterrupted run's"
-fi
-"$bin/train_vit" "${common[@]}" --act pwl:16 --steps 3 --out pwl >/dev/null && ok || bad "pwl run"
-expect_error "dapa table of other N" "asks for 8" "$bin/train_vit" "${common[@]}" --act dapa:8 \
-  --dapa-table dapa_full/dapa_tables.h5 --out guarded --force
-expect_error "corrupt dapa table" "not an HDF5 file" "$bin/train_vit" "${common[@]}" --act dapa:16 \
-  --dapa-table corrupt.h5 --out guarded --force
-expect_error "bad dapa name" "N from 1 to 256" "${t[@]}" --data fm.h5 --act dapa:0 --force
-expect_error "contradicting dapa modes" "contradicts" "${t[@]}" --data fm.h5 \
-  --act dapa:16:slope:fitted --force
-expect_error "dapa of an unknown function" "dapa:N[:slope|:fitted][:refined][:fixed][:FUNCTION]" \
-  "${t[@]}" --data fm.h5 --act dapa:16:swish --force
-
-# ---- fixed point with refits: the checkpoint carries the live tables, resume is exact ----
-# (one shared table: the resumed run must go on pooling its refits without being told)
-"$bin/train_vit" "${common[@]}" --act dapa:16:fixed --dapa-refit-every 5 --dapa-shared \
-  --epochs 2 --out fixed_full >/dev/null || bad "fixed refit run"
-"$bin/train_vit" "${common[@]}" --act dapa:16:fixed --dapa-refit-every 5 --dapa-shared \
-  --epochs 2 --out fixed_part --stop-after 13 >/dev/null || bad "stopped fixed refit run"
-"$bin/train_vit" --data fm.h5 --out fixed_part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null ||
-  bad "fixed refit resume"
-if diff <(grep -E '^(train|test)' fixed_full/metrics.csv | cut -d, -f1-5,8,9) \
-        <(grep -E '^(train|test)' fixed_part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
-  ok
-else
-  bad "resumed fixed-point refit run's losses differ from the uninterrupted run's"
-fi
-h5ls -r fixed_full/checkpoint.h5 >fixed_h5ls.txt
-grep -q '^/dapa/sites/shared/fixed/slope ' fixed_h5ls.txt && ok ||
-  bad "checkpoint lacks its fixed-point tables"
-
-# ---- dapa_fit on a trained model, inference substitution, export ----
-"$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 100 --segments 8 \
-  --out fit8.h5 --threads 2 >fit.txt && grep -q "calibrated 4 DAPA site(s) on 100 training" fit.txt &&
-  ok || bad "dapa_fit"
-"$bin/train_vit" --data fm.h5 --eval-only --checkpoint full/checkpoint.h5 --act dapa:8:fixed \
-  --dapa-table fit8.h5 --limit-test 200 >sub.json && grep -q '"test_accuracy"' sub.json && ok ||
-  bad "eval-only with a substituted DAPA activation"
-"$bin/dapa_export" --table fit8.h5 --site blocks.2.mlp.act --header unit.h --verilog unit.vh \
-  >/dev/null && grep -q "#define DAPA_SEGMENTS 8" unit.h && grep -q "DAPA_SLOPE" unit.vh && ok ||
-  bad "dapa_export"
-"$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 100 --segments 8 --refine \
-  --out fit8r.h5 --threads 2 >/dev/null && "$bin/train_vit" --data fm.h5 --eval-only \
-  --checkpoint full/checkpoint.h5 --act dapa:8:refined:fixed --dapa-table fit8r.h5 \
-  --limit-test 200 >subr.json && grep -q '"test_accuracy"' subr.json && ok ||
-  bad "dapa_fit --refine and eval-only with its tables"
-expect_error "refine a PWL table" "--refine: needs --kind dapa" "$bin/dapa_fit" \
-  --checkpoint full/checkpoint.h5 --data fm.h5 --kind pwl --refine --out guarded/t.h5
-expect_error "dapa_fit zero images" "--images" "$bin/dapa_fit" --checkpoint full/checkpoint.h5 \
-  --data fm.h5 --images 0 --out guarded/t.h5
-expect_error "dapa_fit too many images" "holds only 60000" "$bin/dapa_fit" \
-  --checkpoint full/checkpoint.h5 --data fm.h5 --images 70000 --out guarded/t.h5
-expect_error "dapa_fit missing checkpoint" "nowhere.h5" "$bin/dapa_fit" --checkpoint nowhere.h5 \
-  --data fm.h5 --out guarded/t.h5
-expect_error "fixed table of other N" "asks for 16" "$bin/train_vit" --data fm.h5 --eval-only \
-  --checkpoint full/checkpoint.h5 --act dapa:16:fixed --dapa-table fit8.h5
-expect_error "export unknown site" "no site 'nope'" "$bin/dapa_export" --table fit8.h5 --site nope \
-  --header guarded/x.h
-"$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 100 --segments 100 \
-  --out fit100.h5 --threads 2 >/dev/null || bad "dapa_fit 100 segments"
-expect_error "export too many segments" "2 to 64 segments" "$bin/dapa_export" --table fit100.h5 \
-  --header guarded/x.h
-"$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 20 --segments 8 \
-  --out fit8.json --threads 2 >/dev/null || bad "dapa_fit to JSON"
-sed 's/"frac_x": [0-9]*/"frac_x": 16/' fit8.json >badfrac.json
-expect_error "export bad format" "outside the integers 0 to 15" "$bin/dapa_export" \
-  --table badfrac.json --header guarded/x.h
-
-# ---- any registered function: a SiLU model, its DAPA tables, inference substitution ----
-# accuracy FILE: the test accuracy a JSON file reports.
-accuracy() { sed -E 's/.*"test_accuracy":([0-9.eE+-]+).*/\1/' "$1"; }
-"$bin/train_vit" "${common[@]}" --act silu --epochs 2 --out silu >/dev/null || bad "silu run"
-"$bin/train_vit" --data fm.h5 --eval-only --checkpoint silu/checkpoint.h5 --limit-test 200 \
-  >silu_eval.json || bad "silu eval"
-awk -v a="$(accuracy silu_eval.json)" 'BEGIN { exit !(a > 0.2) }' && ok ||
-  bad "silu model: test accuracy $(accuracy silu_eval.json), expected above 0.2 (twice chance)"
-# dapa_fit takes the function from the checkpoint (SiLU), or from --target.
-"$bin/dapa_fit" --checkpoint silu/checkpoint.h5 --data fm.h5 --images 100 --segments 16 \
-  --out silu16.h5 --report silu16.json --threads 2 >/dev/null &&
-  grep -q '"target": "silu"' silu16.json && h5dump -a /sites/blocks.0.mlp.act/target silu16.h5 |
-  grep -q '"silu"' && ok || bad "dapa_fit on a SiLU model: tables of silu"
-"$bin/dapa_fit" --checkpoint silu/checkpoint.h5 --data fm.h5 --images 100 --segments 16 \
-  --target gelu-tanh --out tanh16.json --threads 2 >/dev/null &&
-  grep -q '"target": "gelu-tanh"' tanh16.json && ok || bad "dapa_fit --target gelu-tanh"
-expect_error "dapa_fit unknown target" "unknown function 'swish'" "$bin/dapa_fit" \
-  --checkpoint silu/checkpoint.h5 --data fm.h5 --target swish --out guarded/t.h5
-# SiLU's tables in place of SiLU: accuracy within 3 points of the exact function's.
-"$bin/train_vit" --data fm.h5 --eval-only --checkpoint silu/checkpoint.h5 --act dapa:16:silu:fixed \
-  --dapa-table silu16.h5 --limit-test 200 >silu_dapa.json || bad "eval-only with SiLU's DAPA tables"
-awk -v a="$(accuracy silu_dapa.json)" -v b="$(accuracy silu_eval.json)" \
-  'BEGIN { exit !(a > b - 0.03) }' && ok ||
-  bad "DAPA(16) of SiLU: accuracy $(accuracy silu_dapa.json) against SiLU's $(accuracy silu_eval.json)"
-expect_error "gelu activation, silu tables" "approximates gelu, but the table given approximates silu" \
-  "$bin/train_vit" --data fm.h5 --eval-only --checkpoint silu/checkpoint.h5 --act dapa:16:fixed \
-  --dapa-table silu16.h5 --limit-test 200
-# --act dapa:16:silu calibrated on the model's own training batches, then trained on.
-"$bin/train_vit" "${common[@]}" --act dapa:16:silu --steps 4 --out dapa_silu >/dev/null &&
-  h5dump -a /sites/blocks.0.mlp.act/target dapa_silu/dapa_tables.h5 | grep -q '"silu"' && ok ||
-  bad "training with --act dapa:16:silu"
-
-# ---- SIGKILL while checkpointing every step leaves a loadable checkpoint ----
-"$bin/train_vit" "${common[@]}" --epochs 1 --steps 1 --out killed >/dev/null || bad "kill seed run"
-for delay in 0.3 0.7 1.1 1.6; do
-  "$bin/train_vit" "${common[@]}" --epochs 3 --checkpoint-every 1 --out killed --force >/dev/null &
-  pid=$!
-  sleep "$delay"
-  kill -9 "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  "$bin/train_vit" --data fm.h5 --eval-only --checkpoint killed/checkpoint.h5 --limit-test 50 \
-    >/dev/null 2>&1 && ok || bad "checkpoint unreadable after kill -9 at ${delay}s"
-done
-
-# ---- a NaN loss stops training and keeps the last good checkpoint ----
-"$bin/train_vit" "${common[@]}" --lr 1e30 --checkpoint-every 1 --out nan >/dev/null 2>err.txt
-rc=$?
-if [ "$rc" -ne 0 ] && grep -qE "loss became (NaN|infinite)" err.txt &&
-  "$bin/train_vit" --data fm.h5 --eval-only --checkpoint nan/checkpoint.h5 --limit-test 50 >/dev/null; then
-  ok
-else
-  bad "NaN handling (exit $rc)"; cat err.txt
-fi
-
-finish cli_test
+declare -F "section_$section" >/dev/null || { echo "cli_test: unknown section '$section'"; exit 2; }
+"section_$section"
+finish "cli_test $section"

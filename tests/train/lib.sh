@@ -4,10 +4,12 @@ set -uo pipefail
 passed=0
 failed=0
 
-# A fresh working directory for the script, removed when it exits.
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
+# enter_temp_dir: a fresh working directory for the script, removed when it exits.
+enter_temp_dir() {
+  temp_dir="$(mktemp -d)"
+  trap 'rm -rf "$temp_dir"' EXIT
+  cd "$temp_dir" || exit 1
+}
 ok() { passed=$((passed + 1)); }
 bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 

@@ -5,7 +5,8 @@
 # nothing already written changed.
 # Usage: reliability_test.sh BIN_DIR
 bin="$(cd "$1" && pwd)"
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # counters, checks; enters a fresh work dir
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # counters, checks
+enter_temp_dir
 fm=/usr/share/datasets/fashion-mnist
 expect() { check_failure "$@"; }  # NAME RC SUBSTRING COMMAND... (lib.sh)
 
@@ -37,14 +38,14 @@ expect "data write fails (ulimit -f)" 1 "fm-copy.h5: cannot write (File too larg
 rm guarded/fm-copy.h5
 
 # ---- a kill -9 at the worst moment (new checkpoint complete, not yet renamed) ----
-DAPA_TEST_KILL_BEFORE_RENAME=checkpoint.h5 "$bin/train_vit" "${small[@]}" --epochs 2 --out killed \
+DAPA_TEST_KILL_AT=before-rename:checkpoint.h5 "$bin/train_vit" "${small[@]}" --epochs 2 --out killed \
   >/dev/null 2>&1
 rc=$?
 [ "$rc" -eq 137 ] && ok || bad "the kill hook did not fire (exit $rc)"
 ls killed/checkpoint.h5.tmp.* >/dev/null 2>&1 && ok || bad "no temporary at the kill point"
 "$bin/train_vit" "${small[@]}" --epochs 2 --out killed --force >/dev/null 2>&1 || bad "rerun after kill"
 ls killed/checkpoint.h5.tmp.* >/dev/null 2>&1 && bad "stale temporary not removed" || ok
-DAPA_TEST_KILL_BEFORE_RENAME=checkpoint.h5 "$bin/train_vit" --data fm.h5 --out guarded --resume \
+DAPA_TEST_KILL_AT=before-rename:checkpoint.h5 "$bin/train_vit" --data fm.h5 --out guarded --resume \
   >/dev/null 2>&1
 cmp -s guarded/checkpoint.h5 precious.h5 && ok || bad "killed resume changed the checkpoint"
 rm -f guarded/checkpoint.h5.tmp.*
