@@ -68,7 +68,7 @@ CASES = {
     "softmax": ([(3, 4, 7)], lambda x, l: torch.softmax(x[0], -1)),
     "layer_norm": ([(3, 4, 8), (8,), (8,)],
                    lambda x, l: F.layer_norm(x[0], (8,), x[1], x[2], 1e-5)),
-    "attention": ([(2, 5, 12)], lambda x, l: attention(x[0], 2)),
+    "attention": ([(3, 5, 12)], lambda x, l: attention(x[0], 2)),  # batch 3, 2 heads
     "activation_linear": ([(2, 3, 6), (4, 6), (4,)], lambda x, l: F.linear(F.gelu(x[0]), x[1], x[2])),
     "cross_entropy": ([(6, 10)], lambda x, l: F.cross_entropy(x[0], l)),
     "reshape": ([(2, 3, 4)], lambda x, l: x[0].reshape(6, 4)),

@@ -154,7 +154,13 @@ section_dapa() {
   else
     bad "resumed DAPA run's losses differ from the uninterrupted run's"
   fi
-  "$bin/train_vit" "${common[@]}" --act pwl:16 --steps 3 --out pwl >/dev/null && ok || bad "pwl run"
+  # PWL(16) learns: the last logged training loss below the first, tables of 18 segments
+  # (PWL's two constant tails are segments too).
+  "$bin/train_vit" "${common[@]}" --act pwl:16 --epochs 1 --out pwl >/dev/null || bad "pwl run"
+  awk -F, '$1 == "train" { if (!n++) first = $4; last = $4 } END { exit !(n > 1 && last < first) }' \
+    pwl/metrics.csv && ok || bad "pwl run: the training loss did not fall"
+  h5dump -a /sites/blocks.0.mlp.act/segments pwl/dapa_tables.h5 | grep -q '(0): 18$' && ok ||
+    bad "pwl run: its table does not have 18 segments"
   expect_error "dapa table of other N" "asks for 8" "$bin/train_vit" "${common[@]}" --act dapa:8 \
     --dapa-table dapa_full/dapa_tables.h5 --out guarded --force
   expect_error "corrupt dapa table" "not an HDF5 file" "$bin/train_vit" "${common[@]}" --act dapa:16 \
@@ -217,7 +223,9 @@ section_dapa_fit() {
   expect_error "export unknown site" "no site 'nope'" "$bin/dapa_export" --table fit8.h5 --site nope \
     --header guarded/x.h
   "$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 100 --segments 100 \
-    --out fit100.h5 --threads 2 >/dev/null || bad "dapa_fit 100 segments"
+    --out fit100.h5 --threads 2 >/dev/null &&
+    h5dump -a /sites/blocks.3.mlp.act/segments fit100.h5 | grep -q '(0): 100$' && ok ||
+    bad "dapa_fit 100 segments: no table of 100 segments"
   expect_error "export too many segments" "2 to 64 segments" "$bin/dapa_export" --table fit100.h5 \
     --header guarded/x.h
   "$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 20 --segments 8 \
