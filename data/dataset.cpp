@@ -84,6 +84,48 @@ void prepare_dataset(const IdxArray& train_images, const IdxArray& train_labels,
   });
 }
 
+namespace {
+// One split ("train" or "test") of an open data set file: its labels, the shape of its
+// images (N, C, H, W) and, with `preload`, the images themselves.
+Shape load_split(H5Store& s, const std::string& path, const std::string& g, int64_t classes,
+                 bool preload, ImageSplit& split) {
+  split.name = g;
+  for (const char* what : {"/images", "/labels"})
+    if (std::string type = s.dataset_type(g + what); type != "uint8")
+      fail(path, "'" + g + what + "' holds " + type +
+                     " values; expected uint8 (unsigned bytes, as prepare_data writes)");
+  Shape shape = s.dataset_shape(g + "/images");
+  if (preload) split.images = s.read_bytes(g + "/images", &shape);
+  if (shape.size() == 3) shape.insert(shape.begin() + 1, 1);
+  if (shape.size() != 4)
+    fail(path, "'" + g + "/images' must be (N, H, W) or (N, C, H, W), got " + shape_str(shape));
+  split.n = shape[0];
+  split.labels = s.read_labels(g + "/labels");
+  if (static_cast<int64_t>(split.labels.size()) != split.n)
+    fail(path, "'" + g + "': " + std::to_string(split.n) + " images but " +
+                   std::to_string(split.labels.size()) + " labels");
+  for (int32_t l : split.labels)
+    if (l < 0 || l >= classes)
+      fail(path, "'" + g + "/labels' holds label " + std::to_string(l) + " outside [0, " +
+                     std::to_string(classes) + ")");
+  return shape;
+}
+
+// The attributes and splits agree: a mean and std per channel, neither split empty.
+void check_consistent(const Dataset& d) {
+  if (static_cast<int64_t>(d.mean.size()) != d.channels ||
+      static_cast<int64_t>(d.std.size()) != d.channels)
+    fail(d.path, "attributes 'mean' and 'std' need one value per channel (" +
+                     std::to_string(d.channels) + ")");
+  for (double v : d.std)
+    if (!(v > 0.0) || !std::isfinite(v)) fail(d.path, "attribute 'std' must be positive");
+  for (double v : d.mean)
+    if (!(v >= 0.0 && v <= 1.0)) fail(d.path, "attribute 'mean' must lie in [0, 1]");
+  if (d.train.n == 0) fail(d.path, "the training split is empty");
+  if (d.test.n == 0) fail(d.path, "the test split is empty");
+}
+}  // namespace
+
 Dataset load_dataset(const std::string& path, bool preload) {
   Dataset d;
   d.path = path;
@@ -104,46 +146,12 @@ Dataset load_dataset(const std::string& path, bool preload) {
     d.classes = s.read_attr_int("/", "classes", 2, 256);
     d.mean = s.read_attr_doubles("/", "mean");
     d.std = s.read_attr_doubles("/", "std");
-    Shape shape;
-    for (auto [split, name] : {std::pair{&d.train, "train"}, std::pair{&d.test, "test"}}) {
-      std::string g = name;
-      split->name = g;
-      for (const char* what : {"/images", "/labels"})
-        if (std::string type = s.dataset_type(g + what); type != "uint8")
-          fail(path, "'" + g + what + "' holds " + type +
-                         " values; expected uint8 (unsigned bytes, as prepare_data writes)");
-      shape = s.dataset_shape(g + "/images");
-      if (preload) split->images = s.read_bytes(g + "/images", &shape);
-      if (shape.size() == 3) shape.insert(shape.begin() + 1, 1);
-      if (shape.size() != 4)
-        fail(path, "'" + g + "/images' must be (N, H, W) or (N, C, H, W), got " + shape_str(shape));
-      if (split == &d.train) {
-        d.channels = shape[1];
-        d.height = shape[2];
-        d.width = shape[3];
-      } else if (shape[1] != d.channels || shape[2] != d.height || shape[3] != d.width) {
-        fail(path, "test images differ in shape from training images");
-      }
-      split->n = shape[0];
-      split->labels = s.read_labels(g + "/labels");
-      if (static_cast<int64_t>(split->labels.size()) != split->n)
-        fail(path, "'" + g + "': " + std::to_string(split->n) + " images but " +
-                       std::to_string(split->labels.size()) + " labels");
-      for (int32_t l : split->labels)
-        if (l < 0 || l >= d.classes)
-          fail(path, "'" + g + "/labels' holds label " + std::to_string(l) + " outside [0, " +
-                         std::to_string(d.classes) + ")");
-    }
-    if (static_cast<int64_t>(d.mean.size()) != d.channels ||
-        static_cast<int64_t>(d.std.size()) != d.channels)
-      fail(path, "attributes 'mean' and 'std' need one value per channel (" +
-                     std::to_string(d.channels) + ")");
-    for (double v : d.std)
-      if (!(v > 0.0) || !std::isfinite(v)) fail(path, "attribute 'std' must be positive");
-    for (double v : d.mean)
-      if (!(v >= 0.0 && v <= 1.0)) fail(path, "attribute 'mean' must lie in [0, 1]");
-    if (d.train.n == 0) fail(path, "the training split is empty");
-    if (d.test.n == 0) fail(path, "the test split is empty");
+    Shape train = load_split(s, path, "train", d.classes, preload, d.train);
+    d.channels = train[1], d.height = train[2], d.width = train[3];
+    Shape test = load_split(s, path, "test", d.classes, preload, d.test);
+    if (test[1] != d.channels || test[2] != d.height || test[3] != d.width)
+      fail(path, "test images differ in shape from training images");
+    check_consistent(d);
     if (preload) d.file.reset();
   } catch (const H5Error& e) {
     throw DataError(e.what());

@@ -5,8 +5,11 @@ Synthesises each design with `synth_xilinx -family xc7 -noiopad`, reads the cell
 from `stat -json` (DSP48E1; LUT = LUT1..LUT6 + SRL16E/SRLC32E; FF = FDRE/FDSE/FDCE/FDPE;
 CARRY4) and the longest register-to-register path from `sta` (yosys's own delay model of
 the xc7 cells), and writes a markdown report and a JSON file. With --check, fails unless
-the targets hold. Standard library only.
-    hw/report.py --golden tests/golden/hw --out hw/report.md [--json report.json] [--check]
+the targets hold. The designs are every configuration of hw/configurations.txt (fused and
+forward-only) and the baseline; their latency and II come from the co-simulation's
+measurements (--cosim, written by the tests in tests/hw). Standard library only.
+    hw/report.py --golden tests/golden/hw --cosim build/hw_cosim --out hw/report.md
+                 [--json report.json] [--check]
 """
 import argparse
 import json
@@ -18,22 +21,38 @@ import tempfile
 
 HW = os.path.dirname(os.path.abspath(__file__))
 
-# name, Verilog, top, coefficient set, FUSED, latency (cycles; the co-simulation tests
-# assert these), multipliers written in the source
-DESIGNS = [
-    ("DAPA(8) forward", "dapa_unit.v", "dapa_unit", "8_slope", 0, 3),
-    ("DAPA(8) fused", "dapa_unit.v", "dapa_unit", "8_slope", 1, 3),
-    ("DAPA(16) forward", "dapa_unit.v", "dapa_unit", "16_slope", 0, 3),
-    ("DAPA(16) fused", "dapa_unit.v", "dapa_unit", "16_slope", 1, 3),
-    ("DAPA(16) fused, fitted derivative", "dapa_unit.v", "dapa_unit", "16_fitted", 1, 4),
-    ("DAPA(16) forward, shift-add", "dapa_unit.v", "dapa_unit", "16_shiftadd", 0, 3),
-    ("DAPA(16) fused, shift-add", "dapa_unit.v", "dapa_unit", "16_shiftadd", 1, 3),
-    ("DAPA(16) fused, refined", "dapa_unit.v", "dapa_unit", "16_refined", 1, 3),
-    ("DAPA(32) forward", "dapa_unit.v", "dapa_unit", "32_slope", 0, 3),
-    ("DAPA(32) fused", "dapa_unit.v", "dapa_unit", "32_slope", 1, 3),
-    ("baseline GELU forward", "gelu_baseline.v", "gelu_baseline", None, 0, 10),
-    ("baseline GELU fused", "gelu_baseline.v", "gelu_baseline", None, 1, 11),
-]
+KIND_LABELS = {"slope": "", "fitted": ", fitted derivative", "shiftadd": ", shift-add",
+               "refined": ", refined"}
+
+
+def designs():
+    """(name, Verilog, top, coefficient set, FUSED, co-simulation record) for every
+    configuration in hw/configurations.txt, fused and forward-only, then the baseline."""
+    with open(os.path.join(HW, "configurations.txt")) as f:
+        configs = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+    out = []
+    for cfg in configs:
+        segments, kind = cfg.split("_", 1)
+        for fused in (0, 1):
+            name = f"DAPA({segments}) {'fused' if fused else 'forward'}{KIND_LABELS[kind]}"
+            out.append((name, "dapa_unit.v", "dapa_unit", cfg, fused,
+                        f"{cfg}_{'fused' if fused else 'forward'}"))
+    for fused in (0, 1):
+        out.append((f"baseline GELU {'fused' if fused else 'forward'}", "gelu_baseline.v",
+                    "gelu_baseline", None, fused, f"baseline_{'fused' if fused else 'forward'}"))
+    return out
+
+
+def cosimulated(cosim_dir, record):
+    """Latency and II as the Verilator co-simulation measured them (tests/hw/cosim.h)."""
+    path = os.path.join(cosim_dir, record + ".json")
+    try:
+        with open(path) as f:
+            r = json.load(f)
+    except (OSError, ValueError) as e:
+        sys.exit(f"report.py: {path}: no co-simulation result ({e}); run the co-simulation "
+                 "first: ctest -R 'RtlCosim|BaselineGelu'")
+    return r["latency"], r["ii"]
 
 
 def synthesise(verilog, top, include, fused, workdir):
@@ -67,15 +86,17 @@ def main():
     ap.add_argument("--golden", default=os.path.join(HW, "..", "tests", "golden", "hw"),
                     help="directory of the coefficient sets (one folder per set)")
     ap.add_argument("--out", default=os.path.join(HW, "report.md"))
+    ap.add_argument("--cosim", required=True,
+                    help="directory of the co-simulation's measurements (build/hw_cosim)")
     ap.add_argument("--json", help="also write the numbers here")
     ap.add_argument("--check", action="store_true", help="fail unless the targets hold")
     a = ap.parse_args()
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, verilog, top, coeffs, fused, latency in DESIGNS:
+        for name, verilog, top, coeffs, fused, record in designs():
             include = os.path.join(a.golden, coeffs) if coeffs else None
             r = synthesise(verilog, top, include, fused, tmp)
-            r.update(latency=latency, ii=1)
+            r["latency"], r["ii"] = cosimulated(a.cosim, record)
             rows[name] = r
             print(f"{name}: {r}", file=sys.stderr)
 
@@ -93,12 +114,16 @@ def main():
         "fixed point, which is more accurate than the DAPA(16) table (max error 4.3e-3 vs "
         "2.4e-2 on [-4, 4]).",
         "",
+        "Latency (cycles from an input to its result) and II (cycles between results) are "
+        "measured by the Verilator co-simulation of each design (tests/hw, every 16-bit "
+        "input streamed through it).",
+        "",
         "| design | DSP48E1 | LUT | FF | CARRY4 | latency (cycles) | II | critical path (ns) |",
         "|---|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
         cp = f"{r['critical_path_ps'] / 1000:.2f}" if r["critical_path_ps"] else "?"
         lines.append(f"| {name} | {r['DSP48E1']} | {r['LUT']} | {r['FF']} | {r['CARRY4']} | "
-                     f"{r['latency']} | {r['ii']} | {cp} |")
+                     f"{r['latency']} | {r['ii']:g} | {cp} |")
     d16f, d16b = rows["DAPA(16) forward"], rows["DAPA(16) fused"]
     summary = {
         "dsp_ratio_forward": ratio(base_f["DSP48E1"], d16f["DSP48E1"]),

@@ -42,15 +42,42 @@ std::string checkpoint_function(const std::string& path, const CheckpointMeta& m
   return activation_function(config["act"].get<std::string>()).name;
 }
 
+// Per site and averaged: MSE on a uniform grid and DWMSE on the site's distribution, of
+// the float table and of the fixed-point one; printed, and written to --report.
+void report(const Options& o, const std::string& target, const std::vector<SiteTable>& tables) {
+  auto [mse_lo, mse_hi] = o.mse_range;
+  nlohmann::json report = {
+      {"checkpoint", o.checkpoint},       {"kind", o.kind},     {"target", target},
+      {"segments", o.segments},           {"images", o.images}, {"mse_range", {mse_lo, mse_hi}},
+      {"sites", nlohmann::json::object()}};
+  std::map<std::string, double> mean;
+  for (const SiteTable& t : tables) {
+    std::map<std::string, double> m = {{"mse", mse_uniform(t.table, mse_lo, mse_hi)},
+                                       {"mse_fixed", mse_uniform(t.fixed, mse_lo, mse_hi)},
+                                       {"dwmse", dwmse(t.table, t.distribution)},
+                                       {"dwmse_fixed", dwmse(t.fixed, t.distribution)}};
+    report["sites"][t.site] = m;
+    for (auto& [key, v] : m) mean[key] += v / static_cast<double>(tables.size());
+    const FixedTable& f = t.fixed;
+    std::printf(
+        "  %-18s %lld values in [%.3f, %.3f]  DWMSE float %.3g fixed %.3g  "
+        "Q formats x %d, y %d, slope %d\n",
+        t.site.c_str(), static_cast<long long>(t.distribution.count()), t.distribution.min(),
+        t.distribution.max(), m["dwmse"], m["dwmse_fixed"], f.frac_x, f.frac_y, f.frac_slope);
+  }
+  report["mean"] = mean;
+  if (!o.report.empty()) write_text_atomically(o.report, report.dump(2) + "\n");
+}
+
 int run(const Options& o) {
   if (o.threads > 0) set_num_threads(o.threads);
   if (o.shift_add && (o.kind != "dapa" || o.mode != "slope"))
     throw std::invalid_argument("--shift-add: needs --kind dapa and --mode slope");
   if (o.refine && o.kind != "dapa") throw std::invalid_argument("--refine: needs --kind dapa");
-  auto [mse_lo, mse_hi] = o.mse_range;
-  if (!(mse_lo < mse_hi))
-    throw std::invalid_argument("--mse-range: expected LO < HI, got " + std::to_string(mse_lo) +
-                                " " + std::to_string(mse_hi));
+  if (!(o.mse_range.first < o.mse_range.second))
+    throw std::invalid_argument("--mse-range: expected LO < HI, got " +
+                                std::to_string(o.mse_range.first) + " " +
+                                std::to_string(o.mse_range.second));
   CheckpointMeta meta = read_checkpoint_meta(o.checkpoint);
   std::string model_name = meta.model;
   // The function to approximate: --target, else the one the checkpoint's activation computes.
@@ -89,29 +116,7 @@ int run(const Options& o) {
     }
   save_tables(o.out, tables);
   std::printf("dapa_fit: %s\n", summary.c_str());
-  // Per site and averaged: MSE on a uniform grid and DWMSE on the site's distribution,
-  // of the float table and of the fixed-point one.
-  nlohmann::json report = {
-      {"checkpoint", o.checkpoint},       {"kind", o.kind},     {"target", target},
-      {"segments", o.segments},           {"images", o.images}, {"mse_range", {mse_lo, mse_hi}},
-      {"sites", nlohmann::json::object()}};
-  std::map<std::string, double> mean;
-  for (const SiteTable& t : tables) {
-    std::map<std::string, double> m = {{"mse", mse_uniform(t.table, mse_lo, mse_hi)},
-                                       {"mse_fixed", mse_uniform(t.fixed, mse_lo, mse_hi)},
-                                       {"dwmse", dwmse(t.table, t.distribution)},
-                                       {"dwmse_fixed", dwmse(t.fixed, t.distribution)}};
-    report["sites"][t.site] = m;
-    for (auto& [key, v] : m) mean[key] += v / static_cast<double>(tables.size());
-    const FixedTable& f = t.fixed;
-    std::printf(
-        "  %-18s %lld values in [%.3f, %.3f]  DWMSE float %.3g fixed %.3g  "
-        "Q formats x %d, y %d, slope %d\n",
-        t.site.c_str(), static_cast<long long>(t.distribution.count()), t.distribution.min(),
-        t.distribution.max(), m["dwmse"], m["dwmse_fixed"], f.frac_x, f.frac_y, f.frac_slope);
-  }
-  report["mean"] = mean;
-  if (!o.report.empty()) write_text_atomically(o.report, report.dump(2) + "\n");
+  report(o, target, tables);
   std::printf("tables: %s\n", o.out.c_str());
   return 0;
 }

@@ -17,9 +17,9 @@
 namespace dapa {
 
 const std::vector<std::string>& metrics_columns() {
-  static const std::vector<std::string> columns = {
-      "kind", "step", "epoch", "train_loss", "lr", "images_per_s", "elapsed_s", "test_loss",
-      "test_acc"};
+  static const std::vector<std::string> columns = {"kind",       "step",      "epoch",
+                                                   "train_loss", "lr",        "images_per_s",
+                                                   "elapsed_s",  "test_loss", "test_acc"};
   return columns;
 }
 

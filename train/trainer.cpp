@@ -145,6 +145,7 @@ class TrainingRun {
   int train();
   float step(int64_t step, double lr);
   void after_step(int64_t done, int64_t epoch, float loss, double lr);
+  int diverged(float loss, int64_t step, int64_t epoch);
   void save(int64_t step);
   void write_outputs();
   int finish();
@@ -329,16 +330,7 @@ int TrainingRun::train() {
     float loss = step(s, lr);
     double step_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     train_seconds_ += step_seconds, window_seconds_ += step_seconds;
-    if (!std::isfinite(loss)) {
-      progress_->finish();
-      std::fprintf(stderr,
-                   "%s: the loss became %s at step %lld (epoch %lld); stopping. The last good "
-                   "checkpoint, %s, is from step %lld.\n",
-                   o_.program.c_str(), std::isnan(loss) ? "NaN" : "infinite",
-                   static_cast<long long>(s + 1), static_cast<long long>(epoch),
-                   o_.checkpoint.c_str(), static_cast<long long>(last_saved_));
-      return 3;
-    }
+    if (!std::isfinite(loss)) return diverged(loss, s + 1, epoch);
     write_outputs();
     window_examples_ += n, examples_done_ += n;
     int64_t done = s + 1;
@@ -352,6 +344,18 @@ int TrainingRun::train() {
     }
   }
   return finish();
+}
+
+// A NaN or infinite loss: training stops with the last good checkpoint in place.
+int TrainingRun::diverged(float loss, int64_t step, int64_t epoch) {
+  progress_->finish();
+  std::fprintf(stderr,
+               "%s: the loss became %s at step %lld (epoch %lld); stopping. The last good "
+               "checkpoint, %s, is from step %lld.\n",
+               o_.program.c_str(), std::isnan(loss) ? "NaN" : "infinite",
+               static_cast<long long>(step), static_cast<long long>(epoch), o_.checkpoint.c_str(),
+               static_cast<long long>(last_saved_));
+  return 3;
 }
 
 // Logging, the epoch's evaluation and checkpoints after a successful step.

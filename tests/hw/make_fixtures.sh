@@ -7,7 +7,9 @@
 set -euo pipefail
 bin="$1"
 out="$2"
-for cfg in 8_slope 16_slope 16_fitted 32_slope 16_shiftadd 16_refined; do
+# The configurations: hw/configurations.txt (comments and blank lines skipped).
+configs=$(grep -v '^#' "$(dirname "$0")/../../hw/configurations.txt" | grep .)
+for cfg in $configs; do
   segments="${cfg%_*}"
   mode="${cfg#*_}"
   mkdir -p "$out/$cfg"

@@ -3,7 +3,8 @@
 //  - C simulation of the HLS kernel: every one of the 65,536 16-bit inputs, forward and
 //    backward with random gradients, equal to FixedTable bit for bit;
 //  - Verilator co-simulation of the RTL (fused and forward-only): the same inputs
-//    streamed one per cycle, one result per cycle, after exactly the expected latency.
+//    streamed one per cycle, results in order at one per cycle; the latency and II are
+//    measured and recorded for hw/report.py (tests/hw/cosim.h).
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -12,9 +13,9 @@
 #include "Vforward.h"
 #include "Vfused.h"
 #include "core/rng.h"
+#include "cosim.h"
 #include "dapa/table_io.h"
 #include "dapa_unit.h"
-#include "verilated.h"
 
 namespace dapa {
 namespace {
@@ -54,50 +55,31 @@ TEST(HlsCsim, EqualsTheGoldenModelOnEveryInput) {
   }
 }
 
-// Streams the stimulus through a model, one input per cycle, and checks every output
-// against the golden model and the cycle it appears on.
+// Streams every input through a model, one per cycle, checks each result against the
+// golden model, and records the measured latency and II for the cost report.
 template <class Model>
-void cosimulate(bool fused, int latency) {
+void cosimulate_unit(bool fused) {
   FixedTable f = golden();
   Stimulus s = all_inputs();
-  auto context = std::make_unique<VerilatedContext>();
-  auto m = std::make_unique<Model>(context.get());
-  m->clk = 0;
-  m->in_valid = 0;
-  m->eval();
-  size_t n = s.x.size(), received = 0;
-  for (size_t cycle = 0; cycle < n + latency + 2; ++cycle) {
-    bool feeding = cycle < n;
-    m->in_valid = feeding;
-    m->x = feeding ? s.x[cycle] : 0;
-    m->g = feeding ? s.g[cycle] : 0;
-    m->clk = 1;
-    m->eval();
-    m->clk = 0;
-    m->eval();
-    // After this edge, the input of cycle c - latency + 1 is out.
-    int64_t source = static_cast<int64_t>(cycle) - latency + 1;
-    bool expect_valid = source >= 0 && source < static_cast<int64_t>(n);
-    ASSERT_EQ(static_cast<bool>(m->out_valid), expect_valid) << "cycle " << cycle;
-    if (!expect_valid) continue;
-    int16_t x = s.x[source];
-    ASSERT_EQ(static_cast<int16_t>(m->y), f.forward(x)) << "x = " << x;
+  auto check = [&](size_t i, int16_t y, int16_t dx) {
+    ASSERT_EQ(y, f.forward(s.x[i])) << "x = " << s.x[i];
     if (fused) {
-      ASSERT_EQ(static_cast<int16_t>(m->dx), f.backward(x, s.g[source]))
-          << "x = " << x << ", g = " << s.g[source];
+      ASSERT_EQ(dx, f.backward(s.x[i], s.g[i])) << "x = " << s.x[i] << ", g = " << s.g[i];
     }
-    ++received;
-  }
-  EXPECT_EQ(received, n);  // one result per cycle, none lost
-  m->final();
+  };
+  hw::CosimResult r = hw::cosimulate<Model>(s.x, s.g, check);
+  ASSERT_EQ(r.results, static_cast<int64_t>(s.x.size()));  // none lost
+  EXPECT_EQ(r.ii, 1.0);                                    // one result per cycle
+  EXPECT_GT(r.latency, 0);
+  hw::record_cosim(std::string(DAPA_HW_CONFIG) + (fused ? "_fused" : "_forward"), r);
 }
 
 TEST(RtlCosim, FusedUnitIsBitExactAtOneResultPerCycle) {
-  cosimulate<Vfused>(true, DAPA_HW_LATENCY);
+  cosimulate_unit<Vfused>(true);
 }
 
-TEST(RtlCosim, ForwardOnlyUnitIsBitExact) {
-  cosimulate<Vforward>(false, 3);
+TEST(RtlCosim, ForwardOnlyUnitIsBitExactAtOneResultPerCycle) {
+  cosimulate_unit<Vforward>(false);
 }
 
 }  // namespace
