@@ -1,5 +1,6 @@
 // The registry of elementwise functions (core/functions.h): every double reference
-// against known values computed independently (mpmath, 30 digits), every float kernel
+// against values computed independently (PyTorch in float64 for every registered
+// function, tests/golden/ops.h5; mpmath to 30 digits for some), every float kernel
 // against its reference over a wide range, the one-pass value-and-derivative against
 // the value kernel, NaN propagation, names and errors.
 #include <gtest/gtest.h>
@@ -7,6 +8,7 @@
 #include <cmath>
 
 #include "core/functions.h"
+#include "core/h5.h"
 #include "core/kernels.h"
 #include "test_util.h"
 
@@ -46,11 +48,26 @@ TEST(Functions, ReferencesMatchKnownValues) {
     EXPECT_NEAR(f.reference_derivative(k.x), k.derivative, 1e-13 * (1 + std::abs(k.derivative)))
         << k.name << "' at " << k.x;
   }
-  // Every registered function has known values here.
+}
+
+// Every registered function against PyTorch in float64 (make_golden.py's /references:
+// 97 points on [-6, 6], derivatives by autograd). A function without them fails here:
+// its line in make_golden.py is missing.
+TEST(Functions, ReferencesMatchPyTorchInDoublePrecision) {
+  H5Store store(test::golden_path("ops.h5"), H5Store::Mode::Read);
   for (const ElementwiseFunction& f : elementwise_functions()) {
-    int n = 0;
-    for (const Known& k : kKnown) n += f.name == k.name;
-    EXPECT_GE(n, 2) << f.name << " has no known values in this test";
+    std::string g = "references/" + f.name;
+    ASSERT_TRUE(store.exists(g)) << "no PyTorch reference values for '" << f.name
+                                 << "': add it to tests/golden/make_golden.py and rerun it";
+    std::vector<double> x = store.read_doubles(g + "/x"), v = store.read_doubles(g + "/value"),
+                        d = store.read_doubles(g + "/derivative");
+    ASSERT_EQ(x.size(), 97u);
+    for (size_t i = 0; i < x.size(); ++i) {
+      EXPECT_NEAR(f.reference(x[i]), v[i], 1e-13 * (1 + std::abs(v[i])))
+          << f.name << " at " << x[i];
+      EXPECT_NEAR(f.reference_derivative(x[i]), d[i], 1e-12 * (1 + std::abs(d[i])))
+          << f.name << "' at " << x[i];
+    }
   }
 }
 

@@ -7,7 +7,10 @@ Run with Debian's python3-torch and python3-h5py (scripts/install-deps.sh --refe
 Every case computes in float64 (the fixture is then a near-exact reference for our
 float32 kernels) and stores float32 inputs, the output, a random upstream gradient
 `gy` and the gradient of every input (`g0`, `g1`, ...), under /ops/<case name>.
-The names match tests/autograd/op_cases.h one for one. /block holds one pre-norm
+The names match tests/autograd/op_cases.h one for one. /references/<function> holds, for
+every registered elementwise function, float64 values and derivatives at fixed points
+(torch in float64, derivatives by autograd): what the C++ double references are checked
+against. /block holds one pre-norm
 transformer block (timm naming) with its parameters, input, output and all gradients;
 /vit a whole tiny ViT (bench/pytorch/vit_ref.py) with logits, loss and all gradients.
 """
@@ -38,7 +41,8 @@ def attention(qkv, heads):
 
 
 # The registered elementwise functions (core/functions.h), by their registry names: one
-# case each, on a (4, 9) input. A function added to the registry adds a line here.
+# op case each, on a (4, 9) input, and float64 reference values. A function added to the
+# registry adds a line here.
 FUNCTIONS = {
     "gelu": F.gelu,
     "gelu-tanh": gelu_tanh,
@@ -98,6 +102,19 @@ def write_case(group, shapes, fn, gen):
     group["gy"] = gy.float().numpy()
     for i, x in enumerate(xs):
         group[f"g{i}"] = x.grad.float().numpy()
+
+
+def write_references(group):
+    """Each function and its derivative in float64 at 97 points on [-6, 6] (not at 0,
+    where ReLU has its kink)."""
+    for name, f in FUNCTIONS.items():
+        x = torch.linspace(-6, 6, 97, dtype=torch.float64)
+        x = (x + 1 / 64).requires_grad_(True)
+        y = f(x)
+        (dy,) = torch.autograd.grad(y.sum(), x)
+        group[f"{name}/x"] = x.detach().numpy()
+        group[f"{name}/value"] = y.detach().numpy()
+        group[f"{name}/derivative"] = dy.numpy()
 
 
 def block_forward(p, x, heads, eps=1e-6):
@@ -178,6 +195,7 @@ def main():
             write_case(f.create_group(f"ops/{name}"), shapes, fn, gen)
         write_block(f.create_group("block"), gen)
         write_vit(f.create_group("vit"), gen)
+        write_references(f.create_group("references"))
     print(f"wrote {args.out}: {len(CASES)} op cases, one transformer block, one tiny ViT")
 
 
