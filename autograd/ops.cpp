@@ -133,13 +133,21 @@ Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps) {
                 });
 }
 
-Var attention(const Var& qkv, int64_t heads) {
+Var attention(const Var& qkv, int64_t heads, bool causal) {
   Tensor qv = qkv.value();
-  AttentionResult r = dapa::attention(qv, heads);
+  AttentionResult r = dapa::attention(qv, heads, causal);
   Tensor probs = r.probs;
   return record("attention", r.out, {qkv},
                 [qv, probs, heads](const Tensor& gy, const Needs&) -> Grads {
                   return {attention_backward(gy, qv, probs, heads)};
+                });
+}
+
+Var embedding(const Var& table, const Labels& ids, const Shape& ids_shape) {
+  int64_t rows = table.shape().empty() ? 0 : table.shape()[0];
+  return record("embedding", dapa::embedding(table.value(), ids, ids_shape), {table},
+                [ids, rows](const Tensor& gy, const Needs&) -> Grads {
+                  return {embedding_backward(gy, ids, rows)};  // scatter-add into the rows used
                 });
 }
 

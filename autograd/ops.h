@@ -57,8 +57,11 @@ Var mean(const Var& x, int axis, bool keepdim = false);
 // Transformer pieces.
 Var softmax(const Var& x);  // last axis
 Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps = 1e-5f);
-// Multi-head self-attention on a fused projection qkv (B, T, 3C) -> (B, T, C).
-Var attention(const Var& qkv, int64_t heads);
+// Multi-head self-attention on a fused projection qkv (B, T, 3C) -> (B, T, C); causal:
+// position t attends to 0..t only.
+Var attention(const Var& qkv, int64_t heads, bool causal = false);
+// Rows of table (rows, C) by ids (values in [0, rows), shape ids_shape) -> (..., C).
+Var embedding(const Var& table, const Labels& ids, const Shape& ids_shape);
 // y = f(x) elementwise; saves x, and backward is gy * f'(x).
 Var apply(Pointwise& f, const Var& x);
 Var apply(const ElementwiseFunction& f, const Var& x);  // a registered function

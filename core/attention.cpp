@@ -1,6 +1,7 @@
 // Fused multi-head self-attention on a qkv projection; see kernels.h. Each (batch,
 // head) pair is independent: threads split them, and every product is a strided sgemm
 // straight on the qkv buffer (row stride 3C), so no head is ever permuted or copied.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -28,7 +29,7 @@ Dims attention_dims(const Tensor& qkv, int64_t heads, const char* op) {
 
 }  // namespace
 
-AttentionResult attention(const Tensor& qkv_in, int64_t heads) {
+AttentionResult attention(const Tensor& qkv_in, int64_t heads, bool causal) {
   Dims d = attention_dims(qkv_in, heads, "attention");
   Tensor qkv = qkv_in.contiguous();
   AttentionResult r{Tensor::empty({d.B, d.T, d.C}), Tensor::empty({d.B, d.H, d.T, d.T})};
@@ -44,7 +45,13 @@ AttentionResult attention(const Tensor& qkv_in, int64_t heads) {
       const float* v = q + 2 * d.C;
       float* p = probs + i * d.T * d.T;  // p: (T, T)
       sgemm(false, true, d.T, d.T, d.D, scale, q, ld, k, ld, 0.0f, p, d.T);
-      for (int64_t r = 0; r < d.T; ++r) softmax_row(p + r * d.T, p + r * d.T, d.T);
+      // Causal: row r attends to positions 0..r only; the rest of its probabilities are 0,
+      // which also zeroes their gradients in backward (dS = P * (...)).
+      for (int64_t r = 0; r < d.T; ++r) {
+        int64_t n = causal ? r + 1 : d.T;
+        softmax_row(p + r * d.T, p + r * d.T, n);
+        std::fill(p + r * d.T + n, p + (r + 1) * d.T, 0.0f);
+      }
       sgemm(false, false, d.T, d.D, d.T, 1.0f, p, d.T, v, ld, 0.0f, out + b * d.T * d.C + h * d.D,
             d.C);  // out head h: (T, D), row stride C
     }

@@ -63,9 +63,18 @@ struct AttentionResult {
   Tensor out;    // (B, T, C)
   Tensor probs;  // (B, heads, T, T), saved for backward
 };
-AttentionResult attention(const Tensor& qkv, int64_t heads);
+// causal: position t attends to positions 0..t only (a language model's mask; the
+// masked probabilities are stored as 0, so backward needs no flag).
+AttentionResult attention(const Tensor& qkv, int64_t heads, bool causal = false);
 Tensor attention_backward(const Tensor& gout, const Tensor& qkv, const Tensor& probs,
                           int64_t heads);  // -> (B, T, 3C)
+
+// Rows of a table by index: out (..., C) = table[ids] for ids of any shape with values in
+// [0, rows); embedding_backward scatter-adds gout into a (rows, C) gradient (in index
+// order, so repeated ids sum the same way on any thread count). Throws ShapeError for an
+// id out of range.
+Tensor embedding(const Tensor& table, const Labels& ids, const Shape& ids_shape);
+Tensor embedding_backward(const Tensor& gout, const Labels& ids, int64_t rows);
 
 // ---- layout (layout.cpp) ----
 Tensor concat(const std::vector<Tensor>& xs, int axis);

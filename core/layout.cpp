@@ -80,3 +80,45 @@ std::vector<int> inverse_permutation(const std::vector<int>& dims) {
 }
 
 }  // namespace dapa
+
+namespace dapa {
+
+// ---- embedding: a gather of rows, and its scatter-add ----
+Tensor embedding(const Tensor& table_in, const Labels& ids, const Shape& ids_shape) {
+  if (table_in.ndim() != 2)
+    shape_error("embedding", "table must be (rows, C), got " + shape_str(table_in.shape()));
+  if (shape_numel(ids_shape) != static_cast<int64_t>(ids.size()))
+    shape_error("embedding",
+                std::to_string(ids.size()) + " ids for an id shape of " + shape_str(ids_shape));
+  Tensor table = table_in.contiguous();
+  const int64_t rows = table.shape()[0], C = table.shape()[1];
+  for (int32_t id : ids)
+    if (id < 0 || id >= rows)
+      shape_error("embedding",
+                  "id " + std::to_string(id) + " outside [0, " + std::to_string(rows) + ")");
+  Shape out_shape = ids_shape;
+  out_shape.push_back(C);
+  Tensor out = Tensor::empty(out_shape);  // out: (..., C)
+  const float* src = table.data();
+  float* dst = out.data();
+  for (size_t i = 0; i < ids.size(); ++i)
+    std::memcpy(dst + i * C, src + static_cast<int64_t>(ids[i]) * C, C * sizeof(float));
+  return out;
+}
+
+Tensor embedding_backward(const Tensor& gout_in, const Labels& ids, int64_t rows) {
+  const int64_t n = static_cast<int64_t>(ids.size());
+  if (gout_in.ndim() < 1 || n == 0 || gout_in.numel() % n != 0)
+    shape_error("embedding_backward",
+                "gradient " + shape_str(gout_in.shape()) + " for " + std::to_string(n) + " ids");
+  Tensor gout = gout_in.contiguous();
+  const int64_t C = gout.numel() / n;
+  Tensor g = Tensor::zeros({rows, C});  // g: (rows, C)
+  // In index order, so that repeated ids sum the same way every time.
+  for (int64_t i = 0; i < n; ++i)
+    ArrayMap(g.data() + static_cast<int64_t>(ids[i]) * C, C) +=
+        ConstArrayMap(gout.data() + i * C, C);
+  return g;
+}
+
+}  // namespace dapa

@@ -202,6 +202,20 @@ inline std::vector<OpCase> op_cases() {
          return std::vector<Shape>{{batch, dim(r, 1, 6), 3 * 2 * dim(r, 1, 3)}};
        },
        [](V x, L) { return attention(x[0], 2); }},
+      {"attention_causal",
+       [](Rng& r) {
+         int64_t batch = r.randint(2) ? 3 : 1;
+         return std::vector<Shape>{{batch, dim(r, 2, 6), 3 * 2 * dim(r, 1, 3)}};
+       },
+       [](V x, L) { return attention(x[0], 2, true); }},
+      {"embedding",
+       [](Rng& r) {
+         return std::vector<Shape>{{7, dim(r)}};
+       },
+       // Ids (2, 5) with repeats (3 three times), so the backward must sum them.
+       [](V x, L) {
+         return embedding(x[0], {3, 0, 6, 3, 1, 3, 5, 2, 0, 4}, {2, 5});
+       }},
       {"activation_linear",
        [](Rng& r) {
          int64_t h = dim(r), o = dim(r);

@@ -256,3 +256,43 @@ TEST(Layout, ConcatSplitPermute) {
 
 }  // namespace
 }  // namespace dapa
+
+namespace dapa {
+namespace {
+
+TEST(Embedding, GathersRowsAndRejectsBadIds) {
+  Tensor table = Tensor::from({0, 1, 10, 11, 20, 21}, {3, 2});
+  Tensor out = embedding(table, {2, 0, 2}, {3});
+  EXPECT_EQ(out.shape(), (Shape{3, 2}));
+  EXPECT_EQ(out.to_vector(), (std::vector<float>{20, 21, 0, 1, 20, 21}));
+  // Repeated ids sum their gradients.
+  Tensor g = embedding_backward(Tensor::ones({3, 2}), {2, 0, 2}, 3);
+  EXPECT_EQ(g.to_vector(), (std::vector<float>{1, 1, 0, 0, 2, 2}));
+  EXPECT_THROW(embedding(table, {3}, {1}), ShapeError);
+  EXPECT_THROW(embedding(table, {-1}, {1}), ShapeError);
+  EXPECT_THROW(embedding(table, {0, 1}, {3}), ShapeError);
+  EXPECT_THROW(embedding(Tensor::zeros({6}), {0}, {1}), ShapeError);
+}
+
+TEST(Attention, CausalRowsAttendOnlyToThePast) {
+  Tensor qkv = randn({2, 5, 3 * 4}, 11);
+  Tensor probs = attention(qkv, 2, true).probs;  // (B, H, T, T)
+  for (int64_t bh = 0; bh < 4; ++bh)
+    for (int64_t r = 0; r < 5; ++r) {
+      const float* row = probs.data() + (bh * 5 + r) * 5;
+      float sum = 0;
+      for (int64_t c = 0; c < 5; ++c) {
+        if (c > r) {
+          EXPECT_EQ(row[c], 0.0f) << "row " << r << " attends to " << c;
+        }
+        sum += row[c];
+      }
+      EXPECT_NEAR(sum, 1.0f, 1e-6);
+    }
+  // The first position sees only itself: its output is its own value vector.
+  Tensor out = attention(qkv, 2, true).out;
+  for (int64_t c = 0; c < 4; ++c) EXPECT_FLOAT_EQ(out.at({0, 0, c}), qkv.at({0, 0, 8 + c}));
+}
+
+}  // namespace
+}  // namespace dapa

@@ -30,13 +30,16 @@ def gelu_tanh(x):
     return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
 
 
-def attention(qkv, heads):
+def attention(qkv, heads, causal=False):
     """Multi-head self-attention on a fused projection (B, T, 3C) -> (B, T, C)."""
     B, T, C3 = qkv.shape
     C = C3 // 3
     D = C // heads
     q, k, v = qkv.reshape(B, T, 3, heads, D).permute(2, 0, 3, 1, 4)
-    att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(D), -1)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(D)
+    if causal:
+        scores = scores.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+    att = torch.softmax(scores, -1)
     return (att @ v).transpose(1, 2).reshape(B, T, C)
 
 
@@ -73,6 +76,9 @@ CASES = {
     "layer_norm": ([(3, 4, 8), (8,), (8,)],
                    lambda x, l: F.layer_norm(x[0], (8,), x[1], x[2], 1e-5)),
     "attention": ([(3, 5, 12)], lambda x, l: attention(x[0], 2)),  # batch 3, 2 heads
+    "attention_causal": ([(3, 5, 12)], lambda x, l: attention(x[0], 2, causal=True)),
+    "embedding": ([(7, 4)], lambda x, l: F.embedding(
+        torch.tensor([[3, 0, 6, 3, 1], [3, 5, 2, 0, 4]]), x[0])),
     "activation_linear": ([(2, 3, 6), (4, 6), (4,)], lambda x, l: F.linear(F.gelu(x[0]), x[1], x[2])),
     "cross_entropy": ([(6, 10)], lambda x, l: F.cross_entropy(x[0], l)),
     "reshape": ([(2, 3, 4)], lambda x, l: x[0].reshape(6, 4)),
