@@ -4,6 +4,8 @@
 #   scripts/install-deps.sh              build + test + training data
 #   scripts/install-deps.sh --reference  also PyTorch and h5py (golden fixtures, side-by-side comparisons)
 #   scripts/install-deps.sh --arm        also the ARM cross compilers and mmdebstrap
+#   scripts/install-deps.sh --npm        also npm, when no npm command exists (a Node.js
+#                                        build may bundle its own, which Debian's conflicts with)
 set -euo pipefail
 
 packages=(
@@ -29,12 +31,13 @@ for arg in "$@"; do
   case "$arg" in
     --reference) packages+=(python3-torch python3-h5py python3-numpy) ;;
     --arm) packages+=(crossbuild-essential-armhf crossbuild-essential-arm64 mmdebstrap) ;;
+    --npm) command -v npm >/dev/null || packages+=(npm) ;;
     -h | --help)
-      sed -n '2,6p' "$0"
+      sed -n '2,8p' "$0"
       exit 0
       ;;
     *)
-      echo "install-deps.sh: unknown option '$arg' (expected --reference or --arm)" >&2
+      echo "install-deps.sh: unknown option '$arg' (expected --reference, --arm or --npm)" >&2
       exit 2
       ;;
   esac
