@@ -26,9 +26,10 @@ int max_threads();
 // thread with one core busy). The governor watches the process's CPU share of each step
 // (CPU time / (wall time x threads); OpenMP's spinning threads keep it near 1 on a quiet
 // machine) and, when it drops, times a step with one thread against N and keeps the
-// faster; on one thread it times N again at growing intervals, to return when the load
-// is gone. Results do not depend on the thread count (every kernel partitions by shape
-// alone), so switching changes no bits: a run stays reproducible.
+// faster; on one thread it times N again at growing intervals, but only once the other
+// CPUs show idle time again (/proc/stat), to return when the load is gone. Results do not depend on
+// the thread count (every kernel partitions by shape alone), so switching changes no bits: a run
+// stays reproducible.
 class ThreadGovernor {
  public:
   explicit ThreadGovernor(int threads);  // the most threads to use
@@ -43,7 +44,8 @@ class ThreadGovernor {
   int64_t steps_ = 0, next_probe_ = 0, interval_ = 0;
   int switches_ = 0;
   double chosen_seconds_ = 0;  // running mean of the chosen count's step time
-  double wall_start_ = 0, cpu_start_ = 0;
+  double wall_start_ = 0, cpu_start_ = 0, idle_start_ = -1;
+  double idle_cores_ = 0;  // running mean of the idle CPUs (cores) during a step
 };
 
 template <class F>

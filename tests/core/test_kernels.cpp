@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -114,17 +115,21 @@ TEST(Gemm, SameBitsForAnyThreadCountAtTheVitShapes) {
 
 // Steps that sleep: the CPU share is ~0, as for a descheduled thread, so the governor
 // probes; the step time at each thread count decides.
-int steps_on_one_thread(int64_t ms_with_one, int64_t ms_with_two, int* switches) {
+// `twos_after_switch`: steps run on two threads after the first switch to one.
+int steps_on_one_thread(int64_t ms_with_one, int64_t ms_with_two, int* switches,
+                        int* twos_after_switch = nullptr) {
   ThreadGovernor governor(2);
-  int ones = 0;
+  int ones = 0, twos_after = 0;
   for (int s = 0; s < 40; ++s) {
     governor.begin_step();
     ones += governor.threads() == 1;
+    twos_after += governor.switches() > 0 && governor.threads() == 2;
     std::this_thread::sleep_for(
         std::chrono::milliseconds(governor.threads() == 1 ? ms_with_one : ms_with_two));
     governor.end_step();
   }
   *switches = governor.switches();
+  if (twos_after_switch) *twos_after_switch = twos_after;
   return ones;
 }
 
@@ -138,6 +143,28 @@ TEST(ThreadGovernor, RunsOneThreadOnlyWhileThatIsClearlyFaster) {
   EXPECT_LE(steps_on_one_thread(3, 1, &switches), 4);
   EXPECT_EQ(switches, 0);
   set_num_threads(before);
+}
+
+// With every CPU busy (a spinning thread on each), once on one thread the governor does
+// not time two threads again: /proc/stat shows no idle CPU for them, and a probe would
+// cost a stalled step for nothing.
+TEST(ThreadGovernor, DoesNotProbeTwoThreadsWhileTheCpusAreBusy) {
+  if (max_threads() < 2) GTEST_SKIP() << "needs two CPUs";
+  int before = num_threads(), switches = 0, twos_after = 0;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> spinners;
+  for (int i = 0; i < max_threads(); ++i)
+    spinners.emplace_back([&stop] {
+      while (!stop.load(std::memory_order_relaxed)) {
+      }
+    });
+  int ones = steps_on_one_thread(1, 3, &switches, &twos_after);
+  stop = true;
+  for (std::thread& t : spinners) t.join();
+  set_num_threads(before);
+  EXPECT_EQ(switches, 1);
+  EXPECT_GE(ones, 35);
+  EXPECT_EQ(twos_after, 0) << "probed two threads on busy CPUs";
 }
 
 TEST(Gemm, ShapeErrorsNameBothShapes) {
