@@ -432,6 +432,11 @@ void H5Store::write_labels(const std::string& name, const Labels& labels) {
                 {static_cast<int64_t>(labels.size())});
 }
 
+void H5Store::write_u16(const std::string& name, const std::vector<uint16_t>& values) {
+  write_dataset(name, H5::PredType::STD_U16LE, H5::PredType::NATIVE_UINT16, values.data(),
+                {static_cast<int64_t>(values.size())});
+}
+
 void H5Store::write_bytes(const std::string& name, const std::vector<uint8_t>& data,
                           const Shape& shape) {
   if (static_cast<int64_t>(data.size()) != shape_numel(shape))

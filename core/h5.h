@@ -68,6 +68,7 @@ class H5Store {
   void write_doubles(const std::string& name, const std::vector<double>& values);  // 1-D float64
   std::vector<double> read_doubles(const std::string& name) const;
   void write_labels(const std::string& name, const Labels& labels);
+  void write_u16(const std::string& name, const std::vector<uint16_t>& values);  // 1-D uint16
   void write_bytes(const std::string& name, const std::vector<uint8_t>& data, const Shape& shape);
 
   // Attributes on the root group or any object.

@@ -4,6 +4,7 @@
 # Any crash, sanitizer report, leak, timeout or allocation above the limit fails the run;
 # libFuzzer leaves the input that did it in build-fuzz/findings/.
 #   scripts/fuzz.sh [SECONDS] [NAME...]      NAME: idx dataset checkpoint table_h5 table_json
+#                                            text (default: every fuzz_* harness built)
 #   scripts/fuzz.sh --make-seeds             rewrite tests/fuzz/corpus from the writers
 # FUZZ_SEED=N fixes libFuzzer's seed (CI: the same inputs every run, so a red CI means a
 # regression, not luck); unset, every run explores anew.
@@ -15,7 +16,6 @@ if [[ "${1:-}" =~ ^[0-9]+$ ]]; then seconds="$1"; shift; fi
 make_seeds=0
 if [ "${1:-}" = "--make-seeds" ]; then make_seeds=1; shift; fi
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(idx dataset checkpoint table_h5 table_json)
 
 "$root/scripts/install-deps.sh"
 CC=clang CXX=clang++ BUILD_TYPE=RelWithDebInfo TARGET=fuzzers "$root/scripts/build.sh" "$build" \
@@ -29,6 +29,13 @@ if [ "$make_seeds" = 1 ]; then
   exit 0
 fi
 
+# Every harness the build made (tests/fuzz/CMakeLists.txt lists them), unless named.
+if [ ${#names[@]} -eq 0 ]; then
+  for f in "$build"/bin/fuzz_*; do
+    name="${f##*/fuzz_}"
+    [ "$name" = make_seeds ] || names+=("$name")
+  done
+fi
 mkdir -p "$build/findings"
 status=0
 for name in "${names[@]}"; do

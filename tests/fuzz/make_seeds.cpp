@@ -3,6 +3,7 @@
 //   fuzz_make_seeds tests/fuzz/corpus
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "core/h5.h"
@@ -11,6 +12,7 @@
 #include "dapa/fixed_point.h"
 #include "dapa/table_io.h"
 #include "data/dataset.h"
+#include "data/text.h"
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
 #include "nn/vit.h"
@@ -57,7 +59,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   fs::path root = argv[1];
-  for (const char* d : {"idx", "dataset", "checkpoint", "table_h5", "table_json"})
+  for (const char* d : {"idx", "dataset", "checkpoint", "table_h5", "table_json", "text"})
     fs::create_directories(root / d);
   write_idx((root / "idx/images.idx").string(), images(3, 4, 4));
   write_idx((root / "idx/images.idx.gz").string(), images(3, 4, 4));
@@ -78,6 +80,12 @@ int main(int argc, char** argv) {
                   [&](H5Store& h5) { write_tables(h5, "dapa", sites); });
   save_tables((root / "table_h5/tables.h5").string(), sites);
   save_tables((root / "table_json/tables.json").string(), sites);
+  std::vector<TextDocument> docs;
+  for (int i = 1; i <= 10; ++i)
+    docs.push_back({"d" + std::to_string(i), "text " + std::to_string(i)});
+  prepare_text(docs, "seed", (root / "text/tokens.h5").string());
+  std::ofstream((root / "text/brown.txt").string())
+      << "\n\n\tThe/at jury/nn said/vbd ``/`` no/at ''/'' ,/, (/( so/rb )/) ./.\n";
   std::printf("fuzz_make_seeds: wrote the corpora under %s\n", root.c_str());
   return 0;
 }

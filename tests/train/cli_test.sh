@@ -10,7 +10,7 @@
 #    PyTorch names; DAPA tables of any registered function.
 # Usage: cli_test.sh BIN_DIR WORK_DIR SECTION   (setup first; Fashion-MNIST from Debian's
 #        dataset-fashion-mnist)     cli_test.sh --list   (the sections after setup)
-sections=(data flags outputs resume dapa fixed dapa_fit silu kill nan)
+sections=(data text flags outputs resume dapa fixed dapa_fit silu kill nan)
 if [ "${1:-}" = --list ]; then
   echo "${sections[*]}"
   exit 0
@@ -63,6 +63,28 @@ section_data() {
     --out guarded/data-copy.h5
   expect_error "labels out of range" "outside the class range" "$bin/prepare_data" --fashion-mnist \
     --classes 5 --out guarded/data-copy.h5
+}
+
+# prepare_text on UTF-8 files and on bad ones
+section_text() {
+  # Its own guarded file: the shared guarded/ is read by the sections running beside it.
+  local guard_dir=text_out
+  mkdir -p corpus text_out
+  for i in $(seq -w 1 20); do printf 'document %s\nline two\n' "$i" >"corpus/doc$i.txt"; done
+  "$bin/prepare_text" --text corpus --out text_out/text.h5 >/dev/null || bad "prepare_text"
+  h5dump -a /val/documents text_out/text.h5 | grep -q '(0): 2$' && ok ||
+    bad "prepare_text: doc09 and doc19 should make the validation split"
+  printf 'caf\xe9\n' >latin1.txt
+  expect_error "text not UTF-8" "latin1.txt: is not UTF-8 text" "$bin/prepare_text" \
+    --text latin1.txt --out text_out/text.h5
+  : >empty.txt
+  expect_error "empty text" "empty.txt: is empty" "$bin/prepare_text" --text empty.txt \
+    --out text_out/text.h5
+  expect_error "too few documents" "split would be empty" "$bin/prepare_text" \
+    --text corpus/doc01.txt --out text_out/text.h5
+  expect_error "no input" "give --brown DIR or --text" "$bin/prepare_text" --out text_out/text.h5
+  expect_error "not a brown package" "no Brown corpus files" "$bin/prepare_text" --brown corpus \
+    --out text_out/text.h5
 }
 
 # train_vit: flags and files

@@ -15,15 +15,15 @@ bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 
 # check_failure NAME RC SUBSTRING COMMAND...: the command exits with RC ("any": any code
 # from 1 to 127, never a signal), prints exactly one stderr line containing SUBSTRING,
-# and the files in guarded/ stay unchanged.
+# and the files in $guard_dir (default guarded/) stay unchanged.
 check_failure() {
   local name="$1" want_rc="$2" want="$3"
   shift 3
   local before after rc lines
-  before="$(md5sum guarded/* 2>/dev/null)"
+  before="$(md5sum "${guard_dir:-guarded}"/* 2>/dev/null)"
   "$@" >out.txt 2>err.txt
   rc=$?
-  after="$(md5sum guarded/* 2>/dev/null)"
+  after="$(md5sum "${guard_dir:-guarded}"/* 2>/dev/null)"
   lines=$(wc -l <err.txt)
   if [ "$rc" -eq 0 ] || [ "$rc" -ge 128 ] || { [ "$want_rc" != any ] && [ "$rc" -ne "$want_rc" ]; }; then
     bad "$name: exit code $rc, expected $want_rc"; cat err.txt
