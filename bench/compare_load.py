@@ -15,6 +15,7 @@ Needs build/bin/train_vit and, for the PyTorch columns, python3-torch
 import argparse
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -32,19 +33,31 @@ def cpu_model():
 
 
 def start_load(kind):
-    """Busy loops for the load kind; returns the processes (a bounded busy loop each, in
-    case this script dies: they stop by themselves after an hour)."""
+    """Busy loops for the load kind; returns the processes, each the leader of its own
+    process group (stop_load kills the whole group: killing `timeout` alone leaves its
+    shell spinning, which once made every later load one loop heavier). Each loop also
+    stops by itself after an hour, in case this script dies."""
     loop = ["timeout", "3600", "sh", "-c", "while :; do :; done"]
+    spawn = lambda cmd: subprocess.Popen(cmd, start_new_session=True)
     ncpu = os.cpu_count() or 1
     if kind == "none":
         return []
     if kind == "pinned":
-        return [subprocess.Popen(["taskset", "-c", "0"] + loop)]
+        return [spawn(["taskset", "-c", "0"] + loop)]
     if kind == "one":
-        return [subprocess.Popen(loop)]
+        return [spawn(loop)]
     if kind == "all":
-        return [subprocess.Popen(loop) for _ in range(ncpu)]
+        return [spawn(loop) for _ in range(ncpu)]
     raise SystemExit(f"compare_load.py: unknown load '{kind}' (expected none, pinned, one, all)")
+
+
+def stop_load(procs):
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait()
 
 
 def main():
@@ -82,8 +95,7 @@ def main():
                 for name, cmd in variants.items():
                     speeds[name].append(run_json(cmd)["images_per_s"])
         finally:
-            for p in procs:
-                p.kill()
+            stop_load(procs)
         med = {k: statistics.median(v) for k, v in speeds.items()}
         best_torch = max((v for k, v in med.items() if k.startswith("torch")), default=0)
         vs_torch = f"{med[f'ours {n}'] / best_torch:.2f}x" if best_torch else "-"
