@@ -18,26 +18,21 @@ namespace {
 
 TEST(FunctionGolden, OutputsAreBitIdenticalToTheCommittedFile) {
   // x: every multiple of 2^-9 in [-16, 16] (GELU's left end reaches the denormal range),
-  // then odd sizes so every vector width leaves a tail. Gradients from an integer LCG.
-  std::vector<float> xs, gs;
-  uint32_t state = 7;
-  for (int i = -16 * 512; i <= 16 * 512; ++i) {
-    xs.push_back(std::ldexp(static_cast<float>(i), -9));
-    state = state * 1664525u + 1013904223u;
-    gs.push_back(static_cast<float>(static_cast<int32_t>(state >> 8) - (1 << 23)) / (1 << 22));
-  }
+  // then odd sizes so every vector width leaves a tail.
+  std::vector<float> xs;
+  for (int i = -16 * 512; i <= 16 * 512; ++i) xs.push_back(std::ldexp(static_cast<float>(i), -9));
   test::GoldenDigest digest;
   for (const ElementwiseFunction& f : elementwise_functions()) {
     if (!f.portable_bits) continue;
     for (int64_t n : {static_cast<int64_t>(xs.size()), int64_t{1}, int64_t{15}, int64_t{37}}) {
       Tensor x = Tensor::from(std::vector<float>(xs.end() - n, xs.end()), {n});
-      Tensor g = Tensor::from(std::vector<float>(gs.end() - n, gs.end()), {n});
+      // The registry's two kernels. Not the backward's product by the upstream gradient:
+      // that is Eigen's multiply, whose NEON form on armhf flushes denormal products to
+      // zero where x86 keeps them (GELU's left tail makes such products).
       Tensor y = apply(f, x);
       ValueAndDerivative vd = apply_with_derivative(f, x);
-      Tensor gx = mul(g, vd.derivative);  // what backward computes
-      for (const Tensor* t : {&y, &gx, &vd.value, &vd.derivative}) digest.put(t->data(), 4 * n);
-      digest.section(f.name + ", " + f.name +
-                     "_backward, value and derivative, n = " + std::to_string(n));
+      for (const Tensor* t : {&y, &vd.value, &vd.derivative}) digest.put(t->data(), 4 * n);
+      digest.section(f.name + ": value, value and derivative, n = " + std::to_string(n));
     }
   }
   test::expect_golden_digest(digest, "function_outputs.txt");

@@ -72,8 +72,9 @@ TEST(Functions, ReferencesMatchPyTorchInDoublePrecision) {
 }
 
 // The float kernels against the double references on [-20, 8] in steps of 0.01 (GELU's
-// and exp's left tails underflow there): relative error 5e-6, plus 5e-6 absolute where
-// a derivative's terms cancel (GELU's near x = -0.75) or a tanh saturates early.
+// and exp's left tails underflow there): relative error 5e-6, plus 1e-5 absolute where
+// a derivative's terms cancel (GELU's near x = -0.75) or a tanh saturates early (Eigen's
+// NEON tanh on armhf leaves 0.5 x (1 + tanh) at -5.4e-6 for x = -20).
 TEST(Functions, KernelsMatchTheirReferences) {
   std::vector<float> xs;
   for (float x = -20.0f; x <= 8.0f; x += 0.01f) xs.push_back(x);
@@ -85,8 +86,8 @@ TEST(Functions, KernelsMatchTheirReferences) {
     std::vector<float> d = vd.derivative.to_vector();
     for (size_t i = 0; i < xs.size(); ++i) {
       double v = f.reference(xs[i]), dv = f.reference_derivative(xs[i]);
-      ASSERT_NEAR(y[i], v, 5e-6 * std::abs(v) + 3e-6) << f.name << " at " << xs[i];
-      ASSERT_NEAR(d[i], dv, 5e-6 * std::abs(dv) + 5e-6) << f.name << "' at " << xs[i];
+      ASSERT_NEAR(y[i], v, 5e-6 * std::abs(v) + 1e-5) << f.name << " at " << xs[i];
+      ASSERT_NEAR(d[i], dv, 5e-6 * std::abs(dv) + 1e-5) << f.name << "' at " << xs[i];
     }
   }
 }
