@@ -38,18 +38,30 @@ double gelu_ref_derivative(double x) {
   return 0.5 * (1.0 + std::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * std::exp(-0.5 * x * x);
 }
 
-// ---- gelu-tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), exact derivative ----
-// Through Eigen's vectorised tanh.
-void gelu_tanh_value(const float* x, float* y, int64_t n) {
-  ConstArrayMap in(x, n);
-  ArrayMap(y, n) = 0.5f * in * (1.0f + (kSqrt2OverPiF * (in + kGeluCubicF * in.cube())).tanh());
+// ---- gelu-tanh: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), exact derivative ----
+// 0.5 (1 + tanh(u)) is the logistic sigmoid of 2u, computed from exp(-|2u|) <= 1 (no
+// cancellation in 1 + tanh near saturation, where a tanh's last bits would be amplified
+// by the derivative's x^3 factor): plain arithmetic, the same bits on every CPU.
+inline float logistic(float z) {
+  float e = fast_exp(-std::fabs(z));
+  float inv = 1.0f / (1.0f + e);
+  return z >= 0.0f ? inv : e * inv;
 }
-void gelu_tanh_both(const float* x, float* y, float* d, int64_t n) {
-  ConstArrayMap in(x, n);
-  Eigen::ArrayXf t = (kSqrt2OverPiF * (in + kGeluCubicF * in.cube())).tanh();
-  ArrayMap(y, n) = 0.5f * in * (1.0f + t);
-  ArrayMap(d, n) = 0.5f * (1.0f + t) + 0.5f * in * (1.0f - t.square()) * kSqrt2OverPiF *
-                                           (1.0f + 3.0f * kGeluCubicF * in.square());
+DAPA_VECTOR_CLONES void gelu_tanh_value(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    float x2 = x[i] * x[i];  // as in gelu_tanh_both: the same bits
+    float u = kSqrt2OverPiF * (x[i] + kGeluCubicF * x2 * x[i]);
+    y[i] = x[i] * logistic(2.0f * u);
+  }
+}
+DAPA_VECTOR_CLONES void gelu_tanh_both(const float* x, float* y, float* d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    float x2 = x[i] * x[i];
+    float u = kSqrt2OverPiF * (x[i] + kGeluCubicF * x2 * x[i]);
+    float s = logistic(2.0f * u);  // 0.5 (1 + tanh(u)); d/du = 2 s (1 - s)
+    y[i] = x[i] * s;
+    d[i] = s + x[i] * 2.0f * s * (1.0f - s) * kSqrt2OverPiF * (1.0f + 3.0f * kGeluCubicF * x2);
+  }
 }
 double gelu_tanh_ref(double x) {
   return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + kGeluCubic * x * x * x)));
@@ -78,18 +90,12 @@ double relu_ref_derivative(double x) {
 }
 
 // ---- silu (swish): x s(x) with s the logistic sigmoid; derivative s (1 + x (1 - s)) ----
-// s from e = exp(-|x|) <= 1, so nothing overflows: 1 / (1 + e) for x >= 0, e / (1 + e) below.
-inline float sigmoid(float x) {
-  float e = fast_exp(-std::fabs(x));
-  float inv = 1.0f / (1.0f + e);
-  return x >= 0.0f ? inv : e * inv;
-}
 DAPA_VECTOR_CLONES void silu_value(const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * sigmoid(x[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * logistic(x[i]);
 }
 DAPA_VECTOR_CLONES void silu_both(const float* x, float* y, float* d, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
-    float s = sigmoid(x[i]);
+    float s = logistic(x[i]);
     y[i] = x[i] * s;
     d[i] = s * (1.0f + x[i] * (1.0f - s));
   }
@@ -124,7 +130,7 @@ const std::vector<ElementwiseFunction>& elementwise_functions() {
        gelu_tanh_ref,
        gelu_tanh_ref_derivative,
        {},
-       false,
+       true,
        kZero,
        kIdentity},
       {"relu", relu_value, relu_both, relu_ref, relu_ref_derivative, {0.0}, true, kZero, kIdentity},

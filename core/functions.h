@@ -31,7 +31,8 @@ struct ElementwiseFunction {
   double (*reference_derivative)(double x);
   std::vector<double> kinks;  // where the derivative jumps (ReLU: 0)
   // The kernels give the same bits on every CPU (plain arithmetic without contraction,
-  // tests/golden/function_outputs.txt); Eigen's vectorised tanh promises no such thing.
+  // tests/golden/function_outputs.txt). A kernel built on, say, Eigen's vectorised tanh
+  // would not: its NEON form rounds differently.
   bool portable_bits;
   // The line the function approaches far out on each side (GELU: 0 left, x right); PWL
   // tables use it beyond their range. None (exp on the right): tables stay flat there.
