@@ -361,9 +361,10 @@ int TrainingRun::diverged(float loss, int64_t step, int64_t epoch) {
 // Logging, the epoch's evaluation and checkpoints after a successful step.
 void TrainingRun::after_step(int64_t done, int64_t epoch, float loss, double lr) {
   double ips = window_seconds_ > 0 ? window_examples_ / window_seconds_ : 0.0;
-  progress_->update(done, epoch, loss, lr, ips, elapsed(), done - start_);
+  const double seconds = elapsed();  // one reading for the progress line and both rows
+  progress_->update(done, epoch, loss, lr, ips, seconds, done - start_);
   if (done % o_.log_every == 0 || done == total_ || done % bpe_ == 0) {
-    metrics_->train(done, epoch, loss, lr, ips, elapsed());
+    metrics_->train(done, epoch, loss, lr, ips, seconds);
     window_seconds_ = 0;
     window_examples_ = 0;
   }
@@ -373,7 +374,7 @@ void TrainingRun::after_step(int64_t done, int64_t epoch, float loss, double lr)
     // step; the last, smaller batch's blocks are given back first.
     release_cached_memory();
     last_eval_ = task_.evaluate(o_.eval_batch);
-    metrics_->test(done, epoch, last_eval_.loss, last_eval_.accuracy, elapsed());
+    metrics_->test(done, epoch, last_eval_.loss, last_eval_.accuracy, seconds);
     char line[160];
     std::snprintf(line, sizeof line, "epoch %lld: test loss %.4f, test accuracy %.2f%%",
                   static_cast<long long>(epoch), last_eval_.loss, 100 * last_eval_.accuracy);
