@@ -68,6 +68,7 @@ void bench_openblas(benchmark::State& st, GemmShape s) {
   Operands op(s);
   Tensor c = Tensor::empty({s.batch, s.M, s.N});
   int64_t lda = op.a.shape()[2], ldb = op.b.shape()[2];
+  openblas_set_num_threads(num_threads());  // ours keeps OpenBLAS at one thread (gemm.cpp)
   for (auto _ : st) {
     for (int64_t i = 0; i < s.batch; ++i)
       cblas_sgemm(CblasRowMajor, s.ta ? CblasTrans : CblasNoTrans, s.tb ? CblasTrans : CblasNoTrans,
@@ -76,6 +77,7 @@ void bench_openblas(benchmark::State& st, GemmShape s) {
                   s.N);
     benchmark::DoNotOptimize(c.data());
   }
+  openblas_set_num_threads(1);
   set_flops(st, s);
 }
 

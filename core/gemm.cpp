@@ -23,44 +23,66 @@ namespace dapa {
 constexpr int64_t kOneDnnMinWork = int64_t{1} << 20;
 #endif
 
-void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  num_threads();  // make sure DAPA_NUM_THREADS reached OpenBLAS before its first call
+namespace {
+// One product on one thread, by the backend that suits its size.
+void sgemm_serial(bool onednn, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                  int64_t ldc) {
 #ifdef DAPA_HAVE_ONEDNN
-  if (M * N * K >= kOneDnnMinWork) {
-    // oneDNN threads a product itself, and how it splits the work depends on the thread
-    // count: on AVX2 CPUs a small output next to a long K (weight gradients: 64 x 64
-    // outputs summed over 6,400 rows) is split along K, and even tall products with a
-    // narrow output (6,400 x 64 -> 64) come out different in the last bit with 1 and 2
-    // threads. So oneDNN runs single-threaded on a tiling of the output's longer side
-    // that depends on the shape alone (at most 8 tiles of at least 16 rows or columns),
-    // the tiles spread over our threads: every product gives the same bits for any
-    // thread count (tested at the ViT shapes), so a run may change its thread count and
-    // stay reproducible.
-    bool by_rows = M >= N;
-    int64_t side = by_rows ? M : N, tiles = std::clamp<int64_t>(side / 16, 1, 8);
-    std::atomic<int> failed{dnnl_success};  // thrown after the region, not inside it
-    parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        int64_t b = side * t / tiles, n = side * (t + 1) / tiles - b;
-        const float* a = by_rows ? A + (ta ? b : b * lda) : A;
-        const float* bm = by_rows ? B : B + (tb ? b * ldb : b);
-        float* c = by_rows ? C + b * ldc : C + b;
-        dnnl_status_t status = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', by_rows ? n : M,
-                                          by_rows ? N : n, K, alpha, a, lda, bm, ldb, beta, c, ldc);
-        if (status != dnnl_success) failed = status;
-      }
-    });
-    if (failed != dnnl_success)
-      throw std::runtime_error("oneDNN sgemm failed (status " + std::to_string(failed) + ")");
+  if (onednn) {
+    dnnl_status_t status =
+        dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (status != dnnl_success)
+      throw std::runtime_error("oneDNN sgemm failed (status " + std::to_string(status) + ")");
     return;
   }
+#else
+  (void)onednn;
 #endif
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
               static_cast<blasint>(M), static_cast<blasint>(N), static_cast<blasint>(K), alpha, A,
               static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C,
               static_cast<blasint>(ldc));
+}
+}  // namespace
+
+void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  num_threads();  // OpenBLAS is set to one thread before its first call
+  // Both libraries thread a product themselves, and how they split it depends on the
+  // thread count: oneDNN on AVX2 splits a small output next to a long K (weight
+  // gradients) along K, and OpenBLAS's kernels for the split edges differ in the last bit
+  // (a 31 x 256 x 128 product: 1 and 2 threads disagree). So each runs single-threaded
+  // on a tiling of the output's longer side that depends on the shape alone (at most 8
+  // tiles of at least 16 rows or columns; one tile below 2^16 multiply-adds), the tiles
+  // spread over our threads: every product gives the same bits for any thread count, so
+  // a run may change its thread count and stay reproducible.
+  bool by_rows = M >= N;
+  int64_t side = by_rows ? M : N;
+  int64_t tiles = M * N * K < (int64_t{1} << 16) ? 1 : std::clamp<int64_t>(side / 16, 1, 8);
+#ifdef DAPA_HAVE_ONEDNN
+  const bool onednn = M * N * K >= kOneDnnMinWork;
+#else
+  const bool onednn = false;
+#endif
+  std::atomic<bool> failed{false};  // rethrown after the region, not inside it
+  std::string error;
+  parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      int64_t b = side * t / tiles, n = side * (t + 1) / tiles - b;
+      const float* a = by_rows ? A + (ta ? b : b * lda) : A;
+      const float* bm = by_rows ? B : B + (tb ? b * ldb : b);
+      float* c = by_rows ? C + b * ldc : C + b;
+      try {
+        sgemm_serial(onednn, ta, tb, by_rows ? n : M, by_rows ? N : n, K, alpha, a, lda, bm, ldb,
+                     beta, c, ldc);
+      } catch (const std::exception& e) {
+        if (!failed.exchange(true)) error = e.what();
+      }
+    }
+  });
+  if (failed) throw std::runtime_error(error);
 }
 
 namespace {

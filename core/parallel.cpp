@@ -27,7 +27,8 @@ int& thread_count() {
       n = static_cast<int>(v);
     }
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
+    // OpenBLAS never threads by itself: sgemm tiles products over our threads (gemm.cpp).
+    openblas_set_num_threads(1);
     return n;
   }();
   return count;
@@ -54,7 +55,6 @@ void set_num_threads(int n) {
                                 " (the CPUs this process may use), got " + std::to_string(n));
   thread_count() = n;
   omp_set_num_threads(n);
-  openblas_set_num_threads(n);
 }
 
 namespace {
