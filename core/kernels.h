@@ -55,6 +55,13 @@ struct CrossEntropyResult {
   Tensor grad;  // (B, C)
 };
 CrossEntropyResult cross_entropy(const Tensor& logits, const Labels& labels);
+// For evaluation, without a gradient: per row of logits (B, C), the cross-entropy
+// -log softmax(row)[label] and the arg-max class (the lowest on ties).
+struct RowScores {
+  std::vector<double> loss;  // (B)
+  Labels argmax;             // (B)
+};
+RowScores score_rows(const Tensor& logits, const Labels& labels);
 
 // Multi-head scaled dot-product self-attention on a fused projection (attention.cpp):
 // qkv (B, T, 3C) holds [q | k | v], each split into heads of D = C / heads;

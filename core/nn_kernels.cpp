@@ -130,19 +130,25 @@ LayerNormGrads layer_norm_backward(const Tensor& gy, const Tensor& x, const Tens
 }
 
 // ---- cross-entropy with logits, fused with its gradient ----
-CrossEntropyResult cross_entropy(const Tensor& logits, const Labels& labels) {
+namespace {
+void check_logits_and_labels(const char* op, const Tensor& logits, const Labels& labels) {
   if (logits.ndim() != 2)
-    shape_error("cross_entropy", "logits must be (B, C), got " + shape_str(logits.shape()));
+    shape_error(op, "logits must be (B, C), got " + shape_str(logits.shape()));
   int64_t B = logits.shape()[0], C = logits.shape()[1];
   if (static_cast<int64_t>(labels.size()) != B)
-    shape_error("cross_entropy", logits.shape(), Shape{static_cast<int64_t>(labels.size())},
+    shape_error(op, logits.shape(), Shape{static_cast<int64_t>(labels.size())},
                 "one label per row expected");
-  if (B == 0) shape_error("cross_entropy", "empty batch");
+  if (B == 0) shape_error(op, "empty batch");
   for (int64_t i = 0; i < B; ++i)
     if (labels[i] < 0 || labels[i] >= C)
-      shape_error("cross_entropy", "label " + std::to_string(labels[i]) + " at row " +
-                                       std::to_string(i) + " outside [0, " + std::to_string(C) +
-                                       ")");
+      shape_error(op, "label " + std::to_string(labels[i]) + " at row " + std::to_string(i) +
+                          " outside [0, " + std::to_string(C) + ")");
+}
+}  // namespace
+
+CrossEntropyResult cross_entropy(const Tensor& logits, const Labels& labels) {
+  check_logits_and_labels("cross_entropy", logits, labels);
+  int64_t B = logits.shape()[0], C = logits.shape()[1];
   Tensor lc = logits.contiguous();
   CrossEntropyResult r{0.0f, Tensor::empty({B, C})};
   std::vector<double> row_loss(B);
@@ -164,6 +170,25 @@ CrossEntropyResult cross_entropy(const Tensor& logits, const Labels& labels) {
   double total = 0.0;
   for (double v : row_loss) total += v;  // fixed order: independent of threads
   r.loss = static_cast<float>(total / B);
+  return r;
+}
+
+RowScores score_rows(const Tensor& logits, const Labels& labels) {
+  check_logits_and_labels("score_rows", logits, labels);
+  int64_t B = logits.shape()[0], C = logits.shape()[1];
+  Tensor lc = logits.contiguous();
+  RowScores r{std::vector<double>(B), Labels(B)};
+  const float* px = lc.data();
+  parallel_for(B, row_grain(C), [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
+      ConstArrayMap xr(px + i * C, C);
+      Eigen::Index best = 0;
+      float m = xr.maxCoeff(&best);  // the first maximum: the lowest class on ties
+      double s = (xr - m).exp().template cast<double>().sum();
+      r.loss[i] = static_cast<double>(m) + std::log(s) - xr[labels[i]];
+      r.argmax[i] = static_cast<int32_t>(best);
+    }
+  });
   return r;
 }
 

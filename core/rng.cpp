@@ -19,6 +19,10 @@ uint64_t splitmix64(uint64_t& x) {
 }
 }  // namespace
 
+Rng epoch_rng(uint64_t seed, int64_t epoch) {
+  return Rng(seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch) + 1);
+}
+
 double portable_log(double x) {
   if (!(x > 0.0)) return x == 0.0 ? -HUGE_VAL : NAN;
   if (std::isinf(x)) return x;

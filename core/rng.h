@@ -43,6 +43,11 @@ class Rng {
   State s_;
 };
 
+// The generator of epoch `epoch` of a run seeded with `seed`: an epoch's order (and
+// anything else it draws) comes from (seed, epoch) alone, so any epoch can be served
+// again after a resume.
+Rng epoch_rng(uint64_t seed, int64_t epoch);
+
 // Natural logarithm from IEEE arithmetic only: bit-identical on every platform.
 double portable_log(double x);
 

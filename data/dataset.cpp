@@ -180,8 +180,7 @@ void DataLoader::batch(int64_t epoch, int64_t index, Tensor& images, Labels& lab
     order_.resize(split_.n);
     std::iota(order_.begin(), order_.end(), 0);
     if (shuffle_) {
-      Rng rng(seed_ * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch) + 1);
-      rng.shuffle(order_);
+      epoch_rng(seed_, epoch).shuffle(order_);
     }
     order_epoch_ = epoch;
   }

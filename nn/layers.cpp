@@ -5,8 +5,8 @@
 
 namespace dapa {
 
-Linear::Linear(int64_t in, int64_t out, Rng& rng, bool has_bias) {
-  register_parameter("weight", weight, trunc_normal({out, in}, rng));
+Linear::Linear(int64_t in, int64_t out, Rng& rng, bool has_bias, float init_std) {
+  register_parameter("weight", weight, trunc_normal({out, in}, rng, init_std));
   if (has_bias) register_parameter("bias", bias, Tensor::zeros({out}));
 }
 
@@ -23,40 +23,48 @@ Var LayerNorm::forward(const Var& x) {
   return layer_norm(x, weight, bias, eps);
 }
 
-Attention::Attention(int64_t dim_, int64_t heads_, Rng& rng)
-    : dim(dim_), heads(heads_), qkv(dim_, 3 * dim_, rng), proj(dim_, dim_, rng) {
-  if (heads <= 0 || dim % heads != 0)
-    throw std::invalid_argument("Attention: dim " + std::to_string(dim) +
-                                " is not divisible by heads " + std::to_string(heads));
-  register_module("qkv", qkv);
-  register_module("proj", proj);
+namespace {
+int64_t checked_heads(const BlockConfig& c) {
+  if (c.heads <= 0 || c.dim % c.heads != 0)
+    throw std::invalid_argument("Attention: dim " + std::to_string(c.dim) +
+                                " is not divisible by heads " + std::to_string(c.heads));
+  return c.heads;
+}
+}  // namespace
+
+Attention::Attention(const BlockConfig& c, Rng& rng)
+    : dim(c.dim),
+      heads(checked_heads(c)),
+      causal(c.causal),
+      qkv(c.dim, 3 * c.dim, rng),
+      proj(c.dim, c.dim, rng, true, c.residual_std) {
+  register_module(c.names.qkv, qkv);
+  register_module(c.names.proj, proj);
 }
 
 Var Attention::forward(const Var& x) {
-  return proj.forward(attention(qkv.forward(x), heads));  // x: (B, T, C) -> (B, T, C)
+  return proj.forward(attention(qkv.forward(x), heads, causal));  // x: (B, T, C) -> (B, T, C)
 }
 
-Mlp::Mlp(int64_t dim, int64_t hidden, std::unique_ptr<Activation> act_, Rng& rng)
-    : fc1(dim, hidden, rng), fc2(hidden, dim, rng), act(std::move(act_)) {
+Mlp::Mlp(const BlockConfig& c, std::unique_ptr<Activation> act_, Rng& rng)
+    : fc1(c.dim, c.mlp_hidden, rng),
+      fc2(c.mlp_hidden, c.dim, rng, true, c.residual_std),
+      act(std::move(act_)) {
   register_activation("act", *act);
-  register_module("fc1", fc1);
-  register_module("fc2", fc2);
+  register_module(c.names.fc1, fc1);
+  register_module(c.names.fc2, fc2);
 }
 
 Var Mlp::forward(const Var& x) {
   return activation_linear(fc1.forward(x), *act, fc2.weight, fc2.bias);  // fc2(act(fc1(x)))
 }
 
-Block::Block(int64_t dim, int64_t heads, int64_t mlp_hidden, std::unique_ptr<Activation> act,
-             Rng& rng, float ln_eps)
-    : norm1(dim, ln_eps),
-      attn(dim, heads, rng),
-      norm2(dim, ln_eps),
-      mlp(dim, mlp_hidden, std::move(act), rng) {
-  register_module("norm1", norm1);
-  register_module("attn", attn);
-  register_module("norm2", norm2);
-  register_module("mlp", mlp);
+Block::Block(const BlockConfig& c, std::unique_ptr<Activation> act, Rng& rng)
+    : norm1(c.dim, c.ln_eps), attn(c, rng), norm2(c.dim, c.ln_eps), mlp(c, std::move(act), rng) {
+  register_module(c.names.norm1, norm1);
+  register_module(c.names.attn, attn);
+  register_module(c.names.norm2, norm2);
+  register_module(c.names.mlp, mlp);
 }
 
 Var Block::forward(const Var& x) {

@@ -1,6 +1,7 @@
-// Transformer layers, named as in timm's ViT so state_dicts match:
-// Linear(weight, bias), LayerNorm(weight, bias), Attention(qkv, proj), Mlp(fc1, fc2),
-// Block(norm1, attn, norm2, mlp).
+// Transformer layers: Linear(weight, bias), LayerNorm(weight, bias), Attention, Mlp and
+// the pre-norm Block. Parts are named as in the checkpoints users map to, so state_dicts
+// match one to one: timm's ViT (norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2) or
+// nanoGPT's GPT-2 (ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj).
 #pragma once
 
 #include <memory>
@@ -12,7 +13,8 @@ namespace dapa {
 
 class Linear : public Module {
  public:
-  Linear(int64_t in, int64_t out, Rng& rng, bool bias = true);
+  // weight ~ normal(0, init_std) cut at +-2 std, bias 0.
+  Linear(int64_t in, int64_t out, Rng& rng, bool bias = true, float init_std = 0.02f);
   Var forward(const Var& x);  // x: (..., in) -> (..., out)
   Var weight, bias;           // weight: (out, in), bias: (out)
 };
@@ -25,19 +27,39 @@ class LayerNorm : public Module {
   float eps;
 };
 
+// The names of a block's parts.
+struct BlockNames {
+  const char *norm1, *attn, *qkv, *proj, *norm2, *mlp, *fc1, *fc2;
+};
+inline constexpr BlockNames kTimmNames{"norm1", "attn", "qkv", "proj",
+                                       "norm2", "mlp",  "fc1", "fc2"};
+inline constexpr BlockNames kGpt2Names{"ln_1", "attn", "c_attn", "c_proj",
+                                       "ln_2", "mlp",  "c_fc",   "c_proj"};
+
+struct BlockConfig {
+  int64_t dim = 0, heads = 0, mlp_hidden = 0;
+  float ln_eps = 1e-6f;
+  bool causal = false;  // a language model's blocks: position t sees 0..t only
+  // Initial std of the two projections that write into the residual stream (attention
+  // output, MLP output); GPT-2 scales them by 1/sqrt(2 x layers).
+  float residual_std = 0.02f;
+  BlockNames names = kTimmNames;
+};
+
 // Multi-head self-attention: fused qkv projection, scaled dot-product, softmax,
 // output projection.
 class Attention : public Module {
  public:
-  Attention(int64_t dim, int64_t heads, Rng& rng);
+  Attention(const BlockConfig& c, Rng& rng);
   Var forward(const Var& x);  // x: (B, T, C) -> (B, T, C)
   int64_t dim, heads;
+  bool causal;
   Linear qkv, proj;
 };
 
 class Mlp : public Module {
  public:
-  Mlp(int64_t dim, int64_t hidden, std::unique_ptr<Activation> act, Rng& rng);
+  Mlp(const BlockConfig& c, std::unique_ptr<Activation> act, Rng& rng);
   Var forward(const Var& x);  // fc1 -> act -> fc2
   Linear fc1, fc2;
   std::unique_ptr<Activation> act;
@@ -46,8 +68,7 @@ class Mlp : public Module {
 // Pre-norm transformer block: x + attn(norm1(x)), then + mlp(norm2(x)).
 class Block : public Module {
  public:
-  Block(int64_t dim, int64_t heads, int64_t mlp_hidden, std::unique_ptr<Activation> act, Rng& rng,
-        float ln_eps = 1e-6f);
+  Block(const BlockConfig& c, std::unique_ptr<Activation> act, Rng& rng);
   Var forward(const Var& x);  // x: (B, T, C)
   LayerNorm norm1;
   Attention attn;

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "autograd/ops.h"
+#include "core/strings.h"
 
 namespace dapa {
 
@@ -17,9 +18,9 @@ constexpr VitSize kVitSizes[] = {
     {"vit-nano", 64, 4, 4, 256}, {"vit-micro", 128, 6, 4, 512}, {"vit-mini", 192, 8, 6, 768}};
 }  // namespace
 
-std::string vit_model_names() {
-  std::string names;
-  for (const VitSize& v : kVitSizes) names += (names.empty() ? "" : ", ") + std::string(v.name);
+std::vector<std::string> vit_model_names() {
+  std::vector<std::string> names;
+  for (const VitSize& v : kVitSizes) names.emplace_back(v.name);
   return names;
 }
 
@@ -32,7 +33,7 @@ VitConfig vit_config(const std::string& model, int64_t channels, int64_t height,
     if (model == v.name) size = &v;
   if (!size)
     throw std::invalid_argument("--model: unknown model '" + model + "' (expected " +
-                                vit_model_names() + ")");
+                                join_names(vit_model_names()) + ")");
   c.dim = size->dim, c.depth = size->depth, c.heads = size->heads, c.mlp_hidden = size->mlp_hidden;
   if (channels < 1 || height < c.patch || width < c.patch || height % c.patch || width % c.patch)
     throw std::invalid_argument("images of " + std::to_string(channels) + "x" +
@@ -80,8 +81,8 @@ Vit::Vit(const VitConfig& c, Rng& rng)
   register_module("patch_embed", patch_embed);
   for (int i = 0; i < c.depth; ++i) {
     // One activation per block: a DAPA site keeps its own distribution and table.
-    blocks.push_back(std::make_unique<Block>(c.dim, c.heads, c.mlp_hidden, make_activation(c.act),
-                                             rng, c.ln_eps));
+    BlockConfig bc{c.dim, c.heads, c.mlp_hidden, c.ln_eps};
+    blocks.push_back(std::make_unique<Block>(bc, make_activation(c.act), rng));
     register_module("blocks." + std::to_string(i), *blocks.back());
   }
   register_module("norm", norm);

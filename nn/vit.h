@@ -28,7 +28,7 @@ struct VitConfig {
 // std::invalid_argument for an unknown name or an image size the patch does not divide.
 VitConfig vit_config(const std::string& model, int64_t channels, int64_t height, int64_t width,
                      int64_t classes, const std::string& act);
-std::string vit_model_names();  // "vit-nano, vit-micro, vit-mini"
+std::vector<std::string> vit_model_names();  // vit-nano, vit-micro, vit-mini
 
 // Conv with kernel = stride = patch, as a matrix product on flattened patches; its
 // weight keeps PyTorch's Conv2d shape (dim, C, p, p).

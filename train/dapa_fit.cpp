@@ -1,5 +1,6 @@
-// dapa_fit: calibrate DAPA on a trained model. Runs K training images through the model
-// of a checkpoint while every MLP activation site records what enters it, then fits
+// dapa_fit: calibrate DAPA on a trained model (a ViT or a GPT: the checkpoint says
+// which). Runs the first K training images (or tokens) through the model of a checkpoint
+// while every MLP activation site records what enters it, then fits
 // DAPA(N) per site (or one shared table from the pooled distribution), quantises each to
 // 16-bit fixed point (Q formats chosen by DWMSE) and writes one table file holding the
 // float tables, the fixed-point tables and the distributions.
@@ -14,23 +15,23 @@
 #include "core/h5.h"
 #include "core/parallel.h"
 #include "dapa/table_io.h"
-#include "data/dataset.h"
 #include "nn/activation.h"
 #include "nn/checkpoint.h"
 #include "nn/dapa_sites.h"
-#include "nn/vit.h"
 #include "train/cli.h"
+#include "train/tasks.h"
 
 namespace dapa {
 namespace {
 
 struct Options {
   std::string checkpoint, data, out, mode = "slope", kind = "dapa", report, target;
-  int64_t images = 1024, segments = 16, batch = 128;
+  int64_t images = 1024, tokens = 32768, segments = 16, batch = 128;
   double bound = 1.5;
   std::pair<double, double> mse_range{-4.0, 4.0};
   bool shared = false, shift_add = false, refine = false;
   int threads = 0;
+  std::string given_examples_flag;  // "--images" or "--tokens" when given
 };
 
 // The registered function the checkpoint's activation computes or approximates.
@@ -46,10 +47,14 @@ std::string checkpoint_function(const std::string& path, const CheckpointMeta& m
 // the float table and of the fixed-point one; printed, and written to --report.
 void report(const Options& o, const std::string& target, const std::vector<SiteTable>& tables) {
   auto [mse_lo, mse_hi] = o.mse_range;
-  nlohmann::json report = {
-      {"checkpoint", o.checkpoint},       {"kind", o.kind},     {"target", target},
-      {"segments", o.segments},           {"images", o.images}, {"mse_range", {mse_lo, mse_hi}},
-      {"sites", nlohmann::json::object()}};
+  nlohmann::json report = {{"checkpoint", o.checkpoint},
+                           {"kind", o.kind},
+                           {"target", target},
+                           {"segments", o.segments},
+                           {"images", o.images},
+                           {"tokens", o.tokens},
+                           {"mse_range", {mse_lo, mse_hi}},
+                           {"sites", nlohmann::json::object()}};
   std::map<std::string, double> mean;
   for (const SiteTable& t : tables) {
     std::map<std::string, double> m = {{"mse", mse_uniform(t.table, mse_lo, mse_hi)},
@@ -82,32 +87,30 @@ int run(const Options& o) {
   std::string model_name = meta.model;
   // The function to approximate: --target, else the one the checkpoint's activation computes.
   std::string target = o.target.empty() ? checkpoint_function(o.checkpoint, meta) : o.target;
-  Dataset data = load_dataset(o.data);
-  if (o.images > data.train.n)
-    throw std::invalid_argument("--images: " + o.data + " holds only " +
-                                std::to_string(data.train.n) + " training images, asked for " +
-                                std::to_string(o.images));
-  limit_split(data.train, o.images, data.image_size());
-  // The sites calibrate (exact GELU while recording) and fit themselves; `:fixed` makes
-  // them quantise too.
-  std::string act = o.kind + ":" + std::to_string(o.segments) +
-                    (o.kind == "dapa" ? ":" + o.mode : "") + (o.refine ? ":refined" : "") +
-                    ":fixed:" + find_function(target).name;
-  VitConfig cfg = vit_config(model_name, data.channels, data.height, data.width, data.classes, act);
+  const TaskKind& kind = task_kind_of(model_name);
+  // --images for a ViT, --tokens for a language model: the other is refused, not ignored.
+  const bool tokens = kind.examples() == "tokens";
+  if (o.given_examples_flag == (tokens ? "--images" : "--tokens"))
+    throw std::invalid_argument(o.given_examples_flag + ": " + o.checkpoint + " holds a " +
+                                model_name + ", calibrated on " + kind.examples() + " (use --" +
+                                kind.examples() + ")");
+  // The sites calibrate (the exact function while recording) and fit themselves;
+  // `:fixed` makes them quantise too.
+  Recipe r;
+  r.model = model_name;
+  r.act = o.kind + ":" + std::to_string(o.segments) + (o.kind == "dapa" ? ":" + o.mode : "") +
+          (o.refine ? ":refined" : "") + ":fixed:" + find_function(target).name;
+  r.batch = o.batch;
+  RunOptions run;
+  run.data = o.data, run.checkpoint = o.checkpoint, run.eval_only = true;
   Rng rng(0);
-  Vit model(cfg, rng);
-  load_checkpoint(o.checkpoint, model, nullptr);
-  Sites sites = table_sites(model);
-  DataLoader loader(data, data.train, std::min(o.batch, o.images), false, 0);
-  Tensor x;  // (B, C, H, W)
-  Labels y;
-  auto run_batch = [&](int64_t b) {
-    loader.batch(0, b, x, y);
-    model.forward(x);
-    return static_cast<int64_t>(y.size());
-  };
-  std::string summary = calibrate_sites(sites, run_batch, loader.batches_per_epoch(), o.shared,
-                                        "training images", o.bound);
+  std::unique_ptr<Task> task = kind.make(run, r, meta, rng);
+  load_checkpoint(o.checkpoint, task->model(), nullptr);
+  Sites sites = table_sites(task->model());
+  int64_t batches = task->calibration_batches(tokens ? o.tokens : o.images, o.batch);
+  std::string summary = calibrate_sites(
+      sites, [&](int64_t b) { return task->calibration_forward(b); }, batches, o.shared,
+      "training " + kind.examples(), o.bound);
   std::vector<SiteTable> tables = site_tables(sites, o.shared);
   if (o.shift_add)  // DSP-free: two-term slopes, intercepts refitted, formats chosen again
     for (SiteTable& t : tables) {
@@ -127,10 +130,18 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
   dapa::Options o;
   CLI::App app{
-      "Fit DAPA tables (float and 16-bit fixed point) to the activation inputs of a trained ViT."};
-  app.add_option("--checkpoint", o.checkpoint, "checkpoint written by train_vit")->required();
-  app.add_option("--data", o.data, "data set file made by prepare_data")->required();
-  app.add_option("--images", o.images, "calibrate on the first K training images")
+      "Fit DAPA tables (float and 16-bit fixed point) to the activation inputs of a trained ViT "
+      "or GPT."};
+  app.add_option("--checkpoint", o.checkpoint, "checkpoint written by train_vit or train_gpt")
+      ->required();
+  app.add_option("--data", o.data,
+                 "the checkpoint's kind of data: an image data set (prepare_data) or a token "
+                 "file (prepare_text)")
+      ->required();
+  app.add_option("--images", o.images, "ViT: calibrate on the first K training images")
+      ->check(dapa::cli::positive())
+      ->capture_default_str();
+  app.add_option("--tokens", o.tokens, "GPT: calibrate on the first K training tokens")
       ->check(dapa::cli::positive())
       ->capture_default_str();
   app.add_option("--segments", o.segments, "segments N per table (2 to 256)")
@@ -162,7 +173,8 @@ int main(int argc, char** argv) {
                  "also write per-site MSE (uniform grid) and DWMSE, float and fixed, as JSON");
   app.add_option("--mse-range", o.mse_range, "range of the uniform MSE grid")
       ->capture_default_str();
-  app.add_option("--batch", o.batch, "images per forward pass")
+  app.add_option("--batch", o.batch,
+                 "images (ViT) or windows of the context (GPT) per forward pass")
       ->check(dapa::cli::positive())
       ->capture_default_str();
   app.add_option("--threads", o.threads, "threads (0: DAPA_NUM_THREADS or all cores)")
@@ -170,6 +182,8 @@ int main(int argc, char** argv) {
   app.add_option("--out", o.out, "table file to write (.h5 or .json)")->required();
   dapa::cli::one_line_errors(app, "dapa_fit");
   CLI11_PARSE(app, argc, argv);
+  for (const char* flag : {"--images", "--tokens"})
+    if (app.count(flag)) o.given_examples_flag = flag;
   try {
     return dapa::run(o);
   } catch (const std::exception& e) {

@@ -68,7 +68,8 @@ std::string recipe_problem(const Recipe& r) {
            whole("epochs", r.epochs, 1, 1000000), whole("steps", r.steps, 0, big),
            whole("batch", r.batch, 1, 1 << 20), whole("warmup", r.warmup, 0, big),
            whole("limit_train", r.limit_train, 0, big), whole("limit_test", r.limit_test, 0, big),
-           whole("dapa_refit_every", r.dapa_refit_every, 0, big), real("lr", r.lr, false),
+           whole("dapa_refit_every", r.dapa_refit_every, 0, big),
+           whole("context", r.context, 0, 65536), real("lr", r.lr, false),
            real("min_lr", r.min_lr, true), real("wd", r.wd, true), real("clip", r.clip, true),
            std::string(r.momentum >= 0 && r.momentum <= 1 ? "" : "momentum: expected 0 to 1")})
     if (!p.empty()) return p;
@@ -88,7 +89,7 @@ std::string flag_of(const std::string& key) {
 json saved_fields(const Recipe& flags, const json& saved, const CLI::App& app, bool whole,
                   const std::string& path) {
   // Fields added after the first checkpoints were written: older ones lack them.
-  static const std::set<std::string> kAddedLater = {"dapa_refit_every", "dapa_shared"};
+  static const std::set<std::string> kAddedLater = {"dapa_refit_every", "dapa_shared", "context"};
   if (!saved.is_object()) throw std::invalid_argument(path + ": checkpoint config has no recipe");
   json merged = flags;
   const json defaults = Recipe{};
@@ -122,7 +123,9 @@ Recipe restore_recipe(const Recipe& flags, const json& saved, const CLI::App& ap
     throw std::invalid_argument(path + ": the saved recipe is invalid (" + problem + ")");
   json mine = flags, theirs = r;
   for (auto& [key, value] : theirs.items())
-    if (app.count(flag_of(key)) && mine[key] != value)
+    // A field without a flag in this executable (train_vit has no --context) stays.
+    if (const CLI::Option* flag = app.get_option_no_throw(flag_of(key));
+        flag && flag->count() && mine[key] != value)
       throw std::invalid_argument(flag_of(key) + " " + mine[key].dump() +
                                   " disagrees with the checkpoint's " + value.dump() +
                                   (whole ? " (a resumed run keeps its recipe)" : ""));

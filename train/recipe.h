@@ -16,13 +16,15 @@ struct Recipe {
   std::string model = "vit-nano", act = "gelu", optimizer = "adamw";
   int64_t epochs = 5, steps = 0, batch = 128, warmup = 200, limit_train = 0, limit_test = 0;
   int64_t dapa_refit_every = 0;
+  int64_t context = 0;       // language models: tokens per training window (0: the model's)
   bool dapa_shared = false;  // refits must pool as the run began
   double lr = 1e-3, min_lr = 1e-5, wd = 0.05, momentum = 0.9, clip = 1.0;
   uint64_t seed = 0;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Recipe, model, act, optimizer, epochs, steps, batch,
                                                 warmup, limit_train, limit_test, lr, min_lr, wd,
-                                                momentum, clip, seed, dapa_refit_every, dapa_shared)
+                                                momentum, clip, seed, dapa_refit_every, dapa_shared,
+                                                context)
 
 // The recipe's flags (--model, --act, --epochs, ..., --dapa-shared); `models` and
 // `activations` list the names the executable takes, for the help text.

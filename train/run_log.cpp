@@ -16,25 +16,16 @@
 
 namespace dapa {
 
-const std::vector<std::string>& metrics_columns() {
-  static const std::vector<std::string> columns = {"kind",       "step",      "epoch",
-                                                   "train_loss", "lr",        "images_per_s",
-                                                   "elapsed_s",  "test_loss", "test_acc"};
+std::vector<std::string> metrics_columns(const std::string& unit,
+                                         const std::vector<std::string>& evaluation_names) {
+  std::vector<std::string> columns = {"kind", "step",          "epoch",    "train_loss",
+                                      "lr",   unit + "_per_s", "elapsed_s"};
+  columns.insert(columns.end(), evaluation_names.begin(), evaluation_names.end());
   return columns;
 }
 
 namespace {
-std::string metrics_header() {
-  std::string header;
-  for (const std::string& c : metrics_columns()) header += (header.empty() ? "" : ",") + c;
-  return header + "\n";
-}
-
-// The 0-based position of a column of metrics_columns().
-size_t column_index(const std::string& name) {
-  const std::vector<std::string>& c = metrics_columns();
-  return static_cast<size_t>(std::find(c.begin(), c.end(), name) - c.begin());
-}
+constexpr size_t kElapsedColumn = 6;  // elapsed_s in metrics_columns()
 
 std::string format_duration(double s) {
   long t = static_cast<long>(s + 0.5);
@@ -47,7 +38,12 @@ std::string format_duration(double s) {
 }
 }  // namespace
 
-MetricsLog::MetricsLog(const std::string& path, int64_t keep_until_step) : path_(path) {
+MetricsLog::MetricsLog(const std::string& path, int64_t keep_until_step, const std::string& unit,
+                       const std::vector<std::string>& evaluation_names)
+    : path_(path), evaluation_names_(evaluation_names) {
+  for (const std::string& c : metrics_columns(unit, evaluation_names))
+    header_ += (header_.empty() ? "" : ",") + c;
+  header_ += "\n";
   if (keep_until_step < 0) return;
   std::ifstream in(path);
   std::string line;
@@ -58,10 +54,10 @@ MetricsLog::MetricsLog(const std::string& path, int64_t keep_until_step) : path_
     if (std::strtoll(line.substr(a + 1, b - a - 1).c_str(), nullptr, 10) > keep_until_step)
       continue;
     kept_ += line + "\n";
-    const size_t elapsed = column_index("elapsed_s");
     size_t field = 0, pos = 0;
-    while (field < elapsed && (pos = line.find(',', pos)) != std::string::npos) ++field, ++pos;
-    if (field == elapsed) resumed_elapsed_ = std::strtod(line.c_str() + pos, nullptr);
+    while (field < kElapsedColumn && (pos = line.find(',', pos)) != std::string::npos)
+      ++field, ++pos;
+    if (field == kElapsedColumn) resumed_elapsed_ = std::strtod(line.c_str() + pos, nullptr);
   }
 }
 
@@ -71,7 +67,7 @@ MetricsLog::~MetricsLog() {
 
 void MetricsLog::append(const char* row) {
   if (!file_) {  // the first row: the file starts over with the rows kept from before
-    write_text_atomically(path_, metrics_header() + kept_);
+    write_text_atomically(path_, header_ + kept_);
     file_ = std::fopen(path_.c_str(), "a");
     if (!file_) throw std::runtime_error(path_ + ": cannot append metrics");
   }
@@ -79,24 +75,36 @@ void MetricsLog::append(const char* row) {
     throw std::runtime_error(path_ + ": cannot write metrics (disk full?)");
 }
 
-void MetricsLog::train(int64_t step, int64_t epoch, double loss, double lr, double ips,
+void MetricsLog::train(int64_t step, int64_t epoch, double loss, double lr, double rate,
                        double elapsed) {
   char row[192];
-  std::snprintf(row, sizeof row, "train,%lld,%lld,%.9g,%.6g,%.1f,%.2f,,\n",
-                static_cast<long long>(step), static_cast<long long>(epoch), loss, lr, ips,
+  std::snprintf(row, sizeof row, "train,%lld,%lld,%.9g,%.6g,%.1f,%.2f",
+                static_cast<long long>(step), static_cast<long long>(epoch), loss, lr, rate,
                 elapsed);
-  append(row);
+  append((row + std::string(evaluation_names_.size(), ',') + "\n").c_str());
 }
 
-void MetricsLog::test(int64_t step, int64_t epoch, double loss, double acc, double elapsed) {
+void MetricsLog::evaluation(int64_t step, int64_t epoch, const std::string& split,
+                            const std::vector<std::pair<std::string, double>>& values,
+                            double elapsed) {
   char row[192];
-  std::snprintf(row, sizeof row, "test,%lld,%lld,,,,%.2f,%.9g,%.6f\n", static_cast<long long>(step),
-                static_cast<long long>(epoch), elapsed, loss, acc);
-  append(row);
+  std::snprintf(row, sizeof row, "%s,%lld,%lld,,,,%.2f", split.c_str(),
+                static_cast<long long>(step), static_cast<long long>(epoch), elapsed);
+  std::string line = row;
+  for (size_t i = 0; i < evaluation_names_.size(); ++i) {
+    if (i >= values.size() || values[i].first != evaluation_names_[i])
+      throw std::logic_error("metrics: evaluation values do not match the columns");
+    std::snprintf(row, sizeof row, ",%.9g", values[i].second);
+    line += row;
+  }
+  append((line + "\n").c_str());
 }
 
-Progress::Progress(int64_t total, int64_t log_every)
-    : total_(total), log_every_(log_every), tty_(::isatty(STDOUT_FILENO)) {}
+Progress::Progress(int64_t total, int64_t log_every, const std::string& unit)
+    : total_(total),
+      log_every_(log_every),
+      rate_unit_(unit.substr(0, 3) + "/s"),
+      tty_(::isatty(STDOUT_FILENO)) {}
 
 void Progress::update(int64_t step, int64_t epoch, double loss, double lr, double ips,
                       double elapsed, int64_t done_here) {
@@ -110,16 +118,17 @@ void Progress::update(int64_t step, int64_t epoch, double loss, double lr, doubl
     int filled = static_cast<int>(width * step / std::max<int64_t>(total_, 1));
     std::string bar(filled, '#');
     bar.resize(width, '.');
-    std::printf("\r[%s] %lld/%lld ep %lld loss %.4f lr %.2e %.0f img/s ETA %s   ", bar.c_str(),
+    std::printf("\r[%s] %lld/%lld ep %lld loss %.4f lr %.2e %.0f %s ETA %s   ", bar.c_str(),
                 static_cast<long long>(step), static_cast<long long>(total_),
-                static_cast<long long>(epoch), loss, lr, ips, format_duration(eta).c_str());
+                static_cast<long long>(epoch), loss, lr, ips, rate_unit_.c_str(),
+                format_duration(eta).c_str());
     std::fflush(stdout);
     bar_shown_ = true;
   } else if (step % log_every_ == 0 || step == total_) {
-    std::printf("step %lld/%lld epoch %lld loss %.4f lr %.3e %.0f img/s elapsed %s eta %s\n",
+    std::printf("step %lld/%lld epoch %lld loss %.4f lr %.3e %.0f %s elapsed %s eta %s\n",
                 static_cast<long long>(step), static_cast<long long>(total_),
-                static_cast<long long>(epoch), loss, lr, ips, format_duration(elapsed).c_str(),
-                format_duration(eta).c_str());
+                static_cast<long long>(epoch), loss, lr, ips, rate_unit_.c_str(),
+                format_duration(elapsed).c_str(), format_duration(eta).c_str());
     std::fflush(stdout);
   }
 }
@@ -141,7 +150,8 @@ std::string gnuplot_series(const std::string& kind, const std::string& column) {
          "\"))";
 }
 
-bool plot_metrics(const std::string& csv, const std::string& png, const std::string& title) {
+bool plot_metrics(const std::string& csv, const std::string& png, const std::string& title,
+                  const std::string& split, bool with_accuracy) {
   if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
     std::fprintf(stderr, "warning: gnuplot not found; %s not drawn (metrics stay in %s)\n",
                  png.c_str(), csv.c_str());
@@ -154,14 +164,18 @@ bool plot_metrics(const std::string& csv, const std::string& png, const std::str
        << "set output '" << png << "'\n"
        << "set datafile separator ','\nset datafile columnheaders\n"
        << "set title '" << title << "'\n"
-       << "set xlabel 'step'\nset ylabel 'loss'\nset y2label 'test accuracy'\n"
-       << "set ytics nomirror\nset y2tics\nset y2range [0:1]\nset grid\nset key outside bottom\n"
-       << "plot '" << csv << "' using " << gnuplot_series("train", "train_loss")
+       << "set xlabel 'step'\nset ylabel 'loss'\nset grid\nset key outside bottom\n";
+    if (with_accuracy)
+      gp << "set ytics nomirror\nset y2tics\nset y2range [0:1]\nset y2label '" << split
+         << " accuracy'\n";
+    gp << "plot '" << csv << "' using " << gnuplot_series("train", "train_loss")
        << " with lines lw 1 title 'train loss', \\\n"
-       << "     '" << csv << "' using " << gnuplot_series("test", "test_loss")
-       << " with linespoints lw 2 pt 7 title 'test loss', \\\n"
-       << "     '" << csv << "' using " << gnuplot_series("test", "test_acc")
-       << " axes x1y2 with linespoints lw 2 pt 5 title 'test accuracy'\n";
+       << "     '" << csv << "' using " << gnuplot_series(split, split + "_loss")
+       << " with linespoints lw 2 pt 7 title '" << split << " loss'";
+    if (with_accuracy)
+      gp << ", \\\n     '" << csv << "' using " << gnuplot_series(split, split + "_accuracy")
+         << " axes x1y2 with linespoints lw 2 pt 5 title '" << split << " accuracy'";
+    gp << "\n";
   }
   std::string cmd = "gnuplot '" + script + "' 2>'" + script + ".log'";
   bool ok = std::system(cmd.c_str()) == 0;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
+#include <tuple>
 
 #include "autograd/ops.h"
 #include "core/allocator.h"
@@ -25,7 +26,7 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 void add_run_flags(CLI::App& app, RunOptions& o) {
-  app.add_option("--data", o.data, "data set file made by prepare_data")->required();
+  app.add_option("--data", o.data, "data file (" + o.data_maker + " makes one)");
   app.add_option("--threads", o.threads, "threads (0: DAPA_NUM_THREADS or all cores)")
       ->check(cli::non_negative());
   app.add_flag("--fixed-threads", o.fixed_threads,
@@ -33,10 +34,12 @@ void add_run_flags(CLI::App& app, RunOptions& o) {
                "process takes a core and that is faster; results are the same bits)");
   app.add_option("--out", o.out, "output directory")->capture_default_str();
   app.add_flag("--resume", o.resume, "continue the run in --out from its checkpoint");
-  app.add_flag("--eval-only", o.eval_only, "evaluate --checkpoint on the test split and exit");
+  app.add_flag("--eval-only", o.eval_only,
+               "evaluate --checkpoint on the held-out splits (as JSON) and exit");
   app.add_option("--checkpoint", o.checkpoint, "checkpoint file (default: OUT/checkpoint.h5)");
   app.add_option("--predictions", o.predictions,
-                 "with --eval-only: write each test example's predicted class, one per line");
+                 "with --eval-only: write each held-out example's arg-max prediction, one per "
+                 "line");
   app.add_flag("--preload", o.preload,
                "read the whole data set into memory (default: stream each batch from the file)");
   app.add_flag("--force", o.force, "start a fresh run even if --out holds one");
@@ -44,6 +47,9 @@ void add_run_flags(CLI::App& app, RunOptions& o) {
       ->check(cli::positive())
       ->capture_default_str();
   app.add_option("--eval-batch", o.eval_batch, "batch size for evaluation (0: --batch)")
+      ->check(cli::non_negative());
+  app.add_option("--eval-every", o.eval_every,
+                 "also evaluate every N steps (0: at epoch ends and at the end only)")
       ->check(cli::non_negative());
   app.add_option("--checkpoint-every", o.checkpoint_every,
                  "also checkpoint every N steps (0: at epoch ends only)")
@@ -64,10 +70,11 @@ void add_run_flags(CLI::App& app, RunOptions& o) {
 }
 
 std::string run_problem(const RunOptions& o, const Recipe& r, const CLI::App& app) {
+  if (o.data.empty()) return "--data is required (a data file made by " + o.data_maker + ")";
   if (o.resume && o.eval_only) return "--resume and --eval-only exclude each other";
   if (!o.predictions.empty() && !o.eval_only) return "--predictions needs --eval-only";
   // Flags that would be silently ignored are refused instead.
-  for (const char* flag : {"--stop-after", "--checkpoint-every", "--resume"})
+  for (const char* flag : {"--stop-after", "--checkpoint-every", "--eval-every", "--resume"})
     if (app.count(flag) && (o.eval_only || o.benchmark_steps > 0))
       return std::string(flag) + " does not apply to " +
              (o.eval_only ? "--eval-only" : "--benchmark-steps");
@@ -101,10 +108,13 @@ CheckpointMeta prepare_run(RunOptions& o, Recipe& r, const CLI::App& app) {
     throw std::invalid_argument(o.checkpoint + ": config attribute is not valid JSON");
   r = restore_recipe(r, saved.contains("recipe") ? saved["recipe"] : saved, app, o.resume,
                      o.checkpoint);
-  // Logging continues as the interrupted run logged, unless asked otherwise.
-  if (o.resume && !app.count("--log-every") && saved.contains("log_every") &&
-      saved["log_every"].is_number_integer() && saved["log_every"].get<int64_t>() > 0)
-    o.log_every = saved["log_every"].get<int64_t>();
+  // Logging and evaluation continue as the interrupted run did, unless asked otherwise.
+  for (auto [key, flag, value] : {std::tuple{"log_every", "--log-every", &o.log_every},
+                                  std::tuple{"eval_every", "--eval-every", &o.eval_every}})
+    if (o.resume && !app.count(flag) && saved.contains(key) && saved[key].is_number_integer() &&
+        saved[key].get<int64_t>() >= 0)
+      *value = saved[key].get<int64_t>();
+  if (o.log_every < 1) o.log_every = 1;
   return meta;
 }
 
@@ -119,6 +129,21 @@ std::unique_ptr<Optimizer> make_optimizer(const Recipe& r, Module& model) {
 
 void write_json(const std::string& path, const json& j) {
   write_text_atomically(path, j.dump(2) + "\n");
+}
+
+// "test loss 0.4123, test accuracy 85.10%": the values by name, accuracies in percent.
+std::string describe(const Evaluation& e) {
+  std::string text;
+  for (const auto& [name, value] : e.values) {
+    std::string words = name;
+    std::replace(words.begin(), words.end(), '_', ' ');
+    bool percent = words.size() > 8 && words.compare(words.size() - 8, 8, "accuracy") == 0;
+    char number[32];
+    std::snprintf(number, sizeof number, percent ? "%.2f%%" : "%.4f",
+                  percent ? 100 * value : value);
+    text += (text.empty() ? "" : ", ") + words + " " + number;
+  }
+  return text;
 }
 
 // One run's state, from the checkpoint load to the summary.
@@ -198,22 +223,8 @@ void TrainingRun::load_checkpoint_and_tables() {
     meta_ = load_checkpoint(o_.checkpoint, model_, o_.resume ? opt_.get() : nullptr);
     rng_.set_state(meta_.rng);
   }
-  if (!o_.dapa_table.empty() && sites_.empty())
-    throw std::invalid_argument("--dapa-table: the activation '" + r_.act +
-                                "' uses no table (give --act " + kTableActivationNames + ")");
-  bool needs_tables = false;
-  for (auto& [name, site] : sites_) needs_tables = needs_tables || site->calibrating();
-  if (needs_tables && !o_.dapa_table.empty()) {
-    apply_site_tables(load_tables(o_.dapa_table), o_.dapa_table, sites_);
-    needs_tables = false;
-  }
-  if (needs_tables && from_checkpoint) {
-    H5Store ckpt(o_.checkpoint, H5Store::Mode::Read);
-    if (ckpt.exists("dapa")) {
-      apply_site_tables(read_tables(ckpt, "dapa", o_.checkpoint), o_.checkpoint, sites_);
-      needs_tables = false;
-    }
-  }
+  bool needs_tables =
+      !load_site_tables(sites_, r_.act, o_.dapa_table, from_checkpoint ? o_.checkpoint : "");
   if (needs_tables) {
     int64_t batches = std::min(o_.dapa_calib_batches, task_.batches_per_epoch());
     auto run_batch = [&](int64_t b) {
@@ -227,20 +238,17 @@ void TrainingRun::load_checkpoint_and_tables() {
 }
 
 int TrainingRun::evaluate_only() {
-  Evaluation e = task_.evaluate(o_.eval_batch);
-  if (!o_.predictions.empty()) {
-    // One class per line: comparing two files counts the test examples on which an
+  json result = {{"checkpoint", o_.checkpoint}};
+  std::string lines;
+  for (const Evaluation& e : task_.evaluate_all(o_.eval_batch)) {
+    for (const auto& [name, value] : e.values) result[name] = value;
+    result[e.split + "_" + task_.unit()] = e.predicted.size();
+    // One prediction per line: comparing two files counts the examples on which an
     // approximation changes the model's decision (experiments/dapa_experiments.py).
-    std::string lines;
-    for (uint8_t c : e.predicted) lines += std::to_string(c) + "\n";
-    write_text_atomically(o_.predictions, lines);
+    for (int32_t c : e.predicted) lines += std::to_string(c) + "\n";
   }
-  std::printf("%s\n", json{{"checkpoint", o_.checkpoint},
-                           {"test_accuracy", e.accuracy},
-                           {"test_loss", e.loss},
-                           {"test_" + task_.unit(), e.predicted.size()}}
-                          .dump()
-                          .c_str());
+  if (!o_.predictions.empty()) write_text_atomically(o_.predictions, lines);
+  std::printf("%s\n", result.dump().c_str());
   return 0;
 }
 
@@ -269,12 +277,13 @@ float TrainingRun::step(int64_t step, double lr) {
 
 int TrainingRun::benchmark() {  // throughput only: nothing is written
   Clock::time_point t0;
+  double examples = 0;
   for (int64_t s = 0; s < o_.benchmark_warmup + o_.benchmark_steps; ++s) {
     if (s == o_.benchmark_warmup) t0 = Clock::now();
-    task_.load_batch(0, s % bpe_);
+    int64_t n = task_.load_batch(0, s % bpe_);
     step(s, schedule_->at(s));
+    if (s >= o_.benchmark_warmup) examples += static_cast<double>(n);
   }
-  double examples = static_cast<double>(o_.benchmark_steps * r_.batch);
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   std::printf("%s\n", json{{"impl", "dapa-cpp"},
                            {"model", r_.model},
@@ -306,9 +315,11 @@ int TrainingRun::train() {
              {"threads", num_threads()},
              {"model_config", task_.model_config()},
              {"parameters", model_.parameter_count()},
-             {"log_every", o_.log_every}};
-  metrics_ = std::make_unique<MetricsLog>(metrics_path, o_.resume ? meta_.step : -1);
-  progress_ = std::make_unique<Progress>(total_, o_.log_every);
+             {"log_every", o_.log_every},
+             {"eval_every", o_.eval_every}};
+  metrics_ = std::make_unique<MetricsLog>(metrics_path, o_.resume ? meta_.step : -1, task_.unit(),
+                                          task_.evaluation_names());
+  progress_ = std::make_unique<Progress>(total_, o_.log_every, task_.unit());
   start_ = last_saved_ = o_.resume ? meta_.step : 0;
   progress_->message(o_.program + ": " + r_.model + " (" +
                      std::to_string(model_.parameter_count()) + " parameters), act " + r_.act +
@@ -369,16 +380,14 @@ void TrainingRun::after_step(int64_t done, int64_t epoch, float loss, double lr)
     window_examples_ = 0;
   }
   bool epoch_end = done % bpe_ == 0 || done == total_;
-  if (epoch_end) {
+  if (epoch_end || (o_.eval_every > 0 && done % o_.eval_every == 0)) {
     // Evaluating at the training batch size reuses the cached blocks of the training
     // step; the last, smaller batch's blocks are given back first.
     release_cached_memory();
     last_eval_ = task_.evaluate(o_.eval_batch);
-    metrics_->test(done, epoch, last_eval_.loss, last_eval_.accuracy, seconds);
-    char line[160];
-    std::snprintf(line, sizeof line, "epoch %lld: test loss %.4f, test accuracy %.2f%%",
-                  static_cast<long long>(epoch), last_eval_.loss, 100 * last_eval_.accuracy);
-    progress_->message(line);
+    metrics_->evaluation(done, epoch, last_eval_.split, last_eval_.values, seconds);
+    progress_->message("step " + std::to_string(done) + " (epoch " + std::to_string(epoch) +
+                       "): " + describe(last_eval_));
   }
   bool stop_now = o_.stop_after > 0 && done == o_.stop_after && done < total_;
   if (epoch_end || stop_now || (o_.checkpoint_every > 0 && done % o_.checkpoint_every == 0)) {
@@ -420,8 +429,6 @@ int TrainingRun::finish() {
                   {"act", r_.act},
                   {"steps", total_},
                   {"epochs", static_cast<double>(total_) / bpe_},
-                  {"test_accuracy", last_eval_.accuracy},
-                  {"test_loss", last_eval_.loss},
                   {"total_seconds", total_seconds},
                   {"train_" + task_.unit() + "_per_s",
                    train_seconds_ > 0 ? examples_done_ / train_seconds_ : 0.0},
@@ -429,19 +436,42 @@ int TrainingRun::finish() {
                   {"peak_rss_mb", peak_rss_bytes() / 1048576.0},
                   {"threads", threads_},
                   {"thread_switches", governor_.switches()}};
+  for (const auto& [name, value] : last_eval_.values) summary[name] = value;
   fs::path out(o_.out);
   write_json((out / "summary.json").string(), summary);
   std::string png = (out / "loss.png").string(), metrics_path = (out / "metrics.csv").string();
-  bool plotted = plot_metrics(metrics_path, png, r_.model + " / " + r_.act);
-  std::printf("test accuracy %.2f%% (loss %.4f) after %lld steps in %.0f s\n",
-              100 * last_eval_.accuracy, last_eval_.loss, static_cast<long long>(total_),
-              total_seconds);
+  const std::vector<std::string> names = task_.evaluation_names();
+  bool accuracy =
+      std::find(names.begin(), names.end(), last_eval_.split + "_accuracy") != names.end();
+  bool plotted =
+      plot_metrics(metrics_path, png, r_.model + " / " + r_.act, last_eval_.split, accuracy);
+  std::printf("%s after %lld steps in %.0f s\n", describe(last_eval_).c_str(),
+              static_cast<long long>(total_), total_seconds);
   std::printf("checkpoint: %s\nmetrics: %s%s%s\n", o_.checkpoint.c_str(), metrics_path.c_str(),
               plotted ? "\nloss curve: " : "", plotted ? png.c_str() : "");
   return 0;
 }
 
 }  // namespace
+
+bool load_site_tables(Sites& sites, const std::string& act, const std::string& dapa_table,
+                      const std::string& checkpoint) {
+  if (!dapa_table.empty() && sites.empty())
+    throw std::invalid_argument("--dapa-table: the activation '" + act +
+                                "' uses no table (give --act " + kTableActivationNames + ")");
+  bool needs_tables = false;
+  for (auto& [name, site] : sites) needs_tables = needs_tables || site->calibrating();
+  if (!needs_tables) return true;
+  if (!dapa_table.empty()) {
+    apply_site_tables(load_tables(dapa_table), dapa_table, sites);
+    return true;
+  }
+  if (checkpoint.empty()) return false;
+  H5Store ckpt(checkpoint, H5Store::Mode::Read);
+  if (!ckpt.exists("dapa")) return false;
+  apply_site_tables(read_tables(ckpt, "dapa", checkpoint), checkpoint, sites);
+  return true;
+}
 
 int run_task(Task& task, RunOptions& o, const Recipe& r, const CheckpointMeta& meta, Rng& rng) {
   return TrainingRun(task, o, r, meta, rng).run();

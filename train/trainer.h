@@ -15,6 +15,7 @@
 #include "autograd/variable.h"
 #include "core/rng.h"
 #include "nn/checkpoint.h"
+#include "nn/dapa_sites.h"
 #include "nn/module.h"
 #include "train/recipe.h"
 
@@ -22,10 +23,12 @@ namespace dapa {
 
 // The flags of a run that are not part of its recipe.
 struct RunOptions {
-  std::string program;  // "train_vit": error and progress lines start with it
+  std::string program;     // "train_vit": error and progress lines start with it
+  std::string data_maker;  // "prepare_data": the program that makes --data files
   std::string data, out = "runs/run", checkpoint, dapa_table, predictions;
   int threads = 0;
-  int64_t log_every = 20, eval_batch = 0, checkpoint_every = 0, dapa_calib_batches = 4;
+  int64_t log_every = 20, eval_batch = 0, eval_every = 0, checkpoint_every = 0;
+  int64_t dapa_calib_batches = 4;
   int64_t benchmark_steps = 0, benchmark_warmup = 5, stop_after = 0;
   bool resume = false, eval_only = false, force = false, preload = false, fixed_threads = false;
 };
@@ -34,9 +37,13 @@ void add_run_flags(CLI::App& app, RunOptions& o);
 // ignored, as a message ("--stop-after does not apply to --eval-only"), or "".
 std::string run_problem(const RunOptions& o, const Recipe& r, const CLI::App& app);
 
+// One split's evaluation: its measures, named as in metrics.csv and summary.json, the
+// loss first ("test_loss", "test_accuracy"; "val_loss", "val_perplexity", ...).
 struct Evaluation {
-  double loss = NAN, accuracy = NAN;
-  std::vector<uint8_t> predicted;  // the arg-max class of each test example, in file order
+  std::string split;  // "test", "val": the kind of its rows in metrics.csv
+  std::vector<std::pair<std::string, double>> values;
+  Labels predicted;  // the arg-max of each example (image, token), in file order
+  double loss() const { return values.empty() ? NAN : values.front().second; }
 };
 
 // What the trainer needs from a model and its data.
@@ -44,7 +51,7 @@ class Task {
  public:
   virtual ~Task() = default;
   virtual Module& model() = 0;
-  virtual std::string unit() const = 0;  // what the examples are: "images"
+  virtual std::string unit() const = 0;  // what the examples are: "images", "tokens"
   virtual int64_t train_examples() const = 0;
   virtual int64_t batches_per_epoch() const = 0;
   // Loads training batch `index` of `epoch` (each epoch shuffles anew); returns how many
@@ -52,8 +59,19 @@ class Task {
   virtual int64_t load_batch(int64_t epoch, int64_t index) = 0;
   // The mean loss over the loaded batch, recorded on the tape unless grad mode is off.
   virtual Var loss() = 0;
-  virtual Evaluation evaluate(int64_t batch) = 0;   // on the test split, without gradients
+  // The names evaluate() gives its values, in order (metrics.csv's columns).
+  virtual std::vector<std::string> evaluation_names() const = 0;
+  // The split watched during training, without gradients.
+  virtual Evaluation evaluate(int64_t batch) = 0;
+  // Every held-out split, for --eval-only (the ViT: test; a language model: val, test).
+  virtual std::vector<Evaluation> evaluate_all(int64_t batch) { return {evaluate(batch)}; }
   virtual nlohmann::json model_config() const = 0;  // written to config.json
+  // For dapa_fit: the first `examples` training examples in file order (images, or
+  // tokens in windows of the context), in batches of at most `batch`. Returns how many
+  // batches that makes; calibration_forward(b) runs batch b's forward pass and returns
+  // how many examples it held.
+  virtual int64_t calibration_batches(int64_t examples, int64_t batch) = 0;
+  virtual int64_t calibration_forward(int64_t index) = 0;
 };
 
 // Before the model is built: when resuming or evaluating, the checkpoint's recipe
@@ -66,6 +84,14 @@ CheckpointMeta prepare_run(RunOptions& o, Recipe& r, const CLI::App& app);
 // then evaluates (--eval-only), times steps (--benchmark-steps) or trains. `rng` made
 // the model's initial weights; its state is checkpointed. Returns the exit code (3:
 // the loss became NaN or infinite; the last good checkpoint stays).
+// Gives a model's DAPA sites (table_sites) their tables: from the file `dapa_table`
+// (when not empty), else from the checkpoint's /dapa group (when `checkpoint` is not
+// empty and has one). Returns false when sites still have no table (they calibrate).
+// Throws std::invalid_argument for a --dapa-table the activation `act` cannot use, and
+// the table readers' errors.
+bool load_site_tables(Sites& sites, const std::string& act, const std::string& dapa_table,
+                      const std::string& checkpoint);
+
 int run_task(Task& task, RunOptions& o, const Recipe& r, const CheckpointMeta& meta, Rng& rng);
 
 }  // namespace dapa

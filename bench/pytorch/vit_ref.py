@@ -12,7 +12,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import time
 
 import h5py
@@ -21,16 +20,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from recipe import add_recipe_args, make_step, peak_rss_mb, trunc_normal
+
 MODELS = {
     "vit-nano": dict(dim=64, depth=4, heads=4, mlp=256),
     "vit-micro": dict(dim=128, depth=6, heads=4, mlp=512),
     "vit-mini": dict(dim=192, depth=8, heads=6, mlp=768),
 }
-
-
-def trunc_normal(t, std=0.02):
-    # Cut at +-2 std, as train_vit does (timm's default cuts at +-2 absolute).
-    nn.init.trunc_normal_(t, std=std, a=-2 * std, b=2 * std)
 
 
 class Attention(nn.Module):
@@ -120,13 +116,6 @@ def batch_tensor(images, idx, mean, std):
     return (x - torch.from_numpy(mean)[None, :, None, None]) / torch.from_numpy(std)[None, :, None, None]
 
 
-def lr_at(step, base, min_lr, warmup, total):
-    if step < warmup:
-        return base * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_lr + 0.5 * (base - min_lr) * (1 + math.cos(math.pi * progress))
-
-
 def evaluate(model, data, mean, std, batch=500):
     model.eval()
     x, y = data
@@ -144,22 +133,8 @@ def evaluate(model, data, mean, std, batch=500):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--model", default="vit-nano", choices=MODELS)
-    ap.add_argument("--act", default="gelu", choices=ACTS)
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=0)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--min-lr", type=float, default=1e-5)
-    ap.add_argument("--wd", type=float, default=0.05)
-    ap.add_argument("--warmup", type=int, default=200)
-    ap.add_argument("--clip", type=float, default=1.0)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
+    add_recipe_args(ap, MODELS, ACTS, "vit-nano")
     ap.add_argument("--limit-train", type=int, default=0)
-    ap.add_argument("--benchmark-steps", type=int, default=0)
-    ap.add_argument("--out", default="")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -171,24 +146,11 @@ def main():
         x_train, y_train = x_train[: args.limit_train], y_train[: args.limit_train]
     _, C, H, W = x_train.shape
     model = ViT(C, H, W, data["classes"], act=ACTS[args.act], **MODELS[args.model])
-    decay = [p for n, p in model.named_parameters() if n.endswith("weight") and p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if not (n.endswith("weight") and p.ndim >= 2)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
     n = len(y_train)
     bpe = (n + args.batch - 1) // args.batch
     total = args.epochs * bpe if not args.steps else min(args.epochs * bpe, args.steps)
-
-    def step_fn(step, idx):
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.lr, args.min_lr, min(args.warmup, total), total)
-        loss = F.cross_entropy(model(batch_tensor(x_train, idx, mean, std)), torch.from_numpy(y_train[idx]))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if args.clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-        opt.step()
-        return loss.item()
+    step_fn = make_step(model, args, total, lambda m, idx: F.cross_entropy(
+        m(batch_tensor(x_train, idx, mean, std)), torch.from_numpy(y_train[idx])))
 
     if args.benchmark_steps:
         order = rng.permutation(n)
@@ -204,7 +166,7 @@ def main():
                           "steps": args.benchmark_steps,
                           "images_per_s": args.benchmark_steps * args.batch / secs,
                           "step_ms": 1e3 * secs / args.benchmark_steps,
-                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                          "peak_rss_mb": peak_rss_mb()}))
         return
 
     rows = []
@@ -231,7 +193,7 @@ def main():
               "test_accuracy": test_acc, "test_loss": test_loss,
               "total_seconds": time.perf_counter() - t_start,
               "train_images_per_s": step * args.batch / train_seconds,
-              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+              "peak_rss_mb": peak_rss_mb()}
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "metrics.csv"), "w") as f:

@@ -12,7 +12,9 @@ every registered elementwise function, float64 values and derivatives at fixed p
 (torch in float64, derivatives by autograd): what the C++ double references are checked
 against. /block holds one pre-norm
 transformer block (timm naming) with its parameters, input, output and all gradients;
-/vit a whole tiny ViT (bench/pytorch/vit_ref.py) with logits, loss and all gradients.
+/vit a whole tiny ViT (bench/pytorch/vit_ref.py) with logits, loss and all gradients;
+/gpt a whole tiny GPT (bench/pytorch/gpt_ref.py: causal attention, tied output layer)
+likewise.
 """
 import argparse
 import math
@@ -166,28 +168,47 @@ def write_block(group, gen, B=2, T=5, C=16, heads=2, hidden=32):
     group.attrs["ln_eps"] = 1e-6
 
 
-def write_vit(group, gen, B=3, classes=3):
-    """A tiny ViT (bench/pytorch/vit_ref.py's class): 1x8x8 images, 4x4 patches."""
+def bench_module(name):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../bench/pytorch"))
-    import vit_ref
-    torch.manual_seed(7)
-    model = vit_ref.ViT(1, 8, 8, classes, dim=16, depth=2, heads=2, mlp=32, act=torch.nn.GELU).double()
+    return __import__(name)
+
+
+def write_model(group, gen, model, inputs, labels):
+    """Random parameters (LayerNorm weights near 1), then logits, loss and gradients."""
     with torch.no_grad():
         for name, p in model.named_parameters():
             t = torch.randn(p.shape, dtype=torch.float64, generator=gen)
-            p.copy_(((1 + 0.1 * t) if "norm" in name and name.endswith("weight") else 0.3 * t).float().double())
+            norm = ("norm" in name or ".ln_" in name) and name.endswith("weight")
+            p.copy_(((1 + 0.1 * t) if norm else 0.3 * t).float().double())
             group[f"params/{name}"] = p.detach().float().numpy()
-    x = torch.randn((B, 1, 8, 8), dtype=torch.float64, generator=gen).float().double()
-    labels = torch.randint(0, classes, (B,), generator=gen)
-    logits = model(x)
-    loss = F.cross_entropy(logits, labels)
+    logits = model(inputs)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
     loss.backward()
-    group["images"] = x.float().numpy()
-    group["labels"] = labels.numpy().astype(np.int32)
     group["logits"] = logits.detach().float().numpy()
     group["loss"] = np.float32(loss.item())
+    group["labels"] = labels.numpy().astype(np.int32)
     for name, p in model.named_parameters():
         group[f"grads/{name}"] = p.grad.float().numpy()
+
+
+def write_vit(group, gen, B=3, classes=3):
+    """A tiny ViT (bench/pytorch/vit_ref.py's class): 1x8x8 images, 4x4 patches."""
+    torch.manual_seed(7)
+    model = bench_module("vit_ref").ViT(1, 8, 8, classes, dim=16, depth=2, heads=2, mlp=32,
+                                        act=torch.nn.GELU).double()
+    x = torch.randn((B, 1, 8, 8), dtype=torch.float64, generator=gen).float().double()
+    group["images"] = x.float().numpy()
+    write_model(group, gen, model, x, torch.randint(0, classes, (B,), generator=gen))
+
+
+def write_gpt(group, gen, B=2, T=6, vocab=11):
+    """A tiny GPT: 2 layers, 2 heads, width 16, context 8; T < context."""
+    model = bench_module("gpt_ref").GPT(vocab, depth=2, heads=2, dim=16, context=8).double()
+    ids = torch.randint(0, vocab, (B, T), generator=gen)
+    group["ids"] = ids.numpy().astype(np.int32)
+    write_model(group, gen, model, ids, torch.randint(0, vocab, (B, T), generator=gen))
+    group.attrs["vocab"], group.attrs["depth"], group.attrs["heads"] = vocab, 2, 2
+    group.attrs["dim"], group.attrs["context"] = 16, 8
 
 
 def main():
@@ -201,8 +222,9 @@ def main():
             write_case(f.create_group(f"ops/{name}"), shapes, fn, gen)
         write_block(f.create_group("block"), gen)
         write_vit(f.create_group("vit"), gen)
+        write_gpt(f.create_group("gpt"), gen)
         write_references(f.create_group("references"))
-    print(f"wrote {args.out}: {len(CASES)} op cases, one transformer block, one tiny ViT")
+    print(f"wrote {args.out}: {len(CASES)} op cases, one transformer block, one tiny ViT, one tiny GPT")
 
 
 if __name__ == "__main__":

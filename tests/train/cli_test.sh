@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end tests of prepare_data, train_vit, dapa_fit and dapa_export as a user runs
+# End-to-end tests of prepare_data, prepare_text, train_vit, train_gpt, dapa_fit and
+# dapa_export as a user runs
 # them, in named sections (one ctest case each, sharing the runs made by `setup`):
 #  - every bad input gets one clear stderr line, a non-zero exit, and no existing output
 #    (checkpoint, metrics) changes;
@@ -10,7 +11,7 @@
 #    PyTorch names; DAPA tables of any registered function.
 # Usage: cli_test.sh BIN_DIR WORK_DIR SECTION   (setup first; Fashion-MNIST from Debian's
 #        dataset-fashion-mnist)     cli_test.sh --list   (the sections after setup)
-sections=(data text flags outputs resume dapa fixed dapa_fit silu kill nan)
+sections=(data text flags outputs resume dapa fixed dapa_fit silu kill nan gpt gpt_errors)
 if [ "${1:-}" = --list ]; then
   echo "${sections[*]}"
   exit 0
@@ -21,7 +22,9 @@ section="$3"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # counters, checks
 fm=/usr/share/datasets/fashion-mnist
 common=(--data fm.h5 --limit-train 512 --limit-test 200 --batch 64 --warmup 4 --threads 2 --fixed-threads --log-every 2)
-t=("$bin/train_vit" --out guarded)  # a command that must refuse, leaving guarded/ unchanged
+t=("$bin/train_vit" --out guarded)
+gpt_common=(--data text.h5 --context 16 --batch 8 --steps 24 --warmup 2 --eval-every 8
+  --limit-test 600 --fixed-threads --log-every 2)  # a command that must refuse, leaving guarded/ unchanged
 
 # expect_error NAME SUBSTRING COMMAND...: fails cleanly (lib.sh), any exit code.
 expect_error() {
@@ -41,6 +44,15 @@ section_setup() {
   cp micro/checkpoint.h5 guarded/foreign.h5
   "$bin/train_vit" "${common[@]}" --epochs 2 --out full >/dev/null || bad "full run"
   echo "not hdf5" >corrupt.h5
+  # A small text corpus (40 documents; 4 validation, 4 test) and a finished GPT run.
+  mkdir -p corpus
+  for i in $(seq -w 1 40); do
+    for j in $(seq 1 30); do
+      printf 'the %s fox %d jumps over the lazy dog; the dog sleeps.\n' "$i" "$j"
+    done >"corpus/doc$i.txt"
+  done
+  "$bin/prepare_text" --text corpus --out text.h5 >/dev/null || bad "prepare_text"
+  "$bin/train_gpt" "${gpt_common[@]}" --threads 2 --out gpt_run >/dev/null || bad "gpt run failed"
 }
 
 # prepare_data on bad inputs
@@ -336,13 +348,102 @@ section_nan() {
   fi
 }
 
+# train_gpt: a run's outputs, resume, evaluation, sampling, DAPA
+section_gpt() {
+  for f in config.json metrics.csv summary.json checkpoint.h5; do
+    [ -s "gpt_run/$f" ] && ok || bad "missing gpt_run/$f"
+  done
+  head -1 gpt_run/metrics.csv | grep -q '^kind,step,epoch,train_loss,lr,tokens_per_s,elapsed_s,val_loss,val_perplexity,val_bits_per_byte$' &&
+    ok || bad "metrics.csv header: $(head -1 gpt_run/metrics.csv)"
+  [ "$(grep -c '^val,' gpt_run/metrics.csv)" -eq 3 ] && ok || bad "expected 3 validation rows (--eval-every 8 of 24)"
+  # The loss falls: the last validation loss is below the first.
+  awk -F, '$1 == "val" { v[n++] = $8 } END { exit !(n == 3 && v[2] < v[0]) }' gpt_run/metrics.csv && ok ||
+    bad "validation loss does not fall"; 
+  grep -q '"val_perplexity"' gpt_run/summary.json && ok || bad "summary.json lacks val_perplexity"
+  h5ls -r gpt_run/checkpoint.h5 >h5ls.txt
+  grep -q '^/model/transformer.h.0.attn.c_attn.weight  *Dataset {384, 128}' h5ls.txt &&
+    grep -q '^/model/transformer.wte.weight  *Dataset {256, 128}' h5ls.txt && ! grep -q lm_head h5ls.txt &&
+    ok || bad "checkpoint lacks nanoGPT-named weights (lm_head tied to wte)"
+  # Stop and resume: the same losses as the uninterrupted run; one thread: the same bits.
+  "$bin/train_gpt" "${gpt_common[@]}" --threads 2 --out part --stop-after 11 >/dev/null || bad "stopped gpt run"
+  "$bin/train_gpt" --data text.h5 --out part --resume --threads 2 --fixed-threads >/dev/null ||
+    bad "gpt resume"
+  "$bin/train_gpt" "${gpt_common[@]}" --threads 1 --out one >/dev/null || bad "gpt run on one thread"
+  for run in part one; do
+    if diff <(grep -E '^(train|val)' gpt_run/metrics.csv | cut -d, -f1-5,8-) \
+            <(grep -E '^(train|val)' $run/metrics.csv | cut -d, -f1-5,8-) >/dev/null; then
+      ok
+    else
+      bad "gpt run '$run' differs from the uninterrupted two-thread run"
+    fi
+  done
+  # Evaluation: validation and test, one prediction per scored token.
+  "$bin/train_gpt" --data text.h5 --eval-only --checkpoint gpt_run/checkpoint.h5 --limit-test 600 \
+    --predictions pred.txt >eval.json || bad "gpt eval-only"
+  grep -q '"test_bits_per_byte"' eval.json && grep -q '"val_perplexity"' eval.json && ok ||
+    bad "eval-only lacks test or val measures: $(cat eval.json)"
+  [ "$(wc -l <pred.txt)" -eq 1198 ] && ok || bad "predictions: $(wc -l <pred.txt) lines, expected 2 x 599"
+  # Sampling: the prompt continued, the same text for the same seed.
+  "$bin/train_gpt" --checkpoint gpt_run/checkpoint.h5 --sample 40 --prompt "the 07 fox" --seed 5 >s1.txt &&
+    "$bin/train_gpt" --checkpoint gpt_run/checkpoint.h5 --sample 40 --prompt "the 07 fox" --seed 5 >s2.txt ||
+    bad "sampling failed"
+  grep -q '^the 07 fox' s1.txt && cmp -s s1.txt s2.txt && [ "$(head -c 200 s1.txt | wc -c)" -gt 20 ] &&
+    ok || bad "sample: $(cat s1.txt)"
+  # DAPA on the GPT: tables from 2048 tokens, fixed point in place of GELU costs under 2%
+  # of validation perplexity; and a run that calibrates at initialisation trains.
+  "$bin/dapa_fit" --checkpoint gpt_run/checkpoint.h5 --data text.h5 --tokens 2048 --out fit.h5 >/dev/null ||
+    bad "dapa_fit on a gpt"
+  "$bin/train_gpt" --data text.h5 --eval-only --checkpoint gpt_run/checkpoint.h5 --limit-test 600 \
+    --act dapa:16:fixed --dapa-table fit.h5 >dapa.json || bad "gpt eval with dapa tables"
+  ppl() { sed -E 's/.*"val_perplexity":([0-9.eE+-]+).*/\1/' "$1"; }
+  awk -v a="$(ppl dapa.json)" -v b="$(ppl eval.json)" 'BEGIN { exit !(a < 1.02 * b && a > 0.98 * b) }' &&
+    ok || bad "DAPA(16) fixed: perplexity $(ppl dapa.json) against GELU's $(ppl eval.json)"
+  "$bin/train_gpt" --data text.h5 --context 16 --batch 8 --steps 8 --warmup 2 --limit-test 600 \
+    --threads 2 --act dapa:16 --out gpt_dapa >/dev/null &&
+    [ -s gpt_dapa/dapa_tables.h5 ] && ok || bad "gpt training with dapa:16"
+}
+
+# train_gpt and dapa_fit on bad input
+section_gpt_errors() {
+  local guard_dir=gpt_guard
+  mkdir -p gpt_guard && cp gpt_run/checkpoint.h5 gpt_run/metrics.csv gpt_guard/
+  local g=("$bin/train_gpt" --out gpt_guard)
+  expect_error "gpt: vit checkpoint" "holds a vit-nano, which train_vit trains" "${g[@]}" \
+    --data text.h5 --eval-only --checkpoint guarded/checkpoint.h5
+  expect_error "vit: gpt checkpoint" "holds a gpt-nano, which train_gpt trains" "${t[@]}" \
+    --data fm.h5 --eval-only --checkpoint gpt_guard/checkpoint.h5
+  expect_error "gpt: image data" "missing" "${g[@]}" --data fm.h5 --force
+  expect_error "gpt: no data" "--data is required" "${g[@]}" --force
+  expect_error "gpt: context too long" "longer than gpt-nano's context of 128" "${g[@]}" \
+    --data text.h5 --context 512 --force
+  expect_error "gpt: unknown model" "unknown model 'gpt-huge'" "${g[@]}" --data text.h5 \
+    --model gpt-huge --force
+  expect_error "gpt: batch too large" "training windows" "${g[@]}" --data text.h5 --batch 100000 --force
+  expect_error "gpt: empty prompt" "--prompt: give the text" "${g[@]}" \
+    --checkpoint gpt_guard/checkpoint.h5 --sample 5 --prompt ""
+  expect_error "gpt: prompt too long" "longer than the model's context" "${g[@]}" \
+    --checkpoint gpt_guard/checkpoint.h5 --sample 5 --prompt "$(printf 'x%.0s' $(seq 200))"
+  expect_error "gpt: prompt without sample" "--prompt needs --sample" "${g[@]}" --data text.h5 \
+    --prompt hi --force
+  expect_error "gpt: sample a vit" "not a language model" "${g[@]}" \
+    --checkpoint guarded/checkpoint.h5 --sample 5 --prompt hi
+  expect_error "gpt: sample nothing" "does not exist" "${g[@]}" --checkpoint none.h5 --sample 5 \
+    --prompt hi
+  expect_error "dapa_fit: images for a gpt" "use --tokens" "$bin/dapa_fit" \
+    --checkpoint gpt_guard/checkpoint.h5 --data text.h5 --images 64 --out gpt_guard/t.h5
+  expect_error "dapa_fit: too many tokens" "training tokens" "$bin/dapa_fit" \
+    --checkpoint gpt_guard/checkpoint.h5 --data text.h5 --tokens 100000000 --out gpt_guard/t.h5
+  expect_error "dapa_fit: gpt with images" "missing" "$bin/dapa_fit" \
+    --checkpoint gpt_guard/checkpoint.h5 --data fm.h5 --tokens 64 --out gpt_guard/t.h5
+}
+
 # Each section runs in WORK_DIR/SECTION, with the shared files of setup linked in.
 if [ "$section" = setup ]; then
   rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 else
   [ -s "$work/fm.h5" ] || { echo "cli_test: $work holds no setup (run the setup section)"; exit 1; }
   rm -rf "$work/$section" && mkdir -p "$work/$section" && cd "$work/$section" || exit 1
-  for f in fm.h5 guarded full micro corrupt.h5; do ln -s "../$f" "$f"; done
+  for f in fm.h5 guarded full micro corrupt.h5 text.h5 gpt_run; do ln -s "../$f" "$f"; done
 fi
 declare -F "section_$section" >/dev/null || { echo "cli_test: unknown section '$section'"; exit 2; }
 "section_$section"
