@@ -7,6 +7,13 @@ find_package(HDF5 REQUIRED COMPONENTS C CXX)
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(ZLIB REQUIRED)
+# PCRE2 (8-bit): Unicode letter and number classes for GPT-2's pre-tokenizer, which
+# std::regex lacks. Found by path, so cross builds find the sysroot's copy.
+find_path(PCRE2_INCLUDE_DIR pcre2.h REQUIRED)
+find_library(PCRE2_LIBRARY pcre2-8 REQUIRED)
+add_library(dapa_pcre2 INTERFACE)
+target_include_directories(dapa_pcre2 SYSTEM INTERFACE ${PCRE2_INCLUDE_DIR})
+target_link_libraries(dapa_pcre2 INTERFACE ${PCRE2_LIBRARY})
 
 # OpenBLAS, OpenMP build: it shares libgomp's thread pool with our kernels and runs
 # single-threaded when called inside one of our parallel regions (no oversubscription).

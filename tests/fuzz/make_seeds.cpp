@@ -13,6 +13,7 @@
 #include "dapa/table_io.h"
 #include "data/dataset.h"
 #include "data/text.h"
+#include "data/tokenizer.h"
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
 #include "nn/vit.h"
@@ -83,7 +84,7 @@ int main(int argc, char** argv) {
   std::vector<TextDocument> docs;
   for (int i = 1; i <= 10; ++i)
     docs.push_back({"d" + std::to_string(i), "text " + std::to_string(i)});
-  prepare_text(docs, "seed", (root / "text/tokens.h5").string());
+  prepare_text(docs, "seed", (root / "text/tokens.h5").string(), *make_tokenizer("byte"));
   std::ofstream((root / "text/brown.txt").string())
       << "\n\n\tThe/at jury/nn said/vbd ``/`` no/at ''/'' ,/, (/( so/rb )/) ./.\n";
   std::printf("fuzz_make_seeds: wrote the corpora under %s\n", root.c_str());
