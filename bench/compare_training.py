@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Training throughput and memory, ours (train_vit) against PyTorch (vit_ref.py), side by side.
+"""Training throughput and memory, ours (train_vit, train_gpt) against PyTorch (vit_ref.py,
+gpt_ref.py), side by side.
 
 Same machine, same data file, same threads and batch. This shared machine switches
 between slower and faster phases lasting tens of seconds, so each round runs
@@ -8,7 +9,10 @@ median of the rounds' ratios is reported, with the median speeds. Prints a markd
 table.
     /usr/bin/python3 bench/compare_training.py --data data/fashion-mnist.h5 \
         [--models vit-nano vit-micro] [--threads 2] [--batch 128] [--rounds 3] [--steps 20]
-Needs build/bin/train_vit and Debian's python3-torch (scripts/install-deps.sh --reference).
+    /usr/bin/python3 bench/compare_training.py --data data/brown.h5 \
+        --models gpt-nano gpt-micro --batch 16
+Needs build/bin and Debian's python3-torch (scripts/install-deps.sh --reference). The
+models' sizes come from the PyTorch peers' tables.
 """
 import argparse
 import json
@@ -18,22 +22,37 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench/pytorch"))
+from gpt_ref import MODELS as GPT_MODELS  # noqa: E402
+from vit_ref import MODELS as VIT_MODELS  # noqa: E402
 
 
-MODELS = {"vit-nano": (64, 4, 256), "vit-micro": (128, 6, 512), "vit-mini": (192, 8, 768)}
+def block_flops(tokens, dim, mlp):
+    """Matrix-product FLOPs of one pre-norm block's forward on `tokens` tokens."""
+    return (2 * tokens * dim * 3 * dim            # qkv
+            + 2 * 2 * tokens * tokens * dim       # scores and weighted values
+            + 2 * tokens * dim * dim              # proj
+            + 2 * 2 * tokens * dim * mlp)         # fc1, fc2
 
 
-def train_flops_per_image(model, patches=49, patch_dim=16, classes=10):
-    """Matrix-product FLOPs of one training image: 3x the forward (forward, input
-    gradients, weight gradients)."""
-    dim, depth, mlp = MODELS[model]
-    tokens = patches + 1
-    block = (2 * tokens * dim * 3 * dim          # qkv
-             + 2 * 2 * tokens * tokens * dim     # scores and weighted values
-             + 2 * tokens * dim * dim            # proj
-             + 2 * 2 * tokens * dim * mlp)       # fc1, fc2
-    forward = 2 * patches * patch_dim * dim + depth * block + 2 * dim * classes
+def vit_train_flops(model, patches=49, patch_dim=16, classes=10):
+    """Per training image: 3x the forward (forward, input gradients, weight gradients)."""
+    m = VIT_MODELS[model]
+    forward = (2 * patches * patch_dim * m["dim"] + m["depth"] * block_flops(patches + 1, m["dim"], m["mlp"])
+               + 2 * m["dim"] * classes)
     return 3 * forward
+
+
+def gpt_train_flops(model, vocab=256):
+    """Per training token (3x the forward): blocks on a full window, the tied output layer."""
+    m = GPT_MODELS[model]
+    T, C = m["context"], m["dim"]
+    return 3 * (m["depth"] * block_flops(T, C, 4 * C) / T + 2 * C * vocab)
+
+
+# Per model kind: our program, the PyTorch peer, what one example is, FLOPs per example.
+KINDS = {"vit": ("train_vit", "vit_ref.py", "images", vit_train_flops),
+         "gpt": ("train_gpt", "gpt_ref.py", "tokens", gpt_train_flops)}
 
 
 def run_json(cmd):
@@ -55,13 +74,16 @@ def main():
                     help="OpenBLAS sgemm GFLOP/s on this machine (bench_gemm's peak row)")
     args = ap.parse_args()
 
-    ours_cmd = [os.path.join(args.bin, "train_vit"), "--data", args.data, "--act", args.act,
-                "--batch", str(args.batch), "--threads", str(args.threads),
-                "--benchmark-steps", str(args.steps)]
-    ref_cmd = [sys.executable, os.path.join(ROOT, "bench/pytorch/vit_ref.py"), "--data", args.data,
-               "--act", args.act, "--batch", str(args.batch), "--threads", str(args.threads),
-               "--benchmark-steps", str(args.steps)]
-    print(f"| model | ours images/s | PyTorch images/s | speed ratio | ours GFLOP/s | "
+    kinds = {m.split("-")[0] for m in args.models}
+    if len(kinds) != 1 or not kinds <= KINDS.keys():
+        sys.exit("compare_training: give models of one kind (vit-* or gpt-*), one data file")
+    program, peer, unit, flops = KINDS[kinds.pop()]
+    common = ["--data", args.data, "--act", args.act, "--batch", str(args.batch),
+              "--threads", str(args.threads), "--benchmark-steps", str(args.steps)]
+    ours_cmd = [os.path.join(args.bin, program), *common]
+    ref_cmd = [sys.executable, os.path.join(ROOT, "bench/pytorch", peer), *common]
+    rate = f"{unit}_per_s"
+    print(f"| model | ours {unit}/s | PyTorch {unit}/s | speed ratio | ours GFLOP/s | "
           f"ours peak RSS MB | PyTorch peak RSS MB | memory ratio |")
     print("|---|---|---|---|---|---|---|---|")
     for model in args.models:
@@ -73,14 +95,13 @@ def main():
             a2 = run_json(ours_cmd + ["--model", model])
             ours += [a1, a2]
             ref += [b1, b2]
-            ratios.append((a1["images_per_s"] + a2["images_per_s"]) /
-                          (b1["images_per_s"] + b2["images_per_s"]))
-        o_ips = statistics.median(r["images_per_s"] for r in ours)
-        r_ips = statistics.median(r["images_per_s"] for r in ref)
+            ratios.append((a1[rate] + a2[rate]) / (b1[rate] + b2[rate]))
+        o_ips = statistics.median(r[rate] for r in ours)
+        r_ips = statistics.median(r[rate] for r in ref)
         ratio = statistics.median(ratios)
         o_mem = max(r["peak_rss_mb"] for r in ours)
         r_mem = max(r["peak_rss_mb"] for r in ref)
-        gflops = o_ips * train_flops_per_image(model) / 1e9
+        gflops = o_ips * flops(model) / 1e9
         frac = f" ({100 * gflops / args.sgemm_peak:.0f}% of sgemm peak)" if args.sgemm_peak else ""
         print(f"| {model} | {o_ips:.0f} | {r_ips:.0f} | {ratio:.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) | {gflops:.0f}{frac} | "
               f"{o_mem:.0f} | {r_mem:.0f} | {r_mem / o_mem:.2f}x lower |", flush=True)
