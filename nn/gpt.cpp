@@ -168,14 +168,22 @@ std::vector<int32_t> generate(Gpt& model, const std::vector<int32_t>& prompt,
     if (t < 0 || t >= model.config.vocab)
       throw std::invalid_argument("prompt token " + std::to_string(t) + " is outside the " +
                                   std::to_string(model.config.vocab) + "-symbol vocabulary");
-  GptDecoder decoder(model);
+  // When the context is full, the decoder starts over from the last half of the text:
+  // one re-encoding of context/2 tokens per context/2 new tokens, so the cost per token
+  // stays constant however long the sample.
+  std::vector<int32_t> text = prompt, out;
+  auto decoder = std::make_unique<GptDecoder>(model);
   std::vector<float> logits;
-  for (int32_t t : prompt) logits = decoder.next(t);
-  std::vector<int32_t> out;
+  for (int32_t t : prompt) logits = decoder->next(t);
   while (static_cast<int64_t>(out.size()) < options.tokens) {
     out.push_back(sample_token(logits, options, rng));
-    if (decoder.position() == context) break;
-    logits = decoder.next(out.back());
+    text.push_back(out.back());
+    if (decoder->position() == context) {
+      decoder = std::make_unique<GptDecoder>(model);
+      for (size_t i = text.size() - static_cast<size_t>(context / 2); i + 1 < text.size(); ++i)
+        decoder->next(text[i]);
+    }
+    logits = decoder->next(out.back());
   }
   return out;
 }

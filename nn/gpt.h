@@ -64,8 +64,9 @@ struct SamplingOptions {
   double temperature = 1.0;  // 0: always the most likely token
   int64_t top_k = 0;         // 0: the whole vocabulary
 };
-// Continues `prompt` (1 to context tokens) by up to options.tokens tokens, stopping at
-// the context length; returns only the new tokens. Deterministic for a given rng state.
+// Continues `prompt` (1 to context tokens) by options.tokens tokens; past the context,
+// each token sees the last context/2 to context tokens (the cache restarts from the last
+// half). Returns only the new tokens. Deterministic for a given rng state.
 std::vector<int32_t> generate(Gpt& model, const std::vector<int32_t>& prompt,
                               const SamplingOptions& options, Rng& rng);
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "autograd/ops.h"
 #include "core/h5.h"
@@ -118,22 +119,30 @@ TEST(Gpt, GreedySamplingFollowsTheArgMaxAndSamplingIsSeeded) {
   Rng rng(4);
   GptConfig c = tiny_config();
   Gpt m(c, rng);
-  for (auto& [name, p] : m.named_parameters()) rng.fill_normal(p->value(), 0, 0.5f);
+  for (auto& [name, p] : m.named_parameters()) rng.fill_normal(p->value(), 0, 1.5f);
   NoGradGuard no_grad;
   Labels prompt = {3, 1, 4};
-  SamplingOptions greedy{10, 0.0, 0};
+  SamplingOptions greedy{14, 0.0, 0};
   Rng r0(0);
   std::vector<int32_t> out = generate(m, prompt, greedy, r0);
-  ASSERT_EQ(out.size(), 6u);  // the last one predicted from a full context of 8
+  ASSERT_EQ(out.size(), 14u);  // past the context of 8, through two restarts
+  // A text that varies, so the windows below matter.
+  ASSERT_GE(std::set<int32_t>(out.begin(), out.end()).size(), 2u);
   Labels seq = prompt;
-  for (int32_t next : out) {  // each token is the full forward's arg-max
-    Tensor logits = m.forward(seq, 1, static_cast<int64_t>(seq.size())).value();
-    const float* last = logits.data() + (seq.size() - 1) * c.vocab;
-    EXPECT_EQ(next, std::max_element(last, last + c.vocab) - last);
+  for (int32_t next : out) {
+    // Each token is the arg-max of the full forward on what the decoder sees: the whole
+    // text while it fits the context of 8; after that the last 4 tokens at a restart,
+    // growing to 8, then a restart again.
+    size_t n = seq.size();
+    size_t seen = n <= 8 ? n : 4 + (n - 9) % 5;
+    Labels window(seq.end() - static_cast<std::ptrdiff_t>(seen), seq.end());
+    Tensor logits = m.forward(window, 1, static_cast<int64_t>(seen)).value();
+    const float* last = logits.data() + (seen - 1) * c.vocab;
+    EXPECT_EQ(next, std::max_element(last, last + c.vocab) - last) << "token " << n;
     seq.push_back(next);
   }
   Rng r1(0);
-  EXPECT_EQ(generate(m, prompt, {10, 1.0, 1}, r1), out);  // top-1 is greedy
+  EXPECT_EQ(generate(m, prompt, {14, 1.0, 1}, r1), out);  // top-1 is greedy
   Rng r2(9), r3(9), r4(10);
   std::vector<int32_t> a = generate(m, {5}, {7, 1.5, 0}, r2), b = generate(m, {5}, {7, 1.5, 0}, r3),
                        d = generate(m, {5}, {7, 1.5, 0}, r4);
