@@ -124,14 +124,7 @@ int run(const Options& o) {
   return 0;
 }
 
-}  // namespace
-}  // namespace dapa
-
-int main(int argc, char** argv) {
-  dapa::Options o;
-  CLI::App app{
-      "Fit DAPA tables (float and 16-bit fixed point) to the activation inputs of a trained ViT "
-      "or GPT."};
+void add_flags(CLI::App& app, Options& o) {
   app.add_option("--checkpoint", o.checkpoint, "checkpoint written by train_vit or train_gpt")
       ->required();
   app.add_option("--data", o.data,
@@ -139,16 +132,16 @@ int main(int argc, char** argv) {
                  "file (prepare_text)")
       ->required();
   app.add_option("--images", o.images, "ViT: calibrate on the first K training images")
-      ->check(dapa::cli::positive())
+      ->check(cli::positive())
       ->capture_default_str();
   app.add_option("--tokens", o.tokens, "GPT: calibrate on the first K training tokens")
-      ->check(dapa::cli::positive())
+      ->check(cli::positive())
       ->capture_default_str();
   app.add_option("--segments", o.segments, "segments N per table (2 to 256)")
       ->check(CLI::Range(2, 256))
       ->capture_default_str();
   app.add_option("--target", o.target,
-                 "function to approximate: " + dapa::function_names() +
+                 "function to approximate: " + function_names() +
                      " (default: the one the checkpoint's activation computes)");
   app.add_option("--mode", o.mode, "derivative: slope | fitted")
       ->check(CLI::IsMember({"slope", "fitted"}))
@@ -175,11 +168,22 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--batch", o.batch,
                  "images (ViT) or windows of the context (GPT) per forward pass")
-      ->check(dapa::cli::positive())
+      ->check(cli::positive())
       ->capture_default_str();
   app.add_option("--threads", o.threads, "threads (0: DAPA_NUM_THREADS or all cores)")
-      ->check(dapa::cli::non_negative());
+      ->check(cli::non_negative());
   app.add_option("--out", o.out, "table file to write (.h5 or .json)")->required();
+}
+
+}  // namespace
+}  // namespace dapa
+
+int main(int argc, char** argv) {
+  dapa::Options o;
+  CLI::App app{
+      "Fit DAPA tables (float and 16-bit fixed point) to the activation inputs of a trained ViT "
+      "or GPT."};
+  dapa::add_flags(app, o);
   dapa::cli::one_line_errors(app, "dapa_fit");
   CLI11_PARSE(app, argc, argv);
   for (const char* flag : {"--images", "--tokens"})
