@@ -2,8 +2,8 @@
 # Cross-builds for a Zynq target and runs the test suite under qemu-user, from a fresh
 # machine: installs the cross compilers, qemu-user and mmdebstrap, makes the target's
 # Debian sysroot, builds with the target's toolchain file, and runs ctest (every unit
-# test, the bit-exactness of the fixed-point unit against x86's results, and 200
-# emulated training steps with GELU and dapa:16:fixed).
+# test, the bit-exactness of the fixed-point unit against x86's results, 200 emulated
+# ViT training steps with GELU and dapa:16:fixed, and 100 gpt-nano steps).
 #   scripts/test-arm.sh armhf|aarch64 [--quick]    (--quick leaves out the emulated training)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
