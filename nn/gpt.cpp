@@ -25,15 +25,11 @@ constexpr GptSize kGptSizes[] = {
 }  // namespace
 
 std::vector<std::string> gpt_model_names() {
-  std::vector<std::string> names;
-  for (const GptSize& v : kGptSizes) names.emplace_back(v.name);
-  return names;
+  return names_of(kGptSizes);
 }
 
 GptConfig gpt_config(const std::string& model, int64_t vocab, const std::string& act) {
-  const GptSize* size = nullptr;
-  for (const GptSize& g : kGptSizes)
-    if (model == g.name) size = &g;
+  const GptSize* size = find_by_name(kGptSizes, model);
   if (!size)
     throw std::invalid_argument("--model: unknown model '" + model + "' (expected " +
                                 join_names(gpt_model_names()) + ")");

@@ -19,18 +19,14 @@ constexpr VitSize kVitSizes[] = {
 }  // namespace
 
 std::vector<std::string> vit_model_names() {
-  std::vector<std::string> names;
-  for (const VitSize& v : kVitSizes) names.emplace_back(v.name);
-  return names;
+  return names_of(kVitSizes);
 }
 
 VitConfig vit_config(const std::string& model, int64_t channels, int64_t height, int64_t width,
                      int64_t classes, const std::string& act) {
   VitConfig c;
   c.model = model;
-  const VitSize* size = nullptr;
-  for (const VitSize& v : kVitSizes)
-    if (model == v.name) size = &v;
+  const VitSize* size = find_by_name(kVitSizes, model);
   if (!size)
     throw std::invalid_argument("--model: unknown model '" + model + "' (expected " +
                                 join_names(vit_model_names()) + ")");

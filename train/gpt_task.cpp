@@ -34,6 +34,12 @@ void fill_windows(const std::vector<uint16_t>& tokens, const std::vector<int64_t
     }
 }
 
+// Training windows per epoch: they start at offset + k*T (offset < T, drawn per epoch)
+// and need T + 1 tokens, so every offset fits this many.
+int64_t windows_per_epoch(int64_t train_tokens, int64_t T) {
+  return (train_tokens - 1 - T) / T;
+}
+
 class GptTask : public Task {
  public:
   GptTask(TextData data, const GptConfig& cfg, int64_t context, Rng& rng, const Recipe& r)
@@ -43,8 +49,7 @@ class GptTask : public Task {
         batch_(r.batch),
         limit_(r.limit_test),
         seed_(r.seed) {
-    // Windows start at offset + k*T (offset < T, drawn per epoch) and need T + 1 tokens.
-    windows_ = (static_cast<int64_t>(data_.train.tokens.size()) - 1 - T_) / T_;
+    windows_ = windows_per_epoch(static_cast<int64_t>(data_.train.tokens.size()), T_);
   }
 
   Module& model() override { return model_; }
@@ -52,7 +57,6 @@ class GptTask : public Task {
   int64_t train_examples() const override {
     return static_cast<int64_t>(data_.train.tokens.size());
   }
-  int64_t windows() const { return windows_; }
   int64_t batches_per_epoch() const override { return (windows_ + batch_ - 1) / batch_; }
 
   int64_t load_batch(int64_t epoch, int64_t index) override {
@@ -275,7 +279,7 @@ class GptKind : public TaskKind {
     if (r.limit_train > 0 && r.limit_train < static_cast<int64_t>(data.train.tokens.size()))
       data.train.tokens.resize(r.limit_train);
     int64_t train_tokens = static_cast<int64_t>(data.train.tokens.size());
-    int64_t windows = (train_tokens - 1 - T) / T;
+    int64_t windows = windows_per_epoch(train_tokens, T);
     if (!o.eval_only && windows < 1)
       throw std::invalid_argument("--data: the training split of " + std::to_string(train_tokens) +
                                   " tokens is too short for windows of " + std::to_string(T) +

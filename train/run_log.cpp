@@ -25,8 +25,6 @@ std::vector<std::string> metrics_columns(const std::string& unit,
 }
 
 namespace {
-constexpr size_t kElapsedColumn = 6;  // elapsed_s in metrics_columns()
-
 std::string format_duration(double s) {
   long t = static_cast<long>(s + 0.5);
   char buf[32];
@@ -41,9 +39,11 @@ std::string format_duration(double s) {
 MetricsLog::MetricsLog(const std::string& path, int64_t keep_until_step, const std::string& unit,
                        const std::vector<std::string>& evaluation_names)
     : path_(path), evaluation_names_(evaluation_names) {
-  for (const std::string& c : metrics_columns(unit, evaluation_names))
-    header_ += (header_.empty() ? "" : ",") + c;
+  const std::vector<std::string> columns = metrics_columns(unit, evaluation_names);
+  for (const std::string& c : columns) header_ += (header_.empty() ? "" : ",") + c;
   header_ += "\n";
+  const auto elapsed =
+      static_cast<size_t>(std::find(columns.begin(), columns.end(), "elapsed_s") - columns.begin());
   if (keep_until_step < 0) return;
   std::ifstream in(path);
   std::string line;
@@ -55,9 +55,8 @@ MetricsLog::MetricsLog(const std::string& path, int64_t keep_until_step, const s
       continue;
     kept_ += line + "\n";
     size_t field = 0, pos = 0;
-    while (field < kElapsedColumn && (pos = line.find(',', pos)) != std::string::npos)
-      ++field, ++pos;
-    if (field == kElapsedColumn) resumed_elapsed_ = std::strtod(line.c_str() + pos, nullptr);
+    while (field < elapsed && (pos = line.find(',', pos)) != std::string::npos) ++field, ++pos;
+    if (field == elapsed) resumed_elapsed_ = std::strtod(line.c_str() + pos, nullptr);
   }
 }
 
@@ -103,7 +102,9 @@ void MetricsLog::evaluation(int64_t step, int64_t epoch, const std::string& spli
 Progress::Progress(int64_t total, int64_t log_every, const std::string& unit)
     : total_(total),
       log_every_(log_every),
-      rate_unit_(unit.substr(0, 3) + "/s"),
+      rate_unit_(unit == "images"   ? "img/s"
+                 : unit == "tokens" ? "tok/s"
+                                    : unit + "/s"),
       tty_(::isatty(STDOUT_FILENO)) {}
 
 void Progress::update(int64_t step, int64_t epoch, double loss, double lr, double ips,

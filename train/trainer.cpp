@@ -109,12 +109,13 @@ CheckpointMeta prepare_run(RunOptions& o, Recipe& r, const CLI::App& app) {
   r = restore_recipe(r, saved.contains("recipe") ? saved["recipe"] : saved, app, o.resume,
                      o.checkpoint);
   // Logging and evaluation continue as the interrupted run did, unless asked otherwise.
-  for (auto [key, flag, value] : {std::tuple{"log_every", "--log-every", &o.log_every},
-                                  std::tuple{"eval_every", "--eval-every", &o.eval_every}})
+  // (A saved value below the flag's lowest is ignored.)
+  for (auto [key, flag, value, lowest] :
+       {std::tuple{"log_every", "--log-every", &o.log_every, int64_t{1}},
+        std::tuple{"eval_every", "--eval-every", &o.eval_every, int64_t{0}}})
     if (o.resume && !app.count(flag) && saved.contains(key) && saved[key].is_number_integer() &&
-        saved[key].get<int64_t>() >= 0)
+        saved[key].get<int64_t>() >= lowest)
       *value = saved[key].get<int64_t>();
-  if (o.log_every < 1) o.log_every = 1;
   return meta;
 }
 

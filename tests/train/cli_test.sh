@@ -158,7 +158,10 @@ section_outputs() {
 section_resume() {
   # ---- resume reproduces the uninterrupted run exactly ----
   # full/: the uninterrupted 2-epoch run, from setup.
-  "$bin/train_vit" "${common[@]}" --epochs 2 --out part --stop-after 11 >/dev/null || bad "stopped run"
+  "$bin/train_vit" "${common[@]}" --epochs 2 --out part --stop-after 11 >part.log || bad "stopped run"
+  # Progress lines (not a terminal): a line per --log-every steps, throughput in images.
+  grep -qE '^step 2/16 epoch 0 loss [0-9.]+ lr [0-9.e+-]+ [0-9]+ img/s elapsed' part.log && ok ||
+    bad "progress line: $(grep -m1 '^step' part.log)"
   "$bin/train_vit" --data fm.h5 --out part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null || bad "resume"
   if diff <(grep -E '^(train|test)' full/metrics.csv | cut -d, -f1-5,8,9) \
           <(grep -E '^(train|test)' part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
@@ -368,7 +371,9 @@ section_gpt() {
   "$bin/train_gpt" "${gpt_common[@]}" --threads 2 --out part --stop-after 11 >/dev/null || bad "stopped gpt run"
   "$bin/train_gpt" --data text.h5 --out part --resume --threads 2 --fixed-threads >/dev/null ||
     bad "gpt resume"
-  "$bin/train_gpt" "${gpt_common[@]}" --threads 1 --out one >/dev/null || bad "gpt run on one thread"
+  "$bin/train_gpt" "${gpt_common[@]}" --threads 1 --out one >one.log || bad "gpt run on one thread"
+  grep -qE '^step 2/24 epoch 0 loss [0-9.]+ lr [0-9.e+-]+ [0-9]+ tok/s elapsed' one.log && ok ||
+    bad "progress line: $(grep -m1 '^step' one.log)"
   for run in part one; do
     if diff <(grep -E '^(train|val)' gpt_run/metrics.csv | cut -d, -f1-5,8-) \
             <(grep -E '^(train|val)' $run/metrics.csv | cut -d, -f1-5,8-) >/dev/null; then
