@@ -276,6 +276,15 @@ class GptKind : public TaskKind {
     if (T > cfg.context)
       throw std::invalid_argument("--context: " + std::to_string(T) + " tokens is longer than " +
                                   cfg.model + "'s context of " + std::to_string(cfg.context));
+    // Evaluation predicts every token after a split's first: it needs two at least.
+    for (const auto& [name, split] : {std::pair{"val", &data.val}, std::pair{"test", &data.test}}) {
+      int64_t size = static_cast<int64_t>(split->tokens.size());
+      if ((r.limit_test > 0 ? std::min(r.limit_test, size) : size) < 2)
+        throw std::invalid_argument(
+            (r.limit_test == 1 ? "--limit-test: 1 token"
+                               : "--data: the " + std::string(name) + " split's single token") +
+            " leaves nothing to predict (evaluation needs 2 tokens at least)");
+    }
     if (r.limit_train > 0 && r.limit_train < static_cast<int64_t>(data.train.tokens.size()))
       data.train.tokens.resize(r.limit_train);
     int64_t train_tokens = static_cast<int64_t>(data.train.tokens.size());

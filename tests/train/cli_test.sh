@@ -423,6 +423,14 @@ section_gpt_errors() {
     --data text.h5 --context 512 --force
   expect_error "gpt: unknown model" "unknown model 'gpt-huge'" "${g[@]}" --data text.h5 \
     --model gpt-huge --force
+  expect_error "gpt: one test token" "--limit-test: 1 token leaves nothing to predict" "${g[@]}" \
+    --data text.h5 --limit-test 1 --force
+  mkdir -p tiny
+  for i in $(seq -w 1 10); do printf 'document %s %s\n' "$i" "$(seq -s' ' 1 40)" >"tiny/doc$i.txt"; done
+  printf 'x' >tiny/doc10.txt  # the tenth file (position 9): the validation split, one token
+  "$bin/prepare_text" --text tiny --out tiny.h5 >/dev/null || bad "prepare_text tiny"
+  expect_error "gpt: one validation token" "the val split's single token" "${g[@]}" \
+    --data tiny.h5 --context 8 --batch 2 --force
   expect_error "gpt: batch too large" "training windows" "${g[@]}" --data text.h5 --batch 100000 --force
   expect_error "gpt: empty prompt" "--prompt: give the text" "${g[@]}" \
     --checkpoint gpt_guard/checkpoint.h5 --sample 5 --prompt ""
