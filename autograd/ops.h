@@ -58,8 +58,10 @@ Var mean(const Var& x, int axis, bool keepdim = false);
 Var softmax(const Var& x);  // last axis
 Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps = 1e-5f);
 // Multi-head self-attention on a fused projection qkv (B, T, 3C) -> (B, T, C); causal:
-// position t attends to 0..t only.
-Var attention(const Var& qkv, int64_t heads, bool causal = false);
+// position t attends to 0..t only. `exp`: the softmax's exp replaced by that function
+// (a DAPA table) of the max-shifted scores, negative values taken as 0; its backward is
+// the exact gradient of that softmax with exp's derivative from `exp` (core/kernels.h).
+Var attention(const Var& qkv, int64_t heads, bool causal = false, Pointwise* exp = nullptr);
 // Rows of table (rows, C) by ids (values in [0, rows), shape ids_shape) -> (..., C).
 Var embedding(const Var& table, const Labels& ids, const Shape& ids_shape);
 // y = f(x) elementwise; saves x, and backward is gy * f'(x).

@@ -101,6 +101,27 @@ void Distribution::merge(const Distribution& other) {
   sum_sq_ += other.sum_sq_;
 }
 
+Distribution Distribution::restricted(double lo, double hi, bool clamp) const {
+  if (!(lo < hi))
+    throw std::invalid_argument("Distribution: empty range [" + std::to_string(lo) + ", " +
+                                std::to_string(hi) + "]");
+  Distribution r(bins());
+  r.nonfinite_ = nonfinite_;
+  if (total_ == 0 || (!clamp && (max_ < lo || min_ > hi))) return r;
+  r.min_ = std::clamp(min_, lo, hi), r.max_ = std::clamp(max_, lo, hi);
+  r.cover(r.min_, r.max_);
+  for (int64_t i = 0; i < bins(); ++i) {
+    double x = bin_center(i);
+    if (!counts_[i] || (!clamp && (x < lo || x > hi))) continue;
+    x = std::clamp(x, r.min_, r.max_);
+    r.counts_[r.bin_of(x)] += counts_[i];
+    r.total_ += counts_[i];
+    r.sum_ += x * counts_[i];
+    r.sum_sq_ += x * x * counts_[i];
+  }
+  return r;
+}
+
 double Distribution::mean() const {
   return total_ ? sum_ / total_ : 0.0;
 }

@@ -23,6 +23,13 @@ class Distribution {
   void add(const float* x, int64_t n);  // NaN and Inf are counted apart, not binned
   void add(const Tensor& t);
   void merge(const Distribution& other);  // pooled distribution of two sites
+  // What a table bounded to [lo, hi] sees: every value outside moved to the nearer end
+  // (each bin, whole, to the bin of its clamped centre). Throws std::invalid_argument
+  // for an empty or NaN range.
+  Distribution clamped(double lo, double hi) const { return restricted(lo, hi, true); }
+  // The values inside [lo, hi] alone (bins by their centre), as for a fit that leaves the
+  // tails out. Throws like clamped().
+  Distribution within(double lo, double hi) const { return restricted(lo, hi, false); }
 
   int64_t bins() const { return static_cast<int64_t>(counts_.size()); }
   int64_t count() const { return total_; }  // binned values
@@ -46,6 +53,7 @@ class Distribution {
  private:
   void cover(double lo, double hi);  // grow the range until [lo, hi] fits
   int64_t bin_of(double x) const;
+  Distribution restricted(double lo, double hi, bool clamp) const;
 
   std::vector<int64_t> counts_;
   double lo_ = 0.0, width_ = 0.0;  // width 0: empty, no range yet

@@ -90,6 +90,11 @@ void check_implementable(const FixedTable& f) {
   if (f.segments() < 2 || f.segments() > kUnitMaxSegments)
     throw std::invalid_argument("the unit implements 2 to " + std::to_string(kUnitMaxSegments) +
                                 " segments, the table has " + std::to_string(f.segments()));
+  if (f.domain_lo != INT16_MIN || f.domain_hi != INT16_MAX)
+    throw std::invalid_argument(
+        "the unit does not clamp its input to a domain yet, which a "
+        "softmax's exp table needs (domain words " +
+        std::to_string(f.domain_lo) + " to " + std::to_string(f.domain_hi) + ")");
   Shifts s = shifts_of(f);
   for (int v : {s.forward, s.derivative})
     if (v < -15 || v > 30)

@@ -56,11 +56,13 @@ int PiecewiseLinear::segment_index(double x) const {
 }
 
 double PiecewiseLinear::value(double x) const {
+  x = clamp(x);
   int k = segment_index(x);
   return slope[k] * x + intercept[k];
 }
 
 double PiecewiseLinear::derivative(double x) const {
+  if (x < domain_lo || x > domain_hi) return 0.0;
   int k = segment_index(x);
   return mode == DerivativeMode::Slope ? slope[k] : dslope[k] * x + dintercept[k];
 }
@@ -76,6 +78,10 @@ void PiecewiseLinear::validate() const {
   for (const auto* v : {&breakpoints, &slope, &intercept, &dslope, &dintercept})
     for (double x : *v)
       if (!std::isfinite(x)) throw std::invalid_argument("table holds a NaN or infinite value");
+  if (bounded() && !(std::isfinite(domain_lo) && std::isfinite(domain_hi) && domain_lo < domain_hi))
+    throw std::invalid_argument("table domain [" + std::to_string(domain_lo) + ", " +
+                                std::to_string(domain_hi) +
+                                "] is not a finite, non-empty range (or unbounded on both sides)");
   for (size_t i = 1; i < breakpoints.size(); ++i)
     if (!(breakpoints[i] > breakpoints[i - 1]))
       throw std::invalid_argument("breakpoints are not strictly increasing (at " +

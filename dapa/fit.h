@@ -15,6 +15,8 @@
 // mode a second density-weighted line per segment fitted to the target's derivative.
 #pragma once
 
+#include <algorithm>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -37,13 +39,26 @@ struct PiecewiseLinear {
   std::vector<double> breakpoints;         // N - 1, strictly increasing
   std::vector<double> slope, intercept;    // N: segment k is slope[k] x + intercept[k]
   std::vector<double> dslope, dintercept;  // N: the fitted derivative lines
+  // The inputs the table takes: x outside [domain_lo, domain_hi] is clamped into it, so
+  // the derivative is 0 there. Unbounded on both sides unless set (GELU's outer segments
+  // run on to infinity), or a finite range (a softmax's exp table: [lo, 0], see
+  // dapa/softmax_table.h).
+  double domain_lo = -std::numeric_limits<double>::infinity();
+  double domain_hi = std::numeric_limits<double>::infinity();
+
+  bool bounded() const {
+    return domain_lo > -std::numeric_limits<double>::infinity() ||
+           domain_hi < std::numeric_limits<double>::infinity();
+  }
+  double clamp(double x) const { return std::clamp(x, domain_lo, domain_hi); }
 
   int segments() const { return static_cast<int>(slope.size()); }
   // k with breakpoints[k-1] <= x < breakpoints[k] (0 below the first, N-1 above the last).
   int segment_index(double x) const;
-  double value(double x) const;
-  double derivative(double x) const;  // by `mode`
-  // Throws std::invalid_argument naming the problem: sizes, order, NaN or Inf.
+  double value(double x) const;       // of the clamped x
+  double derivative(double x) const;  // by `mode`; 0 outside the domain
+  // Throws std::invalid_argument naming the problem: sizes, order, NaN or Inf, an empty
+  // or NaN domain.
   void validate() const;
 };
 

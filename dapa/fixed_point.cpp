@@ -17,6 +17,7 @@ double FixedTable::value(double x) const {
 
 double FixedTable::derivative(double x) const {
   int16_t xq = to_fixed(x, frac_x);
+  if (!in_domain(xq)) return 0.0;
   return from_fixed(FixedTable::derivative(xq, segment_index(xq)), derivative_frac());
 }
 
@@ -50,6 +51,9 @@ void FixedTable::validate() const {
     if (!(breakpoints[i] > breakpoints[i - 1]))
       throw std::invalid_argument("fixed-point breakpoints are not strictly increasing (at " +
                                   std::to_string(i) + ")");
+  if (domain_lo >= domain_hi)
+    throw std::invalid_argument("fixed-point domain [" + std::to_string(domain_lo) + ", " +
+                                std::to_string(domain_hi) + "] is empty");
   if (shift_add) {
     if (mode != DerivativeMode::Slope)
       throw std::invalid_argument("a shift-add table needs the slope derivative mode");
@@ -59,6 +63,11 @@ void FixedTable::validate() const {
                                     " (segment " + std::to_string(k) +
                                     ") is not a sum of two signed powers of two");
   }
+}
+
+void set_domain_words(FixedTable& f, const PiecewiseLinear& t) {
+  f.domain_lo = std::isinf(t.domain_lo) ? INT16_MIN : to_fixed(t.domain_lo, f.frac_x);
+  f.domain_hi = std::isinf(t.domain_hi) ? INT16_MAX : to_fixed(t.domain_hi, f.frac_x);
 }
 
 namespace {
@@ -74,6 +83,7 @@ FixedTable build(const PiecewiseLinear& t, const int frac[kQuantities], bool shi
   f.frac_x = frac[kX], f.frac_y = frac[kY], f.frac_slope = frac[kSlope];
   f.frac_dslope = frac[kDslope], f.frac_d = frac[kD];
   for (double b : t.breakpoints) f.breakpoints.push_back(to_fixed(b, f.frac_x));
+  set_domain_words(f, t);
   for (int k = 0; k < t.segments(); ++k) {
     double a = std::ldexp(t.slope[k], f.frac_slope);  // in words
     f.slope.push_back(shift_add
@@ -109,9 +119,12 @@ double line_range(const PiecewiseLinear& t, const std::vector<double>& a,
 }
 }  // namespace
 
-FixedTable quantize_table(const PiecewiseLinear& t, const Distribution& d,
+FixedTable quantize_table(const PiecewiseLinear& t, const Distribution& data,
                           const QuantizeOptions& options, QuantizeReport* report) {
   t.validate();
+  // A bounded table sees the data clamped to its domain: formats and DWMSE follow that.
+  const Distribution d =
+      t.bounded() && data.count() > 0 ? data.clamped(t.domain_lo, t.domain_hi) : data;
   if (d.count() == 0) throw std::invalid_argument("fixed point: the distribution holds no values");
   if (!(options.bound >= 1.0))
     throw std::invalid_argument("fixed point: the DWMSE bound must be at least 1");
@@ -135,6 +148,7 @@ FixedTable quantize_table(const PiecewiseLinear& t, const Distribution& d,
   auto fits = [&](const FixedTable& f) {
     for (size_t i = 1; i < f.breakpoints.size(); ++i)
       if (f.breakpoints[i] <= f.breakpoints[i - 1]) return false;  // segments merged
+    if (f.domain_lo >= f.domain_hi) return false;
     return dwmse(f, d) <= options.bound * r.float_dwmse &&
            dwmse(f, d, true) <= options.bound * r.float_dwmse_derivative;
   };
@@ -177,10 +191,11 @@ FixedKernel::FixedKernel(const FixedTable& t) : table(t) {
   const float value_scale = 1.0f / static_cast<float>(1 << table.frac_y);
   const float derivative_scale = 1.0f / static_cast<float>(1 << table.derivative_frac());
   for (int32_t w = INT16_MIN; w <= INT16_MAX; ++w) {
-    auto x = static_cast<int16_t>(w);
+    auto x = table.clamp(static_cast<int16_t>(w));
     int k = table.segment_index(x);
     value[w + 32768] = table.forward(x, k) * value_scale;
-    derivative[w + 32768] = table.derivative(x, k) * derivative_scale;
+    derivative[w + 32768] =
+        table.in_domain(static_cast<int16_t>(w)) ? table.derivative(x, k) * derivative_scale : 0.0f;
     segment[w + 32768] = static_cast<uint8_t>(k);
   }
 }

@@ -68,6 +68,10 @@ struct FixedTable {
   std::vector<int16_t> breakpoints;         // N - 1, strictly increasing
   std::vector<int16_t> slope, intercept;    // N
   std::vector<int16_t> dslope, dintercept;  // N (used in fitted mode)
+  // The input words the unit takes: x outside is clamped into [domain_lo, domain_hi]
+  // before the segment search, and its derivative is 0. All words unless the float
+  // table is bounded (a softmax's exp table: quantize_table rounds its domain).
+  int16_t domain_lo = INT16_MIN, domain_hi = INT16_MAX;
 
   int segments() const { return static_cast<int>(slope.size()); }
 
@@ -90,15 +94,27 @@ struct FixedTable {
   int16_t backward(int16_t x, int k, int16_t g) const {
     return saturate16(round_shift(int64_t{g} * derivative(x, k), derivative_frac()));
   }
-  int16_t forward(int16_t x) const { return forward(x, segment_index(x)); }
-  int16_t backward(int16_t x, int16_t g) const { return backward(x, segment_index(x), g); }
+  int16_t clamp(int16_t x) const { return std::clamp(x, domain_lo, domain_hi); }
+  bool in_domain(int16_t x) const { return x >= domain_lo && x <= domain_hi; }
+  int16_t forward(int16_t x) const {
+    x = clamp(x);
+    return forward(x, segment_index(x));
+  }
+  int16_t backward(int16_t x, int16_t g) const {
+    return in_domain(x) ? backward(x, segment_index(x), g) : 0;
+  }
 
   double value(double x) const;       // dequantised forward of the quantised x
   double derivative(double x) const;  // dequantised derivative word
 
-  // Throws std::invalid_argument: sizes, breakpoint order, Q formats out of [0, 15].
+  // Throws std::invalid_argument: sizes, breakpoint order, Q formats out of [0, 15], an
+  // empty domain.
   void validate() const;
 };
+
+// The domain words of `f` from the float table's bounds (in f's frac_x): what every
+// fixed-point table of a bounded table holds, quantised or read from a file.
+void set_domain_words(FixedTable& f, const PiecewiseLinear& t);
 
 struct QuantizeOptions {
   double bound = 1.5;      // quantised DWMSE at most bound x the float fit's
@@ -117,7 +133,8 @@ struct QuantizeReport {
   bool within_bound = true;  // false: even the finest formats miss the bound
 };
 
-// The 16-bit table for `table`, formats chosen on `d` as described above. Throws
+// The 16-bit table for `table`, formats chosen on `d` (for a bounded table: on d clamped
+// to its domain, what the table sees) as described above. Throws
 // std::invalid_argument when a quantity's range does not fit a 16-bit word.
 FixedTable quantize_table(const PiecewiseLinear& table, const Distribution& d,
                           const QuantizeOptions& options = {}, QuantizeReport* report = nullptr);

@@ -108,6 +108,8 @@ TableKernel::TableKernel(const PiecewiseLinear& table) : mode(table.mode) {
   intercept.assign(table.intercept.begin(), table.intercept.end());
   dslope.assign(table.dslope.begin(), table.dslope.end());
   dintercept.assign(table.dintercept.begin(), table.dintercept.end());
+  bounded = table.bounded();
+  domain_lo = static_cast<float>(table.domain_lo), domain_hi = static_cast<float>(table.domain_hi);
   int n = table.segments();
   lut_size = n <= 16 ? 16 : n <= 32 ? 32 : 0;
   for (int j = 0; j < 32; ++j) {
@@ -129,14 +131,36 @@ void blocked(int64_t n, F&& body) {
                [&](int64_t b0, int64_t b1) { body(b0 * kBlock, std::min(n, b1 * kBlock)); });
 }
 
+// A bounded table on n elements: the loops run on x clamped to the domain, piece by
+// piece through a buffer, and the derivative is 0 where x was outside.
+void eval_bounded(const isa::Kernels& k, const TableKernel& t, const float* x, int64_t n, float* y,
+                  uint8_t* index, float* d) {
+  constexpr int64_t kPiece = 256;
+  float clamped[kPiece];
+  for (int64_t off = 0; off < n; off += kPiece) {
+    int64_t m = std::min(kPiece, n - off);
+    for (int64_t i = 0; i < m; ++i) clamped[i] = std::clamp(x[off + i], t.domain_lo, t.domain_hi);
+    k.eval(t, clamped, m, y ? y + off : nullptr, index ? index + off : nullptr,
+           d ? d + off : nullptr);
+    if (d)
+      for (int64_t i = 0; i < m; ++i)
+        if (clamped[i] != x[off + i]) d[off + i] = 0.0f;
+  }
+}
+
 // Runs the table over contiguous x, threaded, into whichever of y (values), index
 // (segments) and d (derivatives) are given.
 void evaluate(const TableKernel& t, const Tensor& x, float* y, uint8_t* index, float* d) {
   const float* px = x.data();
   const isa::Kernels& k = kernels_for(t);
   blocked(x.numel(), [&](int64_t i0, int64_t i1) {
-    k.eval(t, px + i0, i1 - i0, y ? y + i0 : nullptr, index ? index + i0 : nullptr,
-           d ? d + i0 : nullptr);
+    float* yi = y ? y + i0 : nullptr;
+    uint8_t* ii = index ? index + i0 : nullptr;
+    float* di = d ? d + i0 : nullptr;
+    if (t.bounded)
+      eval_bounded(k, t, px + i0, i1 - i0, yi, ii, di);
+    else
+      k.eval(t, px + i0, i1 - i0, yi, ii, di);
   });
 }
 }  // namespace
@@ -151,6 +175,10 @@ Tensor table_forward(const TableKernel& t, const Tensor& x_in, std::vector<uint8
 
 Tensor table_backward_from_index(const TableKernel& t, const std::vector<uint8_t>& index,
                                  const Tensor& gy_in) {
+  if (t.bounded)
+    throw std::invalid_argument(
+        "table_backward_from_index: a bounded table's derivative also "
+        "depends on whether x was inside the domain; use table_backward");
   Tensor gy = gy_in.contiguous();
   if (static_cast<int64_t>(index.size()) != gy.numel())
     shape_error("table_backward_from_index", "index holds " + std::to_string(index.size()) +

@@ -24,6 +24,10 @@ struct TableKernel {
   explicit TableKernel(const PiecewiseLinear& table);  // at most 256 segments
   DerivativeMode mode;
   std::vector<float> breakpoints, slope, intercept, dslope, dintercept;
+  // A bounded table (PiecewiseLinear::domain_lo/hi): inputs are clamped to the domain,
+  // the derivative is 0 outside it.
+  bool bounded = false;
+  float domain_lo = 0, domain_hi = 0;
   // The register tables: breakpoints padded with NaN (never <= x), coefficients padded
   // with the last segment's; lut_size 16 or 32, or 0 when the table is larger.
   int lut_size = 0;
@@ -32,7 +36,7 @@ struct TableKernel {
 
 // y = table(x); when `index` is given it receives each element's segment.
 Tensor table_forward(const TableKernel& t, const Tensor& x, std::vector<uint8_t>* index = nullptr);
-// dx = dy * slope[k] from saved segment indices (`slope` mode).
+// dx = dy * slope[k] from saved segment indices (`slope` mode; unbounded tables only).
 Tensor table_backward_from_index(const TableKernel& t, const std::vector<uint8_t>& index,
                                  const Tensor& gy);
 // dx = dy * table'(x), either mode.

@@ -106,6 +106,7 @@ FixedTable checked_fixed(const std::string& path, const std::string& site, Fixed
                          const PiecewiseLinear& t) {
   f.target = t.target;
   f.mode = t.mode;
+  set_domain_words(f, t);
   if (f.segments() != t.segments())
     fail(path, "site '" + site + "': the fixed-point table holds " + std::to_string(f.segments()) +
                    " segments, the table " + std::to_string(t.segments()));
@@ -145,6 +146,7 @@ void save_tables(const std::string& path, const std::vector<SiteTable>& sites) {
       json site = {
           {"target", t.target->name}, {"mode", mode_name(t.mode)}, {"segments", t.segments()}};
       for (int i = 0; i < 5; ++i) site[kFields[i]] = *field(t, i);
+      if (t.bounded()) site["domain"] = {t.domain_lo, t.domain_hi};
       if (s.has_fixed) {
         FixedTable f = s.fixed;
         json fj;
@@ -175,6 +177,10 @@ void write_tables(H5Store& h5, const std::string& group, const std::vector<SiteT
     h5.write_attr(g, "target", t.target->name);
     h5.write_attr(g, "mode", mode_name(t.mode));
     h5.write_attr(g, "segments", static_cast<double>(t.segments()));
+    if (t.bounded()) {
+      h5.write_attr(g, "domain_lo", t.domain_lo);
+      h5.write_attr(g, "domain_hi", t.domain_hi);
+    }
     if (s.has_distribution) s.distribution.save(h5, g + "/distribution");
     if (s.has_fixed) {
       FixedTable f = s.fixed;
@@ -203,6 +209,11 @@ std::vector<SiteTable> parse_tables_json(const std::string& text, const std::str
       s.table.mode = parse_mode(site.at("mode").get<std::string>());
       for (int i = 0; i < 5; ++i)
         *field(s.table, i) = site.at(kFields[i]).get<std::vector<double>>();
+      if (site.contains("domain")) {
+        auto domain = site.at("domain").get<std::vector<double>>();
+        if (domain.size() != 2) fail(path, "site '" + name + "': 'domain' must be [lo, hi]");
+        s.table.domain_lo = domain[0], s.table.domain_hi = domain[1];
+      }
       s.table = checked(path, name, s.table, json_int(path, site, "segments", 0, 1 << 20));
       if (site.contains("fixed")) {
         const json& fj = site.at("fixed");
@@ -261,6 +272,10 @@ std::vector<SiteTable> read_tables(const H5Store& h5, const std::string& group,
       s.table.target = &find_function(h5.read_attr_string(g, "target"));
       s.table.mode = parse_mode(h5.read_attr_string(g, "mode"));
       for (int i = 0; i < 5; ++i) *field(s.table, i) = h5.read_doubles(g + "/" + kFields[i]);
+      if (h5.has_attr(g, "domain_lo") || h5.has_attr(g, "domain_hi")) {
+        s.table.domain_lo = h5.read_attr_double(g, "domain_lo");
+        s.table.domain_hi = h5.read_attr_double(g, "domain_hi");
+      }
       s.table = checked(path, name, s.table, h5.read_attr_int(g, "segments", 0, 1 << 20));
       if (h5.exists(g + "/distribution")) {
         s.distribution = Distribution::load(h5, g + "/distribution");

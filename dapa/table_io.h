@@ -3,11 +3,14 @@
 //
 // HDF5: root attributes format = "dapa-table", version; per site a group
 //   sites/<site>/{breakpoints, slope, intercept, dslope, dintercept}   float64
-//   attributes target ("gelu", "gelu-tanh", "exp"), mode ("slope", "fitted"), segments
+//   attributes target ("gelu", "gelu-tanh", "exp"), mode ("slope", "fitted"), segments,
+//   and for a bounded table (a softmax's exp) domain_lo, domain_hi
 //   sites/<site>/distribution/counts                                   (optional)
 //   sites/<site>/fixed/{breakpoints, slope, intercept, dslope, dintercept}  16-bit words
 //   as float64, attributes frac_x, frac_y, frac_slope, frac_dslope, frac_d (optional)
-// JSON: {"format": "dapa-table", "version": 1, "sites": {"<site>": {the same fields}}}.
+// JSON: {"format": "dapa-table", "version": 1, "sites": {"<site>": {the same fields}}},
+// a bounded table's domain as "domain": [lo, hi]. The fixed-point table's domain words
+// are not stored: they are the float domain rounded to its input format.
 //
 // Loading checks the format and version, the site names and count, the sizes, that
 // breakpoints strictly increase and that nothing is NaN or infinite, and names the

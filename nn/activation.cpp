@@ -13,6 +13,11 @@ std::unique_ptr<Activation> make_activation(const std::string& name) {
   return std::make_unique<FunctionPointwise>(activation_function(name));
 }
 
+std::unique_ptr<Activation> make_softmax_exp(const std::string& name) {
+  if (name == "exact") return nullptr;
+  return std::make_unique<TableActivation>(name, parse_table_spec(name, true));
+}
+
 const ElementwiseFunction& activation_function(const std::string& name) {
   if (name.rfind("dapa:", 0) == 0 || name.rfind("pwl:", 0) == 0)
     return *parse_table_spec(name).function;

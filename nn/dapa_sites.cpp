@@ -1,6 +1,7 @@
 // DAPA sites of a model; see dapa_sites.h.
 #include "nn/dapa_sites.h"
 
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 
@@ -28,40 +29,64 @@ std::string calibrate_sites(const Sites& sites, const std::function<int64_t(int6
 }
 
 namespace {
-// What all sites recorded, pooled: the distribution a shared table is fitted from.
+// A shared table's name: "shared" for the MLP activations (as files have always named
+// it), "shared.softmax" for the attention softmax's exp; each pools its own sites.
+std::string shared_name(const TableActivation& site) {
+  return site.spec().softmax ? "shared.softmax" : "shared";
+}
+
+// The sites grouped by the shared table they would take, in order of first appearance.
+std::vector<Sites> shared_groups(const Sites& sites) {
+  std::vector<Sites> groups;
+  for (const auto& entry : sites) {
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const Sites& g) {
+      return shared_name(*g.front().second) == shared_name(*entry.second);
+    });
+    if (it == groups.end())
+      groups.push_back({entry});
+    else
+      it->push_back(entry);
+  }
+  return groups;
+}
+
+// What a group's sites recorded, pooled: the distribution a shared table is fitted from.
 Distribution pooled_distribution(const Sites& sites) {
   Distribution pooled;
   for (auto& [name, site] : sites) pooled.merge(site->distribution());
   return pooled;
 }
+
+SiteTable site_table(const std::string& name, const TableActivation& site, Distribution d) {
+  SiteTable t{name,        site.table(), d.count() > 0, std::move(d), site.fixed_table() != nullptr,
+              FixedTable()};
+  if (t.has_fixed) t.fixed = *site.fixed_table();
+  return t;
+}
 }  // namespace
 
 void fit_sites(const Sites& sites, bool shared, const QuantizeOptions& q) {
-  if (sites.empty()) return;
   if (!shared) {
     for (auto& [name, site] : sites) site->fit(q);
     return;
   }
-  TableActivation* first = sites.front().second;
-  first->fit_from(pooled_distribution(sites), q);
-  for (auto& [name, site] : sites)
-    if (site != first) site->set_table(first->table(), first->fixed_table());
+  for (const Sites& group : shared_groups(sites)) {
+    TableActivation* first = group.front().second;
+    first->fit_from(pooled_distribution(group), q);
+    for (auto& [name, site] : group)
+      if (site != first) site->set_table(first->table(), first->fixed_table());
+  }
 }
 
 std::vector<SiteTable> site_tables(const Sites& sites, bool shared) {
   std::vector<SiteTable> tables;
-  for (auto& [name, site] : sites) {
-    SiteTable t{shared ? "shared" : name,
-                site->table(),
-                false,
-                shared ? pooled_distribution(sites) : site->distribution(),
-                site->fixed_table() != nullptr,
-                FixedTable()};
-    t.has_distribution = t.distribution.count() > 0;
-    if (t.has_fixed) t.fixed = *site->fixed_table();
-    tables.push_back(std::move(t));
-    if (shared) break;
-  }
+  if (shared)
+    for (const Sites& group : shared_groups(sites))
+      tables.push_back(site_table(shared_name(*group.front().second), *group.front().second,
+                                  pooled_distribution(group)));
+  else
+    for (auto& [name, site] : sites)
+      tables.push_back(site_table(name, *site, site->distribution()));
   return tables;
 }
 
@@ -71,9 +96,10 @@ void apply_site_tables(const std::vector<SiteTable>& tables, const std::string& 
   for (const SiteTable& s : tables) by_name[s.site] = s;
   for (auto& [name, site] : sites) {
     auto it = by_name.find(name);
-    if (it == by_name.end()) it = by_name.find("shared");
+    if (it == by_name.end()) it = by_name.find(shared_name(*site));
     if (it == by_name.end())
-      throw std::runtime_error(path + ": no table for site '" + name + "' (and no 'shared' one)");
+      throw std::runtime_error(path + ": no table for site '" + name + "' (and no '" +
+                               shared_name(*site) + "' one)");
     const SiteTable& t = it->second;
     if (t.table.segments() != site->table_segments())
       throw std::runtime_error(path + ": table '" + it->first + "' has " +

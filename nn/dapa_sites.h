@@ -1,5 +1,7 @@
 // The DAPA activation sites of a model (its table activations, named like their
-// module, "blocks.3.mlp.act"): calibration at initialisation, and their tables in files.
+// module: "blocks.3.mlp.act", and "blocks.3.attn.softmax" for a table softmax's exp):
+// calibration at initialisation, and their tables in files. Shared tables pool the sites
+// of one kind: "shared" for the MLP activations, "shared.softmax" for the softmaxes.
 #pragma once
 
 #include <string>
@@ -22,18 +24,19 @@ Sites table_sites(Module& model);
 // Runs batches 0 .. batches-1 through the model without gradients (run_batch(b) runs
 // batch b's forward and returns how many examples it held) while the sites record their
 // inputs, then fits each site's table (or, `shared`, one table from the pooled
-// distribution for all). Returns a one-line summary counting the examples as `unit`
+// distribution for all sites of a kind). Returns a one-line summary counting the examples as `unit`
 // ("training images"). `bound`: the fixed-point DWMSE bound for `:fixed` sites.
 std::string calibrate_sites(const Sites& sites, const std::function<int64_t(int64_t)>& run_batch,
                             int64_t batches, bool shared, const std::string& unit,
                             double bound = QuantizeOptions().bound);
 
-// Each site's table from its recorded distribution, or (shared) one table from the
-// pooled distribution for all.
+// Each site's table from its recorded distribution, or (shared) one table per kind from
+// the pooled distribution of its sites.
 void fit_sites(const Sites& sites, bool shared, const QuantizeOptions& q = {});
 
-// The sites' tables as written to files (one named "shared" with the pooled
-// distribution when `shared`), and back: each site takes its table or the shared one;
+// The sites' tables as written to files (one per kind, "shared" or "shared.softmax", with
+// the pooled distribution when `shared`), and back: each site takes its table or its
+// kind's shared one;
 // throws naming `source` and what is missing or disagrees with `--act`.
 std::vector<SiteTable> site_tables(const Sites& sites, bool shared);
 void apply_site_tables(const std::vector<SiteTable>& tables, const std::string& source,

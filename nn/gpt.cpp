@@ -28,7 +28,8 @@ std::vector<std::string> gpt_model_names() {
   return names_of(kGptSizes);
 }
 
-GptConfig gpt_config(const std::string& model, int64_t vocab, const std::string& act) {
+GptConfig gpt_config(const std::string& model, int64_t vocab, const std::string& act,
+                     const std::string& softmax) {
   const GptSize* size = find_by_name(kGptSizes, model);
   if (!size)
     throw std::invalid_argument("--model: unknown model '" + model + "' (expected " +
@@ -37,7 +38,7 @@ GptConfig gpt_config(const std::string& model, int64_t vocab, const std::string&
     throw std::invalid_argument("a vocabulary of " + std::to_string(vocab) +
                                 " symbols (expected 2 to 65536)");
   GptConfig c;
-  c.model = model, c.vocab = vocab, c.act = act;
+  c.model = model, c.vocab = vocab, c.act = act, c.softmax = softmax;
   c.depth = size->depth, c.heads = size->heads, c.dim = size->dim, c.context = size->context;
   c.mlp_hidden = 4 * c.dim;
   return c;
@@ -49,7 +50,11 @@ int64_t GptConfig::step_bytes_per_sequence(int64_t tokens) const {
   // their gradient and the softmax inside cross-entropy (3 x vocab per token).
   double t = static_cast<double>(tokens);
   double per_block = t * (10.0 * dim + 3.0 * mlp_hidden) + 2.0 * heads * t * t;
-  return static_cast<int64_t>(4.0 * (depth * per_block + t * (3.0 * vocab + 4.0 * dim)));
+  // A table softmax's backward holds the scores, the table's values and derivatives of
+  // one block at a time.
+  double table_softmax = softmax == "exact" ? 0.0 : 3.0 * heads * t * t;
+  return static_cast<int64_t>(4.0 *
+                              (depth * per_block + table_softmax + t * (3.0 * vocab + 4.0 * dim)));
 }
 
 Gpt::Gpt(const GptConfig& c, Rng& rng) : config(c), ln_f(c.dim, c.ln_eps) {
@@ -59,8 +64,10 @@ Gpt::Gpt(const GptConfig& c, Rng& rng) : config(c), ln_f(c.dim, c.ln_eps) {
                  c.ln_eps,  true,    0.02f / std::sqrt(2.0f * static_cast<float>(c.depth)),
                  kGpt2Names};
   for (int i = 0; i < c.depth; ++i) {
-    // One activation per block: a DAPA site keeps its own distribution and table.
-    h.push_back(std::make_unique<Block>(bc, make_activation(c.act), rng));
+    // One activation (and softmax exp) per block: a DAPA site keeps its own distribution
+    // and table.
+    h.push_back(
+        std::make_unique<Block>(bc, make_activation(c.act), make_softmax_exp(c.softmax), rng));
     register_module("transformer.h." + std::to_string(i), *h.back());
   }
   register_module("transformer.ln_f", ln_f);
@@ -77,6 +84,20 @@ Var Gpt::forward(const Labels& ids, int64_t B, int64_t T) {
   x = ln_f.forward(x);                          // (B, T, C)
   return linear(x, wte, Var());                 // (B, T, vocab): lm_head tied to wte
 }
+
+namespace {
+// The attention's softmax over one row of scores in place: exact, or with the table exp
+// of the max-shifted scores as in training (core/kernels.h, attention_from_exp).
+void attention_softmax_row(Pointwise* exp, float* scores, int64_t n) {
+  if (!exp) return softmax_row(scores, scores, n);
+  float top = *std::max_element(scores, scores + n);
+  std::vector<float> z(scores, scores + n);
+  for (float& v : z) v -= top;
+  Tensor e = exp->value(Tensor::from(z, {n}));
+  std::copy_n(e.data(), n, scores);
+  normalize_exp_row(scores, n);
+}
+}  // namespace
 
 GptDecoder::GptDecoder(Gpt& model) : model_(model) {
   const GptConfig& c = model.config;
@@ -108,7 +129,7 @@ std::vector<float> GptDecoder::next(int32_t token) {
         const float* k = keys_[l].data() + s * C + hd * D;
         scores[s] = scale * std::inner_product(q, q + D, k, 0.0f);
       }
-      softmax_row(scores.data(), scores.data(), t + 1);
+      attention_softmax_row(b.attn.softmax_exp.get(), scores.data(), t + 1);
       float* out = heads.data() + hd * D;
       for (int64_t s = 0; s <= t; ++s) {
         const float* v = values_[l].data() + s * C + hd * D;

@@ -18,6 +18,7 @@ struct GptConfig {
   std::string model;  // gpt-nano, gpt-micro, gpt-mini
   int64_t vocab = 256, context = 128, dim = 128, depth = 4, heads = 4, mlp_hidden = 512;
   std::string act = "gelu";
+  std::string softmax = "exact";  // the attention softmax's exp (make_softmax_exp)
   float ln_eps = 1e-5f;
   // An upper estimate of the bytes a training step holds per sequence of `tokens`
   // tokens (saved activations, their gradients, attention probabilities, logits):
@@ -27,7 +28,8 @@ struct GptConfig {
 
 // The named variants for a vocabulary of `vocab` symbols. Throws std::invalid_argument
 // for an unknown name or a vocabulary outside [2, 65536].
-GptConfig gpt_config(const std::string& model, int64_t vocab, const std::string& act);
+GptConfig gpt_config(const std::string& model, int64_t vocab, const std::string& act,
+                     const std::string& softmax = "exact");
 std::vector<std::string> gpt_model_names();  // gpt-nano, gpt-micro, gpt-mini
 
 class Gpt : public Module {

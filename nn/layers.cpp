@@ -32,18 +32,21 @@ int64_t checked_heads(const BlockConfig& c) {
 }
 }  // namespace
 
-Attention::Attention(const BlockConfig& c, Rng& rng)
+Attention::Attention(const BlockConfig& c, std::unique_ptr<Activation> exp, Rng& rng)
     : dim(c.dim),
       heads(checked_heads(c)),
       causal(c.causal),
       qkv(c.dim, 3 * c.dim, rng),
-      proj(c.dim, c.dim, rng, true, c.residual_std) {
+      proj(c.dim, c.dim, rng, true, c.residual_std),
+      softmax_exp(std::move(exp)) {
+  if (softmax_exp) register_activation("softmax", *softmax_exp);
   register_module(c.names.qkv, qkv);
   register_module(c.names.proj, proj);
 }
 
 Var Attention::forward(const Var& x) {
-  return proj.forward(attention(qkv.forward(x), heads, causal));  // x: (B, T, C) -> (B, T, C)
+  // x: (B, T, C) -> (B, T, C)
+  return proj.forward(attention(qkv.forward(x), heads, causal, softmax_exp.get()));
 }
 
 Mlp::Mlp(const BlockConfig& c, std::unique_ptr<Activation> act_, Rng& rng)
@@ -59,8 +62,12 @@ Var Mlp::forward(const Var& x) {
   return activation_linear(fc1.forward(x), *act, fc2.weight, fc2.bias);  // fc2(act(fc1(x)))
 }
 
-Block::Block(const BlockConfig& c, std::unique_ptr<Activation> act, Rng& rng)
-    : norm1(c.dim, c.ln_eps), attn(c, rng), norm2(c.dim, c.ln_eps), mlp(c, std::move(act), rng) {
+Block::Block(const BlockConfig& c, std::unique_ptr<Activation> act,
+             std::unique_ptr<Activation> softmax_exp, Rng& rng)
+    : norm1(c.dim, c.ln_eps),
+      attn(c, std::move(softmax_exp), rng),
+      norm2(c.dim, c.ln_eps),
+      mlp(c, std::move(act), rng) {
   register_module(c.names.norm1, norm1);
   register_module(c.names.attn, attn);
   register_module(c.names.norm2, norm2);

@@ -47,14 +47,16 @@ struct BlockConfig {
 };
 
 // Multi-head self-attention: fused qkv projection, scaled dot-product, softmax,
-// output projection.
+// output projection. `softmax_exp`: the softmax's exp replaced by a table (a DAPA site
+// named "softmax"), or nullptr for the exact softmax.
 class Attention : public Module {
  public:
-  Attention(const BlockConfig& c, Rng& rng);
+  Attention(const BlockConfig& c, std::unique_ptr<Activation> softmax_exp, Rng& rng);
   Var forward(const Var& x);  // x: (B, T, C) -> (B, T, C)
   int64_t dim, heads;
   bool causal;
   Linear qkv, proj;
+  std::unique_ptr<Activation> softmax_exp;
 };
 
 class Mlp : public Module {
@@ -65,10 +67,12 @@ class Mlp : public Module {
   std::unique_ptr<Activation> act;
 };
 
-// Pre-norm transformer block: x + attn(norm1(x)), then + mlp(norm2(x)).
+// Pre-norm transformer block: x + attn(norm1(x)), then + mlp(norm2(x)). `act` is the
+// MLP's activation, `softmax_exp` the attention's exp (nullptr: exact).
 class Block : public Module {
  public:
-  Block(const BlockConfig& c, std::unique_ptr<Activation> act, Rng& rng);
+  Block(const BlockConfig& c, std::unique_ptr<Activation> act,
+        std::unique_ptr<Activation> softmax_exp, Rng& rng);
   Var forward(const Var& x);  // x: (B, T, C)
   LayerNorm norm1;
   Attention attn;

@@ -6,22 +6,26 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "dapa/softmax_table.h"
+
 namespace dapa {
 
-TableSpec parse_table_spec(const std::string& name) {
+TableSpec parse_table_spec(const std::string& name, bool softmax) {
   std::vector<std::string> parts;
   std::stringstream ss(name);
   for (std::string p; std::getline(ss, p, ':');) parts.push_back(p);
   auto bad = [&](const std::string& why) {
     return std::invalid_argument(
-        "activation '" + name + "': " + why + "; expected " + kTableActivationNames +
-        " with N from 1 to 256 (pwl: to 254, " +
-        "as its two constant tails are segments too) and FUNCTION one of " + function_names());
+        std::string(softmax ? "softmax '" : "activation '") + name + "': " + why + "; expected " +
+        (softmax ? kSoftmaxNames : kTableActivationNames) +
+        " with N from 1 to 256 (pwl: to 254, as its two constant tails are segments too)" +
+        (softmax ? "" : " and FUNCTION one of " + function_names()));
   };
   if (parts.size() < 2 || (parts[0] != "dapa" && parts[0] != "pwl") || name.back() == ':')
     throw bad("not of the form dapa:N or pwl:N");
   TableSpec spec;
   spec.dapa = parts[0] == "dapa";
+  if (softmax) spec.function = &find_function("exp"), spec.softmax = true;
   char* end = nullptr;
   long n = std::strtol(parts[1].c_str(), &end, 10);
   // The fused kernel holds 256 segments; PWL adds a tail segment at each end.
@@ -40,6 +44,7 @@ TableSpec parse_table_spec(const std::string& name) {
       spec.fixed = true;
     } else {
       try {
+        if (softmax) throw std::invalid_argument(p);  // always exp
         spec.function = &find_function(p);
       } catch (const std::invalid_argument&) {
         throw bad("unknown option '" + p + "'");
@@ -55,7 +60,7 @@ TableSpec parse_table_spec(const std::string& name) {
 
 TableActivation::TableActivation(std::string name, const TableSpec& spec)
     : name_(std::move(name)), spec_(spec) {
-  if (!spec_.dapa) {
+  if (!spec_.dapa && !spec_.softmax) {
     table_ = fit_pwl(spec_.segments, *spec_.function, -4.0, 4.0, spec_.mode);
     kernel_ = std::make_shared<const TableKernel>(table_);
   }
@@ -68,7 +73,9 @@ void TableActivation::start_recording() {
 
 void TableActivation::fit_from(const Distribution& d, const QuantizeOptions& q) {
   PiecewiseLinear t = table_;
-  if (spec_.dapa) {
+  if (spec_.softmax) {
+    t = fit_softmax_exp(d, spec_.segments, spec_.dapa, spec_.refined, spec_.mode).table;
+  } else if (spec_.dapa) {
     t = fit_dapa(d, spec_.segments, *spec_.function, spec_.mode);
     if (spec_.refined) t = refine_breakpoints(t, d);
   }
@@ -79,14 +86,23 @@ void TableActivation::fit_from(const Distribution& d, const QuantizeOptions& q) 
 void TableActivation::set_table(const PiecewiseLinear& table, const FixedTable* fixed,
                                 const Distribution* d, const QuantizeOptions& options) {
   if (table.target != spec_.function)
-    throw std::invalid_argument("activation '" + name_ + "' approximates " + spec_.function->name +
+    throw std::invalid_argument((spec_.softmax ? "softmax '" : "activation '") + name_ +
+                                "' approximates " + spec_.function->name +
                                 ", but the table given approximates " + table.target->name);
+  if (spec_.softmax)
+    check_softmax_table(table);
+  else if (table.bounded())
+    throw std::invalid_argument("activation '" + name_ +
+                                "' takes an unbounded table, but the table given is bounded to "
+                                "a softmax's domain (a --softmax table)");
   PiecewiseLinear t = table;
   t.mode = spec_.mode;
   std::shared_ptr<const FixedKernel> f;
   if (spec_.fixed) {
     FixedTable q = fixed ? *fixed : quantize_table(t, d ? *d : Distribution(), options);
     q.mode = spec_.mode;
+    set_domain_words(q, t);
+    if (spec_.softmax) check_softmax_table(q);
     q.validate();
     f = std::make_shared<const FixedKernel>(q);
     // The dequantised words as a float table: the index backward's slopes.

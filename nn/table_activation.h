@@ -25,6 +25,10 @@ struct TableSpec {
   DerivativeMode mode = DerivativeMode::Slope;
   bool refined = false;  // breakpoints moved from the quantiles to lower the DWMSE
   bool fixed = false;
+  // The exp of an attention softmax (`--softmax`): its table is bounded to the scores'
+  // domain [lo, 0] and checked as dapa/softmax_table.h says; PWL is fitted on that
+  // domain too, so it also calibrates first.
+  bool softmax = false;
 };
 
 class TableActivation : public Activation {
@@ -75,10 +79,12 @@ class TableActivation : public Activation {
 // The names parse_table_spec takes, for help texts and errors.
 inline constexpr const char* kTableActivationNames =
     "dapa:N[:slope|:fitted][:refined][:fixed][:FUNCTION] or pwl:N[:fixed][:FUNCTION]";
+inline constexpr const char* kSoftmaxNames =
+    "exact, dapa:N[:slope|:fitted][:refined][:fixed] or pwl:N[:fixed]";
 
 // One of kTableActivationNames, N from 1 to 256 (pwl: 254), the options in any order,
 // each at most once, FUNCTION a registered function; throws std::invalid_argument saying
-// what was expected.
-TableSpec parse_table_spec(const std::string& name);
+// what was expected. `softmax`: a --softmax table (kSoftmaxNames but exact), for exp.
+TableSpec parse_table_spec(const std::string& name, bool softmax = false);
 
 }  // namespace dapa

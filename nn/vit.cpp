@@ -23,7 +23,7 @@ std::vector<std::string> vit_model_names() {
 }
 
 VitConfig vit_config(const std::string& model, int64_t channels, int64_t height, int64_t width,
-                     int64_t classes, const std::string& act) {
+                     int64_t classes, const std::string& act, const std::string& softmax) {
   VitConfig c;
   c.model = model;
   const VitSize* size = find_by_name(kVitSizes, model);
@@ -37,6 +37,7 @@ VitConfig vit_config(const std::string& model, int64_t channels, int64_t height,
                                 " do not split into " + std::to_string(c.patch) + "x" +
                                 std::to_string(c.patch) + " patches");
   c.channels = channels, c.height = height, c.width = width, c.classes = classes, c.act = act;
+  c.softmax = softmax;
   return c;
 }
 
@@ -47,7 +48,11 @@ int64_t VitConfig::step_bytes_per_image() const {
   double tokens = static_cast<double>(patches() + 1);
   double per_block = tokens * (10.0 * dim + 3.0 * mlp_hidden) + 4.0 * heads * tokens * tokens;
   double image = static_cast<double>(channels * height * width);
-  return static_cast<int64_t>(4.0 * (depth * per_block + 4.0 * image + tokens * dim));
+  // A table softmax's backward holds the scores, the table's values and derivatives of
+  // one block at a time.
+  double table_softmax = softmax == "exact" ? 0.0 : 3.0 * heads * tokens * tokens;
+  return static_cast<int64_t>(4.0 *
+                              (depth * per_block + table_softmax + 4.0 * image + tokens * dim));
 }
 
 PatchEmbed::PatchEmbed(int64_t channels, int64_t patch_, int64_t dim, Rng& rng) : patch(patch_) {
@@ -76,9 +81,11 @@ Vit::Vit(const VitConfig& c, Rng& rng)
   register_parameter("pos_embed", pos_embed, trunc_normal({1, c.patches() + 1, c.dim}, rng));
   register_module("patch_embed", patch_embed);
   for (int i = 0; i < c.depth; ++i) {
-    // One activation per block: a DAPA site keeps its own distribution and table.
+    // One activation (and softmax exp) per block: a DAPA site keeps its own distribution
+    // and table.
     BlockConfig bc{c.dim, c.heads, c.mlp_hidden, c.ln_eps};
-    blocks.push_back(std::make_unique<Block>(bc, make_activation(c.act), rng));
+    blocks.push_back(
+        std::make_unique<Block>(bc, make_activation(c.act), make_softmax_exp(c.softmax), rng));
     register_module("blocks." + std::to_string(i), *blocks.back());
   }
   register_module("norm", norm);

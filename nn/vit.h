@@ -16,6 +16,7 @@ struct VitConfig {
   int64_t channels = 1, height = 28, width = 28, patch = 4;
   int64_t dim = 64, depth = 4, heads = 4, mlp_hidden = 256, classes = 10;
   std::string act = "gelu";
+  std::string softmax = "exact";  // the attention softmax's exp (make_softmax_exp)
   float ln_eps = 1e-6f;
   int64_t patches() const { return (height / patch) * (width / patch); }
   // An upper estimate of the bytes a training step holds per image (activations saved
@@ -27,7 +28,7 @@ struct VitConfig {
 // The named variants, for images of the given shape and class count. Throws
 // std::invalid_argument for an unknown name or an image size the patch does not divide.
 VitConfig vit_config(const std::string& model, int64_t channels, int64_t height, int64_t width,
-                     int64_t classes, const std::string& act);
+                     int64_t classes, const std::string& act, const std::string& softmax = "exact");
 std::vector<std::string> vit_model_names();  // vit-nano, vit-micro, vit-mini
 
 // Conv with kernel = stride = patch, as a matrix product on flattened patches; its

@@ -1,6 +1,8 @@
 // dapa_fit: calibrate DAPA on a trained model (a ViT or a GPT: the checkpoint says
 // which). Runs the first K training images (or tokens) through the model of a checkpoint
-// while every MLP activation site records what enters it, then fits
+// while every MLP activation site (--fit act), every attention softmax's exp (--fit
+// softmax: the max-shifted scores, dapa/softmax_table.h) or both record what enters
+// them, then fits
 // DAPA(N) per site (or one shared table from the pooled distribution), quantises each to
 // 16-bit fixed point (Q formats chosen by DWMSE) and writes one table file holding the
 // float tables, the fixed-point tables and the distributions.
@@ -25,7 +27,7 @@ namespace dapa {
 namespace {
 
 struct Options {
-  std::string checkpoint, data, out, mode = "slope", kind = "dapa", report, target;
+  std::string checkpoint, data, out, mode = "slope", kind = "dapa", report, target, fit = "act";
   int64_t images = 1024, tokens = 32768, segments = 16, batch = 128;
   double bound = 1.5;
   std::pair<double, double> mse_range{-4.0, 4.0};
@@ -43,8 +45,9 @@ std::string checkpoint_function(const std::string& path, const CheckpointMeta& m
   return activation_function(config["act"].get<std::string>()).name;
 }
 
-// Per site and averaged: MSE on a uniform grid and DWMSE on the site's distribution, of
-// the float table and of the fixed-point one; printed, and written to --report.
+// Per site and averaged: MSE on a uniform grid (a softmax table's: its domain) and DWMSE
+// on the site's distribution, of the float table and of the fixed-point one; printed,
+// and written to --report.
 void report(const Options& o, const std::string& target, const std::vector<SiteTable>& tables) {
   auto [mse_lo, mse_hi] = o.mse_range;
   nlohmann::json report = {{"checkpoint", o.checkpoint},
@@ -57,8 +60,10 @@ void report(const Options& o, const std::string& target, const std::vector<SiteT
                            {"sites", nlohmann::json::object()}};
   std::map<std::string, double> mean;
   for (const SiteTable& t : tables) {
-    std::map<std::string, double> m = {{"mse", mse_uniform(t.table, mse_lo, mse_hi)},
-                                       {"mse_fixed", mse_uniform(t.fixed, mse_lo, mse_hi)},
+    double lo = t.table.bounded() ? t.table.domain_lo : mse_lo;
+    double hi = t.table.bounded() ? t.table.domain_hi : mse_hi;
+    std::map<std::string, double> m = {{"mse", mse_uniform(t.table, lo, hi)},
+                                       {"mse_fixed", mse_uniform(t.fixed, lo, hi)},
                                        {"dwmse", dwmse(t.table, t.distribution)},
                                        {"dwmse_fixed", dwmse(t.fixed, t.distribution)}};
     report["sites"][t.site] = m;
@@ -87,6 +92,10 @@ int run(const Options& o) {
   std::string model_name = meta.model;
   // The function to approximate: --target, else the one the checkpoint's activation computes.
   std::string target = o.target.empty() ? checkpoint_function(o.checkpoint, meta) : o.target;
+  if (o.fit == "softmax" && !o.target.empty())
+    throw std::invalid_argument(
+        "--target: --fit softmax fits the softmax's exp (give --fit act "
+        "or both to choose the activation's function)");
   const TaskKind& kind = task_kind_of(model_name);
   // --images for a ViT, --tokens for a language model: the other is refused, not ignored.
   const bool tokens = kind.examples() == "tokens";
@@ -95,11 +104,14 @@ int run(const Options& o) {
                                 model_name + ", calibrated on " + kind.examples() + " (use --" +
                                 kind.examples() + ")");
   // The sites calibrate (the exact function while recording) and fit themselves;
-  // `:fixed` makes them quantise too.
+  // `:fixed` makes them quantise too. A nonlinearity not being fitted stays exact.
   Recipe r;
   r.model = model_name;
-  r.act = o.kind + ":" + std::to_string(o.segments) + (o.kind == "dapa" ? ":" + o.mode : "") +
-          (o.refine ? ":refined" : "") + ":fixed:" + find_function(target).name;
+  std::string table = o.kind + ":" + std::to_string(o.segments) +
+                      (o.kind == "dapa" ? ":" + o.mode : "") + (o.refine ? ":refined" : "") +
+                      ":fixed";
+  r.act = o.fit == "softmax" ? target : table + ":" + find_function(target).name;
+  if (o.fit != "act") r.softmax = table;
   r.batch = o.batch;
   RunOptions run;
   run.data = o.data, run.checkpoint = o.checkpoint, run.eval_only = true;
@@ -140,6 +152,11 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--segments", o.segments, "segments N per table (2 to 256)")
       ->check(CLI::Range(2, 256))
       ->capture_default_str();
+  app.add_option("--fit", o.fit,
+                 "the sites to fit: act (every MLP activation), softmax (every attention "
+                 "softmax's exp, on the max-shifted scores) or both")
+      ->check(CLI::IsMember({"act", "softmax", "both"}))
+      ->capture_default_str();
   app.add_option("--target", o.target,
                  "function to approximate: " + function_names() +
                      " (default: the one the checkpoint's activation computes)");
@@ -154,7 +171,8 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_flag("--shared", o.shared, "one table for all sites (pooled distribution)");
   app.add_option("--kind", o.kind,
                  "dapa (quantile breakpoints, density-weighted lines) | pwl (uniform baseline "
-                 "on [-4, 4]: only its fixed-point formats come from the data)")
+                 "on [-4, 4], a softmax's on its domain [lo, 0]: only its fixed-point formats "
+                 "come from the data)")
       ->check(CLI::IsMember({"dapa", "pwl"}))
       ->capture_default_str();
   app.add_flag("--refine", o.refine,

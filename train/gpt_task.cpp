@@ -241,11 +241,11 @@ class GptKind : public TaskKind {
                                   ", not a language model (" + model_names() + ")");
     SavedModel saved = saved_model(meta, o.checkpoint);
     Rng init(0);
-    Gpt model(gpt_config(r.model, saved.vocab, r.act), init);
+    Gpt model(gpt_config(r.model, saved.vocab, r.act, r.softmax), init);
     load_checkpoint(o.checkpoint, model, nullptr);
     Sites sites = table_sites(model);
-    if (!load_site_tables(sites, r.act, o.dapa_table, o.checkpoint))
-      throw std::invalid_argument("--act " + r.act + ": " + o.checkpoint +
+    if (!load_site_tables(sites, r, o.dapa_table, o.checkpoint))
+      throw std::invalid_argument(nonlinearities(r) + ": " + o.checkpoint +
                                   " holds no DAPA tables (give --dapa-table)");
     std::unique_ptr<Tokenizer> tokenizer = make_tokenizer(saved.tokenizer, bpe_dir_);
     std::vector<int32_t> prompt = tokenizer->encode(prompt_);
@@ -271,7 +271,7 @@ class GptKind : public TaskKind {
                                     o.checkpoint + " was trained on " + saved.tokenizer +
                                     " tokens (" + std::to_string(saved.vocab) + " symbols)");
     }
-    GptConfig cfg = gpt_config(r.model, data.vocab_size, r.act);
+    GptConfig cfg = gpt_config(r.model, data.vocab_size, r.act, r.softmax);
     const int64_t T = r.context > 0 ? r.context : cfg.context;
     if (T > cfg.context)
       throw std::invalid_argument("--context: " + std::to_string(T) + " tokens is longer than " +

@@ -6,6 +6,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "nn/table_activation.h"
 #include "train/cli.h"
 
 namespace dapa {
@@ -18,6 +19,11 @@ void add_recipe_flags(CLI::App& app, Recipe& r, const std::string& models,
   app.add_option("--act", r.act,
                  "MLP activation: " + activations +
                      " (with --eval-only: replaces the checkpoint's activation)")
+      ->capture_default_str();
+  app.add_option("--softmax", r.softmax,
+                 std::string("attention softmax: ") + kSoftmaxNames +
+                     " (a table of exp on the max-shifted scores; with --eval-only: replaces the "
+                     "checkpoint's)")
       ->capture_default_str();
   app.add_option("--epochs", r.epochs, "epochs")->check(cli::positive())->capture_default_str();
   app.add_option("--steps", r.steps, "stop after this many steps (0: no cap)")
@@ -89,12 +95,15 @@ std::string flag_of(const std::string& key) {
 json saved_fields(const Recipe& flags, const json& saved, const CLI::App& app, bool whole,
                   const std::string& path) {
   // Fields added after the first checkpoints were written: older ones lack them.
-  static const std::set<std::string> kAddedLater = {"dapa_refit_every", "dapa_shared", "context"};
+  static const std::set<std::string> kAddedLater = {"dapa_refit_every", "dapa_shared", "context",
+                                                    "softmax"};
   if (!saved.is_object()) throw std::invalid_argument(path + ": checkpoint config has no recipe");
   json merged = flags;
   const json defaults = Recipe{};
   for (auto& [key, preset] : defaults.items()) {
-    if (!whole && key != "model" && !(key == "act" && !app.count("--act"))) continue;
+    bool replaceable =
+        (key == "act" && !app.count("--act")) || (key == "softmax" && !app.count("--softmax"));
+    if (!whole && key != "model" && !replaceable) continue;
     if (!saved.contains(key)) {
       if (!kAddedLater.count(key))
         throw std::invalid_argument(path + ": checkpoint config is incomplete (no " + key + ")");

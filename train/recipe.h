@@ -14,6 +14,7 @@ namespace dapa {
 
 struct Recipe {
   std::string model = "vit-nano", act = "gelu", optimizer = "adamw";
+  std::string softmax = "exact";  // the attention softmax's exp: exact or a table
   int64_t epochs = 5, steps = 0, batch = 128, warmup = 200, limit_train = 0, limit_test = 0;
   int64_t dapa_refit_every = 0;
   int64_t context = 0;       // language models: tokens per training window (0: the model's)
@@ -24,7 +25,7 @@ struct Recipe {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Recipe, model, act, optimizer, epochs, steps, batch,
                                                 warmup, limit_train, limit_test, lr, min_lr, wd,
                                                 momentum, clip, seed, dapa_refit_every, dapa_shared,
-                                                context)
+                                                context, softmax)
 
 // The recipe's flags (--model, --act, --epochs, ..., --dapa-shared); `models` and
 // `activations` list the names the executable takes, for the help text.
@@ -36,7 +37,8 @@ void add_recipe_flags(CLI::App& app, Recipe& r, const std::string& models,
 std::string recipe_problem(const Recipe& r);
 
 // The recipe a checkpoint recorded, for a resumed run (`whole`: every field) or an
-// evaluation (the model, and the activation unless --act is given). A flag given
+// evaluation (the model, and the activation and softmax unless --act / --softmax is
+// given). A flag given
 // explicitly must agree with the field it would replace. Throws std::invalid_argument
 // naming `path` and the problem (a missing or mistyped field, a value out of range, a
 // disagreeing flag).

@@ -225,7 +225,7 @@ void TrainingRun::load_checkpoint_and_tables() {
     rng_.set_state(meta_.rng);
   }
   bool needs_tables =
-      !load_site_tables(sites_, r_.act, o_.dapa_table, from_checkpoint ? o_.checkpoint : "");
+      !load_site_tables(sites_, r_, o_.dapa_table, from_checkpoint ? o_.checkpoint : "");
   if (needs_tables) {
     int64_t batches = std::min(o_.dapa_calib_batches, task_.batches_per_epoch());
     auto run_batch = [&](int64_t b) {
@@ -289,6 +289,7 @@ int TrainingRun::benchmark() {  // throughput only: nothing is written
   std::printf("%s\n", json{{"impl", "dapa-cpp"},
                            {"model", r_.model},
                            {"act", r_.act},
+                           {"softmax", r_.softmax},
                            {"batch", r_.batch},
                            {"threads", num_threads()},
                            {"thread_switches", governor_.switches()},
@@ -322,12 +323,12 @@ int TrainingRun::train() {
                                           task_.evaluation_names());
   progress_ = std::make_unique<Progress>(total_, o_.log_every, task_.unit());
   start_ = last_saved_ = o_.resume ? meta_.step : 0;
-  progress_->message(o_.program + ": " + r_.model + " (" +
-                     std::to_string(model_.parameter_count()) + " parameters), act " + r_.act +
-                     ", " + std::to_string(task_.train_examples()) + " training " + task_.unit() +
-                     ", batch " + std::to_string(r_.batch) + ", " + std::to_string(total_) +
-                     " steps, " + std::to_string(num_threads()) + " threads" +
-                     (o_.resume ? ", resuming at step " + std::to_string(start_) : ""));
+  progress_->message(
+      o_.program + ": " + r_.model + " (" + std::to_string(model_.parameter_count()) +
+      " parameters), act " + nonlinearities(r_) + ", " + std::to_string(task_.train_examples()) +
+      " training " + task_.unit() + ", batch " + std::to_string(r_.batch) + ", " +
+      std::to_string(total_) + " steps, " + std::to_string(num_threads()) + " threads" +
+      (o_.resume ? ", resuming at step " + std::to_string(start_) : ""));
   if (!calibration_.empty()) progress_->message(o_.program + ": " + calibration_);
   t_start_ = Clock::now();
   for (int64_t s = start_; s < total_; ++s) {
@@ -428,6 +429,7 @@ int TrainingRun::finish() {
   double total_seconds = std::chrono::duration<double>(Clock::now() - t_start_).count();
   json summary = {{"model", r_.model},
                   {"act", r_.act},
+                  {"softmax", r_.softmax},
                   {"steps", total_},
                   {"epochs", static_cast<double>(total_) / bpe_},
                   {"total_seconds", total_seconds},
@@ -444,8 +446,8 @@ int TrainingRun::finish() {
   const std::vector<std::string> names = task_.evaluation_names();
   bool accuracy =
       std::find(names.begin(), names.end(), last_eval_.split + "_accuracy") != names.end();
-  bool plotted =
-      plot_metrics(metrics_path, png, r_.model + " / " + r_.act, last_eval_.split, accuracy);
+  bool plotted = plot_metrics(metrics_path, png, r_.model + " / " + nonlinearities(r_),
+                              last_eval_.split, accuracy);
   std::printf("%s after %lld steps in %.0f s\n", describe(last_eval_).c_str(),
               static_cast<long long>(total_), total_seconds);
   std::printf("checkpoint: %s\nmetrics: %s%s%s\n", o_.checkpoint.c_str(), metrics_path.c_str(),
@@ -455,11 +457,16 @@ int TrainingRun::finish() {
 
 }  // namespace
 
-bool load_site_tables(Sites& sites, const std::string& act, const std::string& dapa_table,
+std::string nonlinearities(const Recipe& r) {
+  return r.act + (r.softmax == "exact" ? "" : ", softmax " + r.softmax);
+}
+
+bool load_site_tables(Sites& sites, const Recipe& r, const std::string& dapa_table,
                       const std::string& checkpoint) {
   if (!dapa_table.empty() && sites.empty())
-    throw std::invalid_argument("--dapa-table: the activation '" + act +
-                                "' uses no table (give --act " + kTableActivationNames + ")");
+    throw std::invalid_argument("--dapa-table: neither the activation '" + r.act +
+                                "' nor the softmax '" + r.softmax + "' uses a table (give --act " +
+                                kTableActivationNames + ", or --softmax dapa:N or pwl:N)");
   bool needs_tables = false;
   for (auto& [name, site] : sites) needs_tables = needs_tables || site->calibrating();
   if (!needs_tables) return true;

@@ -87,10 +87,13 @@ CheckpointMeta prepare_run(RunOptions& o, Recipe& r, const CLI::App& app);
 // Gives a model's DAPA sites (table_sites) their tables: from the file `dapa_table`
 // (when not empty), else from the checkpoint's /dapa group (when `checkpoint` is not
 // empty and has one). Returns false when sites still have no table (they calibrate).
-// Throws std::invalid_argument for a --dapa-table the activation `act` cannot use, and
-// the table readers' errors.
-bool load_site_tables(Sites& sites, const std::string& act, const std::string& dapa_table,
+// Throws std::invalid_argument for a --dapa-table that neither the recipe's activation
+// nor its softmax can use, and the table readers' errors.
+bool load_site_tables(Sites& sites, const Recipe& r, const std::string& dapa_table,
                       const std::string& checkpoint);
+// "gelu", or "dapa:16, softmax dapa:16:fixed": the recipe's nonlinearities, for progress
+// lines and plot titles.
+std::string nonlinearities(const Recipe& r);
 
 int run_task(Task& task, RunOptions& o, const Recipe& r, const CheckpointMeta& meta, Rng& rng);
 

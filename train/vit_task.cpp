@@ -103,7 +103,7 @@ class VitKind : public TaskKind {
     limit_split(data.train, r.limit_train, data.image_size());
     limit_split(data.test, r.limit_test, data.image_size());
     VitConfig cfg =
-        vit_config(r.model, data.channels, data.height, data.width, data.classes, r.act);
+        vit_config(r.model, data.channels, data.height, data.width, data.classes, r.act, r.softmax);
     int64_t batch = o.eval_only ? std::max(o.eval_batch, r.batch) : r.batch;
     if (!o.eval_only && r.batch > data.train.n)
       throw std::invalid_argument("--batch " + std::to_string(r.batch) + " is larger than the " +

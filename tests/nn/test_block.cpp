@@ -18,7 +18,7 @@ TEST(GoldenBlock, PreNormTransformerBlockMatchesPyTorch) {
   auto hidden = static_cast<int64_t>(store.read_attr_double("block", "hidden"));
   auto eps = static_cast<float>(store.read_attr_double("block", "ln_eps"));
   Rng rng(0);
-  Block block(BlockConfig{dim, heads, hidden, eps}, make_activation("gelu"), rng);
+  Block block(BlockConfig{dim, heads, hidden, eps}, make_activation("gelu"), nullptr, rng);
   auto params = block.named_parameters();
   ASSERT_EQ(params.size(), store.children("block/params").size());
   for (auto& [name, var] : params) {

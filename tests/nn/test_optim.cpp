@@ -53,7 +53,7 @@ TEST(Optimizer, ClipGradNorm) {
 
 TEST(Module, PyTorchStateDictNames) {
   Rng rng(0);
-  Block block(BlockConfig{8, 2, 16}, make_activation("gelu"), rng);
+  Block block(BlockConfig{8, 2, 16}, make_activation("gelu"), nullptr, rng);
   std::vector<std::string> names;
   for (auto& [name, v] : block.named_parameters()) names.push_back(name);
   EXPECT_EQ(names, (std::vector<std::string>{"norm1.weight", "norm1.bias", "attn.qkv.weight",
@@ -63,7 +63,7 @@ TEST(Module, PyTorchStateDictNames) {
   EXPECT_EQ(block.parameter_count(),
             2 * 8 + 8 * 24 + 24 + 64 + 8 + 2 * 8 + 8 * 16 + 16 + 16 * 8 + 8);
   EXPECT_THROW(make_activation("swish"), std::invalid_argument);
-  EXPECT_THROW(Attention(BlockConfig{10, 3, 40}, rng), std::invalid_argument);
+  EXPECT_THROW(Attention(BlockConfig{10, 3, 40}, nullptr, rng), std::invalid_argument);
 }
 
 }  // namespace

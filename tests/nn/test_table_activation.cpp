@@ -177,7 +177,7 @@ TEST(TableActivation, ApproximatesAnyRegisteredFunction) {
 // target cut the mean squared error at least in half, and every parameter gets a gradient.
 TEST(TableActivation, TrainsInAViTBlock) {
   Rng rng(6);
-  Block block(BlockConfig{16, 2, 32}, make_activation("pwl:16"), rng);
+  Block block(BlockConfig{16, 2, 32}, make_activation("pwl:16"), nullptr, rng);
   Tensor x = Tensor::empty({2, 5, 16}), target = Tensor::empty({2, 5, 16});
   rng.fill_normal(x, 0, 1);
   rng.fill_normal(target, 0, 1);

@@ -11,7 +11,7 @@
 #    PyTorch names; DAPA tables of any registered function.
 # Usage: cli_test.sh BIN_DIR WORK_DIR SECTION   (setup first; Fashion-MNIST from Debian's
 #        dataset-fashion-mnist)     cli_test.sh --list   (the sections after setup)
-sections=(data text flags outputs resume dapa fixed dapa_fit silu kill nan gpt gpt_errors)
+sections=(data text flags outputs resume dapa fixed dapa_fit silu kill nan gpt gpt_errors softmax)
 if [ "${1:-}" = --list ]; then
   echo "${sections[*]}"
   exit 0
@@ -448,6 +448,80 @@ section_gpt_errors() {
     --checkpoint gpt_guard/checkpoint.h5 --data text.h5 --tokens 100000000 --out gpt_guard/t.h5
   expect_error "dapa_fit: gpt with images" "missing" "$bin/dapa_fit" \
     --checkpoint gpt_guard/checkpoint.h5 --data fm.h5 --tokens 64 --out gpt_guard/t.h5
+}
+
+# the attention softmax's exp as a DAPA table (--softmax)
+section_softmax() {
+  # Training with both nonlinearities as tables, refitted: resume reproduces the run.
+  local sm=(--act dapa:8 --softmax dapa:8:fixed --dapa-refit-every 5 --epochs 2)
+  "$bin/train_vit" "${common[@]}" "${sm[@]}" --out sm_full >/dev/null || bad "softmax run"
+  "$bin/train_vit" "${common[@]}" "${sm[@]}" --out sm_part --stop-after 11 >/dev/null || bad "stopped softmax run"
+  "$bin/train_vit" --data fm.h5 --out sm_part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null ||
+    bad "softmax resume"
+  if diff <(grep -E '^(train|test)' sm_full/metrics.csv | cut -d, -f1-5,8,9) \
+          <(grep -E '^(train|test)' sm_part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
+    ok
+  else
+    bad "resumed softmax-table run's losses differ from the uninterrupted run's"
+  fi
+  h5dump -a /sites/blocks.3.attn.softmax/domain_hi sm_full/dapa_tables.h5 | grep -q '(0): 0$' &&
+    h5dump -a /sites/blocks.3.attn.softmax/target sm_full/dapa_tables.h5 | grep -q '"exp"' &&
+    h5dump -a /sites/blocks.3.mlp.act/target sm_full/dapa_tables.h5 | grep -q '"gelu"' && ok ||
+    bad "the run's tables lack the softmax sites (exp on [lo, 0]) or the MLP ones"
+  grep -q '"softmax": "dapa:8:fixed"' sm_full/summary.json && ok || bad "summary.json lacks the softmax"
+  # dapa_fit --fit softmax on a GELU model, then inference with the tables in place of exp.
+  "$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 100 --segments 16 \
+    --fit softmax --out sm16.h5 --threads 2 >smfit.txt &&
+    grep -q "blocks.0.attn.softmax" smfit.txt && ok || bad "dapa_fit --fit softmax"
+  "$bin/train_vit" --data fm.h5 --eval-only --checkpoint full/checkpoint.h5 --limit-test 200 >exact.json &&
+    "$bin/train_vit" --data fm.h5 --eval-only --checkpoint full/checkpoint.h5 --limit-test 200 \
+      --softmax dapa:16:fixed --dapa-table sm16.h5 >table.json || bad "eval-only with a softmax table"
+  acc() { sed -E 's/.*"test_accuracy":([0-9.eE+-]+).*/\1/' "$1"; }
+  awk -v a="$(acc table.json)" -v b="$(acc exact.json)" 'BEGIN { exit !(a > b - 0.03) }' && ok ||
+    bad "softmax DAPA(16) fixed: accuracy $(acc table.json) against exact $(acc exact.json)"
+  # A GPT trains with a table softmax, and samples through it from its checkpoint.
+  "$bin/train_gpt" --data text.h5 --context 16 --batch 8 --steps 8 --warmup 2 --limit-test 600 \
+    --threads 2 --softmax dapa:16:refined --out gpt_sm >/dev/null && [ -s gpt_sm/dapa_tables.h5 ] &&
+    "$bin/train_gpt" --checkpoint gpt_sm/checkpoint.h5 --sample 20 --prompt "the 07" --seed 1 >gs.txt &&
+    grep -q '^the 07' gs.txt && ok || bad "gpt training and sampling with a softmax table"
+  # Tables of the wrong kind, or breaking a softmax table's rules, are refused.
+  "$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 50 --segments 8 --shared \
+    --fit softmax --out sm8.json --threads 2 >/dev/null || bad "dapa_fit --fit softmax to JSON"
+  "$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --images 50 --segments 8 --shared \
+    --out gelu8.json --threads 2 >/dev/null || bad "dapa_fit to JSON"
+  sed 's/"shared.softmax"/"shared"/' sm8.json >exp_as_act.json
+  sed 's/"shared"/"shared.softmax"/' gelu8.json >gelu_as_softmax.json
+  expect_error "exp table to --act" "approximates gelu, but the table given approximates exp" \
+    "${t[@]}" --data fm.h5 --act dapa:8 --dapa-table exp_as_act.json --force
+  expect_error "gelu table to --softmax" "softmax 'dapa:8' approximates exp, but the table given approximates gelu" \
+    "${t[@]}" --data fm.h5 --softmax dapa:8 --dapa-table gelu_as_softmax.json --force
+  /usr/bin/python3 - <<'PY' || bad "could not write the broken softmax tables"
+import json
+t = json.load(open("sm8.json"))
+s = t["sites"]["shared.softmax"]
+for name, change in [("domain", lambda s: s["domain"].__setitem__(1, 0.5)),
+                     ("positive", lambda s: s["breakpoints"].__setitem__(-1, 0.25)),
+                     ("falling", lambda s: s["slope"].__setitem__(2, -0.5)),
+                     ("negative", lambda s: s["intercept"].__setitem__(-1, -1.0))]:
+    b = json.loads(json.dumps(t))
+    change(b["sites"]["shared.softmax"])
+    json.dump(b, open(f"sm_{name}.json", "w"))
+PY
+  expect_error "softmax domain past 0" "is not [lo, 0]" "${t[@]}" --data fm.h5 --softmax dapa:8 \
+    --dapa-table sm_domain.json --force
+  expect_error "softmax positive breakpoint" "above 0" "${t[@]}" --data fm.h5 --softmax dapa:8 \
+    --dapa-table sm_positive.json --force
+  expect_error "softmax falling segment" "decreases" "${t[@]}" --data fm.h5 --softmax dapa:8 \
+    --dapa-table sm_falling.json --force
+  expect_error "softmax negative at 0" "value at 0" "${t[@]}" --data fm.h5 --softmax dapa:8 \
+    --dapa-table sm_negative.json --force
+  expect_error "softmax unknown name" "softmax 'dapa:8:gelu'" "${t[@]}" --data fm.h5 \
+    --softmax dapa:8:gelu --force
+  expect_error "export a softmax table" "does not clamp its input to a domain yet" \
+    "$bin/dapa_export" --table sm16.h5 --site blocks.0.attn.softmax --header guarded/x.h
+  expect_error "dapa_fit softmax with a target" "--fit softmax fits the softmax's exp" \
+    "$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --fit softmax --target silu \
+    --out guarded/t.h5
 }
 
 # Each section runs in WORK_DIR/SECTION, with the shared files of setup linked in.

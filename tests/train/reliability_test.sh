@@ -108,7 +108,7 @@ expect "batch beyond the data" 1 "larger than the 256 training images" "${t[@]}"
   --batch 512
 expect "threads beyond the CPUs" 2 "--threads: expected 0 to" "${t[@]}" --threads 64
 expect "pwl beyond the kernel" 1 "pwl: to 254" "${t[@]}" --act pwl:255
-expect "table for gelu" 1 "--dapa-table: the activation 'gelu' uses no table" "${t[@]}" \
+expect "table for gelu" 1 "--dapa-table: neither the activation 'gelu' nor the softmax 'exact' uses a table" "${t[@]}" \
   --dapa-table precious.h5
 expect "stop-after with eval-only" 2 "--stop-after does not apply to --eval-only" \
   "$bin/train_vit" --data fm.h5 --eval-only --checkpoint precious.h5 --stop-after 3
