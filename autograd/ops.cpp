@@ -136,17 +136,15 @@ Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps) {
 Var attention(const Var& qkv, int64_t heads, bool causal, Pointwise* exp) {
   Tensor qv = qkv.value();
   if (exp) {
-    // The table runs between the core kernels; backward recomputes z from qkv instead of
-    // saving it, so only probs is kept, as for exact attention.
-    AttentionResult r = attention_from_exp(
-        qv, exp->value(attention_shifted_scores(qv, heads, causal)), heads, causal);
+    // The backward closure keeps the table the forward ran, whatever happens to `exp`.
+    std::shared_ptr<const RowFunction> rows = exp->rows();
+    if (!rows) throw std::invalid_argument("attention: '" + exp->name() + "' has no row kernel");
+    if (exp->recording()) exp->observe(attention_shifted_scores(qv, heads, causal));
+    AttentionResult r = attention_with_exp(qv, heads, causal, *rows);
     Tensor probs = r.probs;
     return record("attention", r.out, {qkv},
-                  [qv, probs, heads, causal, exp](const Tensor& gy, const Needs&) -> Grads {
-                    Tensor z = attention_shifted_scores(qv, heads, causal);
-                    ValueAndDerivative e = exp->value_and_derivative(z);
-                    return {attention_backward_from_exp(gy, qv, probs, {z, e.value, e.derivative},
-                                                        heads, causal)};
+                  [qv, probs, heads, causal, rows](const Tensor& gy, const Needs&) -> Grads {
+                    return {attention_with_exp_backward(gy, qv, probs, heads, causal, *rows)};
                   });
   }
   AttentionResult r = dapa::attention(qv, heads, causal);

@@ -3,6 +3,7 @@
 // means adding it there and one line in tests/autograd/op_cases.h.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,12 @@ class Pointwise {
   virtual std::string name() const = 0;
   virtual Tensor value(const Tensor& x) = 0;                             // f(x)
   virtual ValueAndDerivative value_and_derivative(const Tensor& x) = 0;  // f(x), f'(x)
+  // The same function on raw runs, for fused kernels (nullptr: none), and whether it
+  // wants to see what enters it (a calibrating DAPA table): fused kernels then show it
+  // their inputs through observe() as well.
+  virtual std::shared_ptr<const RowFunction> rows() { return nullptr; }
+  virtual bool recording() const { return false; }
+  virtual void observe(const Tensor& /*x*/) {}
 };
 
 // A registered function as a Pointwise.
@@ -59,8 +66,9 @@ Var softmax(const Var& x);  // last axis
 Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps = 1e-5f);
 // Multi-head self-attention on a fused projection qkv (B, T, 3C) -> (B, T, C); causal:
 // position t attends to 0..t only. `exp`: the softmax's exp replaced by that function
-// (a DAPA table) of the max-shifted scores, negative values taken as 0; its backward is
-// the exact gradient of that softmax with exp's derivative from `exp` (core/kernels.h).
+// (a DAPA table, which must have rows()) of the max-shifted scores, negative values taken
+// as 0; its backward is the exact gradient of that softmax with exp's derivative from
+// `exp` (core/kernels.h, attention_with_exp).
 Var attention(const Var& qkv, int64_t heads, bool causal = false, Pointwise* exp = nullptr);
 // Rows of table (rows, C) by ids (values in [0, rows), shape ids_shape) -> (..., C).
 Var embedding(const Var& table, const Labels& ids, const Shape& ids_shape);

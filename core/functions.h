@@ -39,6 +39,28 @@ struct ElementwiseFunction {
   std::optional<Line> left_asymptote, right_asymptote;
 };
 
+// An elementwise function on a run of contiguous floats, with no threads of its own:
+// what a fused kernel calls from inside its parallel loop (attention_with_exp).
+class RowFunction {
+ public:
+  virtual ~RowFunction() = default;
+  virtual void value(const float* x, float* y, int64_t n) const = 0;
+  virtual void value_and_derivative(const float* x, float* y, float* dy, int64_t n) const = 0;
+};
+
+// A registered function's kernels as a RowFunction.
+class FunctionRows final : public RowFunction {
+ public:
+  explicit FunctionRows(const ElementwiseFunction& f) : f_(&f) {}
+  void value(const float* x, float* y, int64_t n) const override { f_->value(x, y, n); }
+  void value_and_derivative(const float* x, float* y, float* dy, int64_t n) const override {
+    f_->value_and_derivative(x, y, dy, n);
+  }
+
+ private:
+  const ElementwiseFunction* f_;
+};
+
 // Every registered function, in a fixed order.
 const std::vector<ElementwiseFunction>& elementwise_functions();
 // The function of that name; throws std::invalid_argument naming the known ones.

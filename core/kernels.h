@@ -76,21 +76,20 @@ AttentionResult attention(const Tensor& qkv, int64_t heads, bool causal = false)
 Tensor attention_backward(const Tensor& gout, const Tensor& qkv, const Tensor& probs,
                           int64_t heads);  // -> (B, T, 3C)
 
-// The same attention with the softmax's exp replaced (a DAPA table: autograd's attention
-// op runs the table between these kernels). The per-entry values are packed: for each
-// (batch, head), row r's visible entries (T of them, r + 1 when causal), row after row.
-//   z = attention_shifted_scores(qkv): every row's scores minus the row's maximum (<= 0)
-//   e = the table at z (any elementwise function, outside core)
-//   attention_from_exp(qkv, e): p = max(e, 0) / rowsum, out = P V; probs as attention's
-// Backward takes z again (recomputed: only probs is saved, as for exact attention) with
-// the table's value and derivative at it: the exact gradient of the approximated softmax.
+// Attention with the softmax's exp replaced by `exp` of the max-shifted scores z <= 0
+// (negative values count as 0), fused per head like attention(): nothing is saved or
+// allocated beyond what exact attention needs. Backward recomputes the scores (one more
+// Q K^T product per head) and takes the exact gradient of this softmax, with exp's
+// derivative from `exp` (the formula is in attention.cpp).
+AttentionResult attention_with_exp(const Tensor& qkv, int64_t heads, bool causal,
+                                   const RowFunction& exp);
+Tensor attention_with_exp_backward(const Tensor& gout, const Tensor& qkv, const Tensor& probs,
+                                   int64_t heads, bool causal, const RowFunction& exp);
+
+// What enters such a softmax's exp, for recording it (calibration): every row's scores
+// minus the row's maximum (<= 0), packed per (batch, head) row after row, each row its
+// visible entries (T of them, r + 1 when causal).
 Tensor attention_shifted_scores(const Tensor& qkv, int64_t heads, bool causal);
-AttentionResult attention_from_exp(const Tensor& qkv, const Tensor& e, int64_t heads, bool causal);
-struct ExpAtScores {
-  Tensor z, value, derivative;  // packed as above
-};
-Tensor attention_backward_from_exp(const Tensor& gout, const Tensor& qkv, const Tensor& probs,
-                                   const ExpAtScores& exp, int64_t heads, bool causal);
 
 // Rows of a table by index: out (..., C) = table[ids] for ids of any shape with values in
 // [0, rows); embedding_backward scatter-adds gout into a (rows, C) gradient (in index

@@ -219,19 +219,44 @@ DAPA_VECTOR_CLONES void gather(const uint8_t* table, const int32_t* words, int64
   for (int64_t i = 0; i < n; ++i) out[i] = table[words[i]];
 }
 
-// body(i0, n, words) over the flat input in chunks of kChunk, threaded.
+// body(i0, n, words) over chunks c0 .. c1-1 of kChunk elements of the flat input x.
+template <class Body>
+void word_chunks(const FixedKernel& f, const float* x, int64_t total, int64_t c0, int64_t c1,
+                 Body& body) {
+  int32_t words[kChunk];
+  for (int64_t c = c0; c < c1; ++c) {
+    int64_t off = c * kChunk, n = std::min(kChunk, total - off);
+    offset_words(x + off, n, f.table.frac_x, words);
+    body(off, n, words);
+  }
+}
+
+int64_t chunks(int64_t total) {
+  return (total + kChunk - 1) / kChunk;
+}
+
+// The same over all of x, threaded.
 template <class Body>
 void for_word_chunks(const FixedKernel& f, const float* x, int64_t total, Body body) {
-  parallel_for((total + kChunk - 1) / kChunk, 64, [&](int64_t c0, int64_t c1) {
-    int32_t words[kChunk];
-    for (int64_t c = c0; c < c1; ++c) {
-      int64_t off = c * kChunk, n = std::min(kChunk, total - off);
-      offset_words(x + off, n, f.table.frac_x, words);
-      body(off, n, words);
-    }
-  });
+  parallel_for(chunks(total), 64,
+               [&](int64_t c0, int64_t c1) { word_chunks(f, x, total, c0, c1, body); });
 }
 }  // namespace
+
+void FixedRows::value(const float* x, float* y, int64_t n) const {
+  auto body = [&](int64_t off, int64_t m, const int32_t* w) {
+    gather(f_->value.data(), w, m, y + off);
+  };
+  word_chunks(*f_, x, n, 0, chunks(n), body);
+}
+
+void FixedRows::value_and_derivative(const float* x, float* y, float* dy, int64_t n) const {
+  auto body = [&](int64_t off, int64_t m, const int32_t* w) {
+    gather(f_->value.data(), w, m, y + off);
+    gather(f_->derivative.data(), w, m, dy + off);
+  };
+  word_chunks(*f_, x, n, 0, chunks(n), body);
+}
 
 Tensor fixed_forward(const FixedKernel& f, const Tensor& x_in, std::vector<uint8_t>* index) {
   Tensor x = x_in.contiguous();

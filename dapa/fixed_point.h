@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/kernels.h"
@@ -152,6 +153,17 @@ struct FixedKernel {
   FixedTable table;
   std::vector<float> value, derivative;  // by word + 32768: the words times 2^-frac
   std::vector<uint8_t> segment;
+};
+
+// The unit on raw runs, unthreaded, for fused kernels.
+class FixedRows final : public RowFunction {
+ public:
+  explicit FixedRows(std::shared_ptr<const FixedKernel> f) : f_(std::move(f)) {}
+  void value(const float* x, float* y, int64_t n) const override;
+  void value_and_derivative(const float* x, float* y, float* dy, int64_t n) const override;
+
+ private:
+  std::shared_ptr<const FixedKernel> f_;
 };
 
 // y = dequantised unit(x); `index` receives each element's segment when given.

@@ -148,22 +148,33 @@ void eval_bounded(const isa::Kernels& k, const TableKernel& t, const float* x, i
   }
 }
 
+// The table on one run of n elements, in this thread.
+void eval_run(const TableKernel& t, const float* x, int64_t n, float* y, uint8_t* index, float* d) {
+  const isa::Kernels& k = kernels_for(t);
+  if (t.bounded)
+    eval_bounded(k, t, x, n, y, index, d);
+  else
+    k.eval(t, x, n, y, index, d);
+}
+
 // Runs the table over contiguous x, threaded, into whichever of y (values), index
 // (segments) and d (derivatives) are given.
 void evaluate(const TableKernel& t, const Tensor& x, float* y, uint8_t* index, float* d) {
   const float* px = x.data();
-  const isa::Kernels& k = kernels_for(t);
   blocked(x.numel(), [&](int64_t i0, int64_t i1) {
-    float* yi = y ? y + i0 : nullptr;
-    uint8_t* ii = index ? index + i0 : nullptr;
-    float* di = d ? d + i0 : nullptr;
-    if (t.bounded)
-      eval_bounded(k, t, px + i0, i1 - i0, yi, ii, di);
-    else
-      k.eval(t, px + i0, i1 - i0, yi, ii, di);
+    eval_run(t, px + i0, i1 - i0, y ? y + i0 : nullptr, index ? index + i0 : nullptr,
+             d ? d + i0 : nullptr);
   });
 }
 }  // namespace
+
+void TableRows::value(const float* x, float* y, int64_t n) const {
+  eval_run(*t_, x, n, y, nullptr, nullptr);
+}
+
+void TableRows::value_and_derivative(const float* x, float* y, float* dy, int64_t n) const {
+  eval_run(*t_, x, n, y, nullptr, dy);
+}
 
 Tensor table_forward(const TableKernel& t, const Tensor& x_in, std::vector<uint8_t>* index) {
   Tensor x = x_in.contiguous();

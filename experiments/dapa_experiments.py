@@ -19,6 +19,11 @@ dapa_fit and train_vit / train_gpt (the model's name says which: vit-* or gpt-*)
       65536 tokens), float and fixed.
   summary  markdown tables of all the CSV files in --results.
 
+--replace softmax (or both) makes e1 and e2 replace the attention softmax's exp (and the
+GELU) instead of the GELU alone (dapa_fit --fit, train_* --softmax), into e1-softmax.csv
+and e2-softmax.csv (e1-both.csv, e2-both.csv); their MSE and DWMSE are those of the exp
+tables (both: the mean over all sites), MSE on each table's domain.
+
 Each step appends to CSV files in --results (e1.csv, e4.csv; e2.csv, e3.csv and
 e3-seeds.csv are rewritten) and prints a markdown table. Examples:
   experiments/dapa_experiments.py e1 --model vit-nano --checkpoint runs/gelu-nano/checkpoint.h5
@@ -79,6 +84,17 @@ def sh(cmd):
     return out
 
 
+def e1_csv(a, step="e1"):
+    """e1.csv for the GELU alone, e1-softmax.csv or e1-both.csv (e2 likewise)."""
+    return os.path.join(a.results, step + ("" if a.replace == "act" else "-" + a.replace) + ".csv")
+
+
+def substitution(a, spec):
+    """The flags that put the table `spec` where --replace says."""
+    return {"act": ["--act", spec], "softmax": ["--softmax", spec],
+            "both": ["--act", spec, "--softmax", spec]}[a.replace]
+
+
 def evaluate(a, checkpoint, act=None, table=None):
     """The headline measure, the loss, each held-out example's arg-max prediction (and,
     for a GPT, the test perplexity)."""
@@ -91,7 +107,7 @@ def evaluate(a, checkpoint, act=None, table=None):
         if a.limit_test:
             cmd += ["--limit-test", str(a.limit_test)]
         if act:
-            cmd += ["--act", act]
+            cmd += substitution(a, act)
         if table:
             cmd += ["--dapa-table", table]
         result = json.loads(sh(cmd).strip().splitlines()[-1])
@@ -124,7 +140,7 @@ def fit(a, checkpoint, kind, segments, examples, out, extra=()):
         kind, extra = "dapa", ["--refine", *extra]
     sh([os.path.join(a.bin, "dapa_fit"), "--checkpoint", checkpoint, "--data", a.data,
         f"--{kind_of(a.model)['examples']}", str(examples), "--segments", str(segments), "--kind", kind,
-        "--threads", str(a.threads), "--out", out, "--report", report, *extra])
+        "--threads", str(a.threads), "--out", out, "--report", report, "--fit", a.replace, *extra])
     with open(report) as f:
         return json.load(f)["mean"]
 
@@ -254,14 +270,14 @@ def e1(a):
                           file=sys.stderr)
         # The DSP-free table (hw/): DAPA(16) with shift-add slopes, fixed point only.
         shift_add = None
-        if "dapa" in a.kinds:
+        if "dapa" in a.kinds and a.replace == "act":
             table = os.path.join(tmp, "shiftadd16.h5")
             m = fit(a, a.checkpoint, "dapa", 16, a.calibrate, table, ["--shift-add"])
             shift_add = {"model": a.model, "approximation": "dapa:16:fixed shift-add",
                          "kind": "dapa-shift-add", "segments": 16, "precision": "fixed",
                          **against(a, base, evaluate(a, a.checkpoint, "dapa:16:fixed", table)),
                          "mse": m["mse_fixed"], "dwmse": m["dwmse_fixed"]}
-    append_rows(os.path.join(a.results, "e1.csv"), rows)
+    append_rows(e1_csv(a), rows)
     if shift_add:
         append_rows(os.path.join(a.results, "e1-shift-add.csv"), [shift_add])
         dapa16 = next((r for r in rows if r["approximation"] == "dapa:16:fixed"), None)
@@ -300,7 +316,7 @@ def e2(a):
     accuracy loss (the target's measure) and, where e1.csv has them, the flips and the
     test-loss increase (finer measures: an accuracy change of a few images hides how
     many decisions moved)."""
-    rows = read_rows(os.path.join(a.results, "e1.csv"))
+    rows = read_rows(e1_csv(a))
     k = kind_of(rows[0]["model"])
     damages = [(k["damage"], lambda r: k["worse"] * float(r[k["change"]]))]
     if has_flips(rows):
@@ -316,7 +332,7 @@ def e2(a):
                 row[f"spearman_{metric}_{name.replace(' ', '_')}"] = round(
                     spearman([float(r[metric]) for r in sel], d), 3)
         out.append(row)
-    rewrite_rows(os.path.join(a.results, "e2.csv"), out)
+    rewrite_rows(e1_csv(a, "e2"), out)
     print("| models | approximations | " + " | ".join(
         f"Spearman({m}, {name})" for name, _ in damages for m in ("MSE", "DWMSE")) + " |")
     print("|---|---|" + "---|" * (2 * len(damages)))
@@ -431,15 +447,18 @@ def e4(a):
 def summary(a):
     """Markdown tables of everything in --results, for docs/results.md."""
     out = []
-    for name, table in (("e1.csv", e1_table), ("e4.csv", e4_table)):
+    for name, table in (("e1.csv", e1_table), ("e1-softmax.csv", e1_table),
+                        ("e1-both.csv", e1_table), ("e4.csv", e4_table)):
         path = os.path.join(a.results, name)
         if os.path.exists(path):
             rows = read_rows(path)
+            if name != "e1.csv" and table is e1_table:
+                out.append(f"{name[3:-4]} replaced:")
             for model in sorted({r["model"] for r in rows}):
                 out += table(rows, model) + [""]
                 if table is e1_table and has_flips([r for r in rows if r["model"] == model]):
                     out += table(rows, model, "flips") + [""]
-            if name == "e1.csv" and len({r["model"] for r in rows}) > 1:
+            if table is e1_table and len({r["model"] for r in rows}) > 1:
                 out += e1_mean_table(rows, kind_of(rows[0]["model"])["change"]) + [""]
                 if has_flips(rows):
                     out += e1_mean_table(rows, "flips") + [""]
@@ -468,6 +487,9 @@ def main():
     ap.add_argument("--eval-batch", type=int, default=0, help="default: 500 images, 16 windows")
     ap.add_argument("--kinds", nargs="+", default=["pwl", "dapa", "dapa-refined"],
                     choices=["pwl", "dapa", "dapa-refined"], help="approximations (e1)")
+    ap.add_argument("--replace", default="act", choices=["act", "softmax", "both"],
+                    help="e1, e2: what the tables replace: the GELU (act), the softmax's exp, "
+                    "or both")
     ap.add_argument("--calibration", type=int, nargs="+",
                     help="calibration images or tokens (e4; default 1 to 1024 images, 128 to 65536 tokens)")
     ap.add_argument("--gelu", nargs="+", help="run directory of the GELU run (e3; e3-seeds: "

@@ -50,11 +50,7 @@ int64_t GptConfig::step_bytes_per_sequence(int64_t tokens) const {
   // their gradient and the softmax inside cross-entropy (3 x vocab per token).
   double t = static_cast<double>(tokens);
   double per_block = t * (10.0 * dim + 3.0 * mlp_hidden) + 2.0 * heads * t * t;
-  // A table softmax's backward holds the scores, the table's values and derivatives of
-  // one block at a time.
-  double table_softmax = softmax == "exact" ? 0.0 : 3.0 * heads * t * t;
-  return static_cast<int64_t>(4.0 *
-                              (depth * per_block + table_softmax + t * (3.0 * vocab + 4.0 * dim)));
+  return static_cast<int64_t>(4.0 * (depth * per_block + t * (3.0 * vocab + 4.0 * dim)));
 }
 
 Gpt::Gpt(const GptConfig& c, Rng& rng) : config(c), ln_f(c.dim, c.ln_eps) {
@@ -87,14 +83,12 @@ Var Gpt::forward(const Labels& ids, int64_t B, int64_t T) {
 
 namespace {
 // The attention's softmax over one row of scores in place: exact, or with the table exp
-// of the max-shifted scores as in training (core/kernels.h, attention_from_exp).
+// of the max-shifted scores as in training (core/kernels.h, attention_with_exp).
 void attention_softmax_row(Pointwise* exp, float* scores, int64_t n) {
   if (!exp) return softmax_row(scores, scores, n);
-  float top = *std::max_element(scores, scores + n);
-  std::vector<float> z(scores, scores + n);
-  for (float& v : z) v -= top;
-  Tensor e = exp->value(Tensor::from(z, {n}));
-  std::copy_n(e.data(), n, scores);
+  Eigen::Map<Eigen::ArrayXf> z(scores, n);
+  z -= z.maxCoeff();
+  exp->rows()->value(scores, scores, n);
   normalize_exp_row(scores, n);
 }
 }  // namespace

@@ -119,9 +119,19 @@ void TableActivation::set_table(const PiecewiseLinear& table, const FixedTable* 
 }
 
 Tensor TableActivation::value(const Tensor& x) {
-  if (recording()) distribution_.add(x);
+  observe(x);
   if (calibrating()) return apply(*spec_.function, x);
   return fixed_ ? fixed_forward(*fixed_, x) : table_forward(*kernel_, x);
+}
+
+std::shared_ptr<const RowFunction> TableActivation::rows() {
+  if (calibrating()) return std::make_shared<FunctionRows>(*spec_.function);
+  if (fixed_) return std::make_shared<FixedRows>(fixed_);
+  return std::make_shared<TableRows>(kernel_);
+}
+
+void TableActivation::observe(const Tensor& x) {
+  if (recording()) distribution_.add(x);
 }
 
 ValueAndDerivative TableActivation::value_and_derivative(const Tensor& x) {

@@ -39,6 +39,11 @@ class TableActivation : public Activation {
   // Records x while calibrating or recording (see below).
   Tensor value(const Tensor& x) override;
   ValueAndDerivative value_and_derivative(const Tensor& x) override;
+  // For fused kernels: the table on raw runs (the exact function while calibrating), and
+  // what enters it, shown while recording.
+  std::shared_ptr<const RowFunction> rows() override;
+  bool recording() const override { return calibrating() || recording_; }
+  void observe(const Tensor& x) override;
 
   const TableSpec& spec() const { return spec_; }
   int segments() const { return spec_.segments; }
@@ -63,8 +68,6 @@ class TableActivation : public Activation {
   const Distribution& distribution() const { return distribution_; }
 
  private:
-  bool recording() const { return calibrating() || recording_; }
-
   std::string name_;
   TableSpec spec_;
   PiecewiseLinear table_;

@@ -48,11 +48,7 @@ int64_t VitConfig::step_bytes_per_image() const {
   double tokens = static_cast<double>(patches() + 1);
   double per_block = tokens * (10.0 * dim + 3.0 * mlp_hidden) + 4.0 * heads * tokens * tokens;
   double image = static_cast<double>(channels * height * width);
-  // A table softmax's backward holds the scores, the table's values and derivatives of
-  // one block at a time.
-  double table_softmax = softmax == "exact" ? 0.0 : 3.0 * heads * tokens * tokens;
-  return static_cast<int64_t>(4.0 *
-                              (depth * per_block + table_softmax + 4.0 * image + tokens * dim));
+  return static_cast<int64_t>(4.0 * (depth * per_block + 4.0 * image + tokens * dim));
 }
 
 PatchEmbed::PatchEmbed(int64_t channels, int64_t patch_, int64_t dim, Rng& rng) : patch(patch_) {

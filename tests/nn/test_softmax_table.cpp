@@ -137,6 +137,27 @@ TEST(SoftmaxTable, GradientIsTheApproximatedSoftmaxsOwn) {
     for (uint64_t seed : {1u, 2u, 3u}) check_against_reference({2, 5, 8, 2, causal}, *exp, seed);
 }
 
+// Recording (a refit's forward) shows the table every visible max-shifted score and
+// changes nothing the forward computes.
+TEST(SoftmaxTable, RecordingSeesEveryVisibleScore) {
+  auto exp = calibrated_exp("dapa:8", 1);
+  Rng rng(6);
+  Tensor qkv = Tensor::empty({2, 5, 24});
+  rng.fill_normal(qkv, 0.0f, 1.0f);
+  NoGradGuard no_grad;
+  for (bool causal : {false, true}) {
+    std::vector<float> plain = attention(Var(qkv), 2, causal, exp.get()).value().to_vector();
+    exp->start_recording();
+    EXPECT_EQ(exp->distribution().count(), 0);
+    std::vector<float> recorded = attention(Var(qkv), 2, causal, exp.get()).value().to_vector();
+    EXPECT_EQ(recorded, plain);
+    EXPECT_EQ(exp->distribution().count(), 2 * 2 * (causal ? 15 : 25));
+    EXPECT_EQ(exp->distribution().max(), 0.0);
+    EXPECT_LT(exp->distribution().min(), 0.0);
+    exp->fit();
+  }
+}
+
 TEST(SoftmaxTable, PwlAndRefinedTablesToo) {
   for (const char* name : {"pwl:8", "dapa:4:refined"}) {
     SCOPED_TRACE(name);
