@@ -139,12 +139,12 @@ Var attention(const Var& qkv, int64_t heads, bool causal, Pointwise* exp) {
     // The backward closure keeps the table the forward ran, whatever happens to `exp`.
     std::shared_ptr<const RowFunction> rows = exp->rows();
     if (!rows) throw std::invalid_argument("attention: '" + exp->name() + "' has no row kernel");
-    if (exp->recording()) exp->observe(attention_shifted_scores(qv, heads, causal));
-    AttentionResult r = attention_with_exp(qv, heads, causal, *rows);
-    Tensor probs = r.probs;
+    TableAttentionResult r = attention_with_exp(qv, heads, causal, *rows);
+    if (exp->recording()) exp->observe(visible_scores(r.z, causal));
+    Tensor z = r.z;
     return record("attention", r.out, {qkv},
-                  [qv, probs, heads, causal, rows](const Tensor& gy, const Needs&) -> Grads {
-                    return {attention_with_exp_backward(gy, qv, probs, heads, causal, *rows)};
+                  [qv, z, heads, causal, rows](const Tensor& gy, const Needs&) -> Grads {
+                    return {attention_with_exp_backward(gy, qv, z, heads, causal, *rows)};
                   });
   }
   AttentionResult r = dapa::attention(qv, heads, causal);

@@ -28,7 +28,7 @@ Dims attention_dims(const Tensor& qkv, int64_t heads, const char* op) {
 }
 
 // The entries row r of a head sees: all T, or r + 1 when causal; and where a row starts
-// when the visible entries are packed row after row (attention_shifted_scores).
+// when the visible entries are packed row after row (visible_scores).
 struct VisibleRows {
   int64_t T;
   bool causal;
@@ -37,23 +37,34 @@ struct VisibleRows {
   int64_t row_length(int64_t r) const { return causal ? r + 1 : T; }
 };
 
-// One row of the backward of a softmax whose exp is a table e, in place on g (dL/dp in, dL/ds out):
-//   p_j = e'_j / S with e'_j = max(e(z_j), 0), S = sum e', z_j = s_j - max_i s_i.
+// The backward of a softmax whose exp is a table e, per row of n visible entries:
+//   p_j = e'_j / S with e'_j = max(e(z_j), 0), S = sum e', z_j = s_j - max_i s_i;
 //   dL/de'_j = (g_j - sum_i g_i p_i) / S;  dL/dz_j = that * e'(z_j) where e(z_j) > 0;
 //   dL/ds_j = dL/dz_j - [j = argmax] sum_i dL/dz_i (the max shift: a table is not
 //   shift-invariant like exp, so it has a gradient), times the score scale.
-// The argmax is the first entry with z = 0, the one the forward's max took.
-void softmax_from_exp_row_backward(const float* z, const float* e, const float* de, const float* p,
-                                   float* g, int64_t n, float scale) {
-  ConstArrayMap er(e, n), der(de, n), pr(p, n);
-  ArrayMap gr(g, n);
-  const float sum = er.max(0.0f).sum();
-  const float dot = (gr * pr).sum();
-  gr = (er > 0.0f).select((gr - dot) * (der / sum), 0.0f);
-  const float total = gr.sum();
+// First, from the table's value e and derivative de: p, and de turned into
+// [e > 0] de / S in place; returns the argmax, the first entry with z = 0 (the one the
+// forward's max took).
+int64_t exp_row_probabilities(const float* z, const float* e, float* de, float* p, int64_t n) {
+  ConstArrayMap er(e, n);
+  ArrayMap pr(p, n), der(de, n);
+  pr = er.max(0.0f);
+  const float inverse = 1.0f / pr.sum();
+  pr *= inverse;
+  der = (er > 0.0f).select(der * inverse, 0.0f);
   int64_t argmax = 0;
   while (argmax < n - 1 && z[argmax] != 0.0f) ++argmax;
-  g[argmax] -= total;
+  return argmax;
+}
+
+// Then g = dL/dp in, dL/ds out, in place.
+void exp_row_backward(const float* p, const float* de, int64_t argmax, float* g, int64_t n,
+                      float scale) {
+  ConstArrayMap pr(p, n), der(de, n);
+  ArrayMap gr(g, n);
+  const float dot = (gr * pr).sum();
+  gr = (gr - dot) * der;
+  g[argmax] -= gr.sum();
   gr *= scale;
 }
 
@@ -126,71 +137,81 @@ Tensor attention_backward(const Tensor& gout_in, const Tensor& qkv_in, const Ten
   return gqkv;
 }
 
-AttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, bool causal,
-                                   const RowFunction& exp) {
+TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, bool causal,
+                                        const RowFunction& exp) {
   Dims d = attention_dims(qkv_in, heads, "attention_with_exp");
   VisibleRows pk{d.T, causal};
   Tensor qkv = qkv_in.contiguous();
-  AttentionResult r{Tensor::empty({d.B, d.T, d.C}), Tensor::empty({d.B, d.H, d.T, d.T})};
+  TableAttentionResult r{Tensor::empty({d.B, d.T, d.C}), Tensor::empty({d.B, d.H, d.T, d.T})};
   const float scale = 1.0f / std::sqrt(static_cast<float>(d.D));
   const int64_t ld = 3 * d.C;
   const float* base = qkv.data();
-  float *out = r.out.data(), *probs = r.probs.data();
+  float *out = r.out.data(), *zbase = r.z.data();
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
+    std::vector<float> p(d.T * d.T);  // p: (T, T), one head's probabilities
     for (int64_t i = i0; i < i1; ++i) {
       int64_t b = i / d.H, h = i % d.H;
       const float* q = base + b * d.T * ld + h * d.D;  // q, k, v: (T, D), row stride 3C
-      float* p = probs + i * d.T * d.T;                // p: (T, T)
-      sgemm(false, true, d.T, d.T, d.D, scale, q, ld, q + d.C, ld, 0.0f, p, d.T);
+      float* z = zbase + i * d.T * d.T;                // z: (T, T), saved for backward
+      sgemm(false, true, d.T, d.T, d.D, scale, q, ld, q + d.C, ld, 0.0f, z, d.T);
       for (int64_t row = 0; row < d.T; ++row) {
         int64_t n = pk.row_length(row);
-        ArrayMap z(p + row * d.T, n);
-        z -= z.maxCoeff();
-        exp.value(z.data(), z.data(), n);
-        normalize_exp_row(z.data(), n);
-        std::fill(p + row * d.T + n, p + (row + 1) * d.T, 0.0f);
+        ArrayMap zr(z + row * d.T, n);
+        zr -= zr.maxCoeff();
+        std::fill(z + row * d.T + n, z + (row + 1) * d.T, 0.0f);
       }
-      sgemm(false, false, d.T, d.D, d.T, 1.0f, p, d.T, q + 2 * d.C, ld, 0.0f,
+      // The table on the whole head at once (long runs vectorise best); the masked
+      // entries' values are then overwritten.
+      exp.value(z, p.data(), d.T * d.T);
+      for (int64_t row = 0; row < d.T; ++row) {
+        int64_t n = pk.row_length(row);
+        normalize_exp_row(p.data() + row * d.T, n);
+        std::fill(p.data() + row * d.T + n, p.data() + (row + 1) * d.T, 0.0f);
+      }
+      sgemm(false, false, d.T, d.D, d.T, 1.0f, p.data(), d.T, q + 2 * d.C, ld, 0.0f,
             out + b * d.T * d.C + h * d.D, d.C);  // out head h: (T, D), row stride C
     }
   });
   return r;
 }
 
-Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in, const Tensor& probs,
+Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in, const Tensor& z_in,
                                    int64_t heads, bool causal, const RowFunction& exp) {
   Dims d = attention_dims(qkv_in, heads, "attention_with_exp_backward");
-  if (gout_in.shape() != Shape{d.B, d.T, d.C})
-    shape_error("attention_with_exp_backward", gout_in.shape(), qkv_in.shape(),
-                "output gradient must be (B, T, C) for qkv (B, T, 3C)");
+  if (gout_in.shape() != Shape{d.B, d.T, d.C} || z_in.shape() != Shape{d.B, d.H, d.T, d.T})
+    shape_error("attention_with_exp_backward", gout_in.shape(), z_in.shape(),
+                "output gradient must be (B, T, C) and scores (B, heads, T, T) for qkv " +
+                    shape_str(qkv_in.shape()));
   VisibleRows pk{d.T, causal};
-  Tensor qkv = qkv_in.contiguous(), gout = gout_in.contiguous();
+  Tensor qkv = qkv_in.contiguous(), gout = gout_in.contiguous(), z = z_in.contiguous();
   Tensor gqkv = Tensor::empty(qkv.shape());
   const float scale = 1.0f / std::sqrt(static_cast<float>(d.D));
   const int64_t ld = 3 * d.C;
-  const float *base = qkv.data(), *gbase = gout.data(), *pbase = probs.data();
+  const float *base = qkv.data(), *gbase = gout.data(), *zbase = z.data();
   float* gq_base = gqkv.data();
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
-    // One head's scores (then z), dL/dscores, and the table's value and derivative per row.
-    std::vector<float> z(d.T * d.T), gs(d.T * d.T), e(d.T), de(d.T);
+    // One head's table values and derivatives, probabilities and dL/dscores: (T, T) each.
+    std::vector<float> e(d.T * d.T), de(d.T * d.T), p(d.T * d.T, 0.0f), gs(d.T * d.T);
+    std::vector<int64_t> argmax(d.T);
     for (int64_t i = i0; i < i1; ++i) {
       int64_t b = i / d.H, h = i % d.H, off = b * d.T * ld + h * d.D;
       const float *q = base + off, *k = q + d.C, *v = q + 2 * d.C;
       const float* go = gbase + b * d.T * d.C + h * d.D;  // (T, D), row stride C
-      const float* p = pbase + i * d.T * d.T;
+      const float* zh = zbase + i * d.T * d.T;
       float *gq = gq_base + off, *gk = gq + d.C, *gv = gq + 2 * d.C;
-      sgemm(false, true, d.T, d.T, d.D, scale, q, ld, k, ld, 0.0f, z.data(), d.T);
+      exp.value_and_derivative(zh, e.data(), de.data(), d.T * d.T);
+      for (int64_t r = 0; r < d.T; ++r) {  // the forward's probabilities again
+        int64_t at = r * d.T;
+        argmax[r] = exp_row_probabilities(zh + at, e.data() + at, de.data() + at, p.data() + at,
+                                          pk.row_length(r));
+      }
       // out = P V:  dV = P^T dOut,  dP = dOut V^T.
-      sgemm(true, false, d.T, d.D, d.T, 1.0f, p, d.T, go, d.C, 0.0f, gv, ld);
+      sgemm(true, false, d.T, d.D, d.T, 1.0f, p.data(), d.T, go, d.C, 0.0f, gv, ld);
       sgemm(false, true, d.T, d.T, d.D, 1.0f, go, d.C, v, ld, 0.0f, gs.data(), d.T);
       for (int64_t r = 0; r < d.T; ++r) {
-        int64_t n = pk.row_length(r);
-        ArrayMap zr(z.data() + r * d.T, n);
-        zr -= zr.maxCoeff();
-        exp.value_and_derivative(zr.data(), e.data(), de.data(), n);
-        softmax_from_exp_row_backward(zr.data(), e.data(), de.data(), p + r * d.T,
-                                      gs.data() + r * d.T, n, scale);
-        std::fill(gs.data() + r * d.T + n, gs.data() + (r + 1) * d.T, 0.0f);
+        int64_t n = pk.row_length(r), at = r * d.T;
+        exp_row_backward(p.data() + at, de.data() + at, argmax[r], gs.data() + at, n, scale);
+        std::fill(gs.data() + at + n, gs.data() + at + d.T, 0.0f);
       }
       // S = Q K^T:  dQ = dS K,  dK = dS^T Q.
       sgemm(false, false, d.T, d.D, d.T, 1.0f, gs.data(), d.T, k, ld, 0.0f, gq, ld);
@@ -200,29 +221,19 @@ Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in, 
   return gqkv;
 }
 
-Tensor attention_shifted_scores(const Tensor& qkv_in, int64_t heads, bool causal) {
-  Dims d = attention_dims(qkv_in, heads, "attention_shifted_scores");
-  VisibleRows pk{d.T, causal};
-  Tensor qkv = qkv_in.contiguous();
-  Tensor z = Tensor::empty({d.B * d.H * pk.per_head()});
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d.D));
-  const int64_t ld = 3 * d.C;
-  const float* base = qkv.data();
-  float* zbase = z.data();
-  parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
-    std::vector<float> s(d.T * d.T);  // s: (T, T), one head's scores
-    for (int64_t i = i0; i < i1; ++i) {
-      int64_t b = i / d.H, h = i % d.H;
-      const float* q = base + b * d.T * ld + h * d.D;  // q, k: (T, D), row stride 3C
-      sgemm(false, true, d.T, d.T, d.D, scale, q, ld, q + d.C, ld, 0.0f, s.data(), d.T);
-      for (int64_t r = 0; r < d.T; ++r) {
-        int64_t n = pk.row_length(r);
-        ConstArrayMap row(s.data() + r * d.T, n);
-        ArrayMap(zbase + i * pk.per_head() + pk.row_start(r), n) = row - row.maxCoeff();
-      }
-    }
-  });
-  return z;
+Tensor visible_scores(const Tensor& z_in, bool causal) {
+  if (z_in.ndim() != 4 || z_in.shape()[2] != z_in.shape()[3])
+    shape_error("visible_scores",
+                "scores must be (B, heads, T, T), got " + shape_str(z_in.shape()));
+  Tensor z = z_in.contiguous();
+  const int64_t T = z.shape()[2], heads = z.shape()[0] * z.shape()[1];
+  VisibleRows pk{T, causal};
+  Tensor packed = Tensor::empty({heads * pk.per_head()});
+  for (int64_t i = 0; i < heads; ++i)
+    for (int64_t r = 0; r < T; ++r)
+      std::copy_n(z.data() + (i * T + r) * T, pk.row_length(r),
+                  packed.data() + i * pk.per_head() + pk.row_start(r));
+  return packed;
 }
 
 }  // namespace dapa

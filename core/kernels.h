@@ -77,19 +77,21 @@ Tensor attention_backward(const Tensor& gout, const Tensor& qkv, const Tensor& p
                           int64_t heads);  // -> (B, T, 3C)
 
 // Attention with the softmax's exp replaced by `exp` of the max-shifted scores z <= 0
-// (negative values count as 0), fused per head like attention(): nothing is saved or
-// allocated beyond what exact attention needs. Backward recomputes the scores (one more
-// Q K^T product per head) and takes the exact gradient of this softmax, with exp's
-// derivative from `exp` (the formula is in attention.cpp).
-AttentionResult attention_with_exp(const Tensor& qkv, int64_t heads, bool causal,
-                                   const RowFunction& exp);
-Tensor attention_with_exp_backward(const Tensor& gout, const Tensor& qkv, const Tensor& probs,
+// (negative values count as 0), fused per head like attention(). It saves z instead of
+// the probabilities (the same size: exact attention's memory): backward gets the
+// probabilities, the table's values and its derivatives back from z in one pass per row
+// and takes the exact gradient of this softmax (the formula is in attention.cpp).
+struct TableAttentionResult {
+  Tensor out;  // (B, T, C)
+  Tensor z;    // (B, heads, T, T): scores minus their row's maximum, masked entries 0
+};
+TableAttentionResult attention_with_exp(const Tensor& qkv, int64_t heads, bool causal,
+                                        const RowFunction& exp);
+Tensor attention_with_exp_backward(const Tensor& gout, const Tensor& qkv, const Tensor& z,
                                    int64_t heads, bool causal, const RowFunction& exp);
-
-// What enters such a softmax's exp, for recording it (calibration): every row's scores
-// minus the row's maximum (<= 0), packed per (batch, head) row after row, each row its
-// visible entries (T of them, r + 1 when causal).
-Tensor attention_shifted_scores(const Tensor& qkv, int64_t heads, bool causal);
+// What enters the exp, for recording it (calibration): z's visible entries (T per row,
+// r + 1 in row r when causal), packed per (batch, head) row after row.
+Tensor visible_scores(const Tensor& z, bool causal);
 
 // Rows of a table by index: out (..., C) = table[ids] for ids of any shape with values in
 // [0, rows); embedding_backward scatter-adds gout into a (rows, C) gradient (in index
