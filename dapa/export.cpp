@@ -61,6 +61,12 @@ std::vector<Param> params_of(const FixedTable& f) {
           {"SHIFT_FORWARD", s.forward},   {"SHIFT_DERIVATIVE", s.derivative},
           {"SHIFT_BACKWARD", s.backward}};
 }
+
+// The input domain words (all 16-bit words unless the table is bounded: a softmax's
+// exp clamps x into [DOMAIN_LO, DOMAIN_HI] and passes no gradient outside it).
+std::vector<Param> domain_of(const FixedTable& f) {
+  return {{"DOMAIN_LO", f.domain_lo}, {"DOMAIN_HI", f.domain_hi}};
+}
 }  // namespace
 
 namespace {
@@ -90,11 +96,6 @@ void check_implementable(const FixedTable& f) {
   if (f.segments() < 2 || f.segments() > kUnitMaxSegments)
     throw std::invalid_argument("the unit implements 2 to " + std::to_string(kUnitMaxSegments) +
                                 " segments, the table has " + std::to_string(f.segments()));
-  if (f.domain_lo != INT16_MIN || f.domain_hi != INT16_MAX)
-    throw std::invalid_argument(
-        "the unit does not clamp its input to a domain yet, which a "
-        "softmax's exp table needs (domain words " +
-        std::to_string(f.domain_lo) + " to " + std::to_string(f.domain_hi) + ")");
   Shifts s = shifts_of(f);
   for (int v : {s.forward, s.derivative})
     if (v < -15 || v > 30)
@@ -112,6 +113,8 @@ std::string c_header(const FixedTable& f, const std::string& prefix, const std::
     << "#pragma once\n#include <stdint.h>\n\n";
   for (const Param& p : params_of(f))
     o << "#define " << prefix << "_" << p.name << " " << p.value << "\n";
+  for (const Param& p : domain_of(f))
+    o << "#define " << prefix << "_" << p.name << " (" << p.value << ")\n";
   o << "\n";
   Terms terms = terms_of(f);
   for (const List& l : lists_of(f, terms)) {
@@ -133,6 +136,11 @@ std::string verilog_include(const FixedTable& f, const std::string& prefix,
     << "/* verilator lint_off UNUSEDPARAM */\n";  // a unit uses only some of these
   for (const Param& p : params_of(f))
     o << "localparam integer " << prefix << "_" << p.name << " = " << p.value << ";\n";
+  for (const Param& p : domain_of(f)) {  // words, compared with the signed input
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "%04x", static_cast<uint16_t>(p.value));
+    o << "localparam signed [15:0] " << prefix << "_" << p.name << " = 16'sh" << hex << ";\n";
+  }
   Terms terms = terms_of(f);
   for (const List& l : lists_of(f, terms)) {
     size_t n = l.words->size();

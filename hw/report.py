@@ -22,7 +22,7 @@ import tempfile
 HW = os.path.dirname(os.path.abspath(__file__))
 
 KIND_LABELS = {"slope": "", "fitted": ", fitted derivative", "shiftadd": ", shift-add",
-               "refined": ", refined"}
+               "refined": ", refined", "exp": ", softmax exp"}
 
 
 def designs():
@@ -149,6 +149,13 @@ def main():
         f"formats) runs on the same unit: {rows['DAPA(16) fused, refined']['DSP48E1']} "
         f"DSP48E1 and {rows['DAPA(16) fused, refined']['LUT']} LUT fused, against "
         f"{d16b['DSP48E1']} and {d16b['LUT']} for the quantile table.",
+        f"- A softmax's exp table (`--softmax`; its input clamped to the domain [lo, 0], no "
+        f"gradient outside) runs on the same unit: "
+        f"{rows['DAPA(16) forward, softmax exp']['DSP48E1']} DSP48E1 forward-only and "
+        f"{rows['DAPA(16) fused, softmax exp']['DSP48E1']} fused, "
+        f"{rows['DAPA(16) fused, softmax exp']['LUT']} LUT fused (the clamp's compares and "
+        f"muxes), latency {rows['DAPA(16) fused, softmax exp']['latency']} cycles at II = "
+        f"{rows['DAPA(16) fused, softmax exp']['ii']:g}.",
     ]
     targets = [
         ("DAPA(16) forward-only: at most 1 DSP48E1", d16f["DSP48E1"] <= 1),
@@ -157,6 +164,8 @@ def main():
         ("fewer DSP48E1 and lower latency than the baseline",
          d16b["DSP48E1"] < base_b["DSP48E1"] and d16b["latency"] < base_b["latency"]),
         ("DAPA(16) shift-add (fused): 0 DSP48E1", rows["DAPA(16) fused, shift-add"]["DSP48E1"] == 0),
+        ("DAPA(16) softmax exp, forward-only: at most 1 DSP48E1",
+         rows["DAPA(16) forward, softmax exp"]["DSP48E1"] <= 1),
         ("at least 16x fewer DSP48E1 than the baseline (paper's anchor)",
          summary["dsp_ratio_fused"] >= 16),
     ]

@@ -34,8 +34,16 @@ inline int segment_of(int16_t x) {
 
 }  // namespace
 
-void dapa_element(int16_t x, int16_t g, int16_t* y, int16_t* dx) {
+void dapa_element(int16_t x_in, int16_t g, int16_t* y, int16_t* dx) {
 #pragma HLS INLINE
+  // A bounded table (a softmax's exp) clamps x into [DAPA_DOMAIN_LO, DAPA_DOMAIN_HI] and
+  // passes no gradient outside it. With the full word range both comparisons are
+  // constant and vanish.
+  const int xi = x_in;
+  const bool outside = xi < DAPA_DOMAIN_LO || xi > DAPA_DOMAIN_HI;
+  const int16_t x = static_cast<int16_t>(xi < DAPA_DOMAIN_LO   ? DAPA_DOMAIN_LO
+                                         : xi > DAPA_DOMAIN_HI ? DAPA_DOMAIN_HI
+                                                               : xi);
   int k = segment_of(x);
   *y = dapa_saturate16(dapa_round_shift(slope_times(k, x), DAPA_SHIFT_FORWARD) + DAPA_INTERCEPT[k]);
   if (DAPA_FITTED) {
@@ -46,6 +54,7 @@ void dapa_element(int16_t x, int16_t g, int16_t* y, int16_t* dx) {
   } else {
     *dx = dapa_saturate16(dapa_round_shift(slope_times(k, g), DAPA_SHIFT_BACKWARD));
   }
+  if (outside) *dx = 0;
 }
 
 void dapa_unit(const int16_t* x, const int16_t* g, int16_t* y, int16_t* dx, int n, int backward) {

@@ -4,12 +4,15 @@
 // `dapa_export --verilog` from the same table as the HLS header.
 //
 // One element enters per cycle (II = 1) and leaves LATENCY cycles later:
-//   stage 1  segment k = #{j : breakpoint[j] <= x}: N-1 parallel comparators, summed
+//   stage 1  x clamped to the table's domain [DOMAIN_LO, DOMAIN_HI] (a softmax's exp;
+//            all words otherwise, when the compares are constant and vanish), segment
+//            k = #{j : breakpoint[j] <= x}: N-1 parallel comparators, summed
 //   stage 2  products a[k]*x and (FUSED) g*a[k]; fitted mode: c[k]*x instead of g*a[k];
 //            a shift-add table makes a[k]*v two shifts and an add (no DSP)
 //   stage 3  y = sat(round_shift(a x) + b[k]); slope mode: dx = sat(round_shift(g a))
 //   stage 4  fitted mode only: d = sat(round_shift(c x) + e[k]) is ready at stage 3,
 //            dx = sat(round_shift(g d)) here
+// An input outside the domain gets dx = 0.
 // FUSED = 0 builds the forward-only unit.
 `default_nettype none
 module dapa_unit #(
@@ -45,20 +48,38 @@ module dapa_unit #(
     else slope_times = mul16($signed(DAPA_SLOPE[16*k+:16]), v);
   endfunction
 
-  // ---- stage 1: the segment ----
+  // ---- stage 1: the clamp and the segment ----
+  // (the clamp is generated only for a bounded table: synthesis does not fold the
+  // compares against the word range's ends away by itself)
+  localparam integer BOUNDED = (DAPA_DOMAIN_LO != 16'sh8000 || DAPA_DOMAIN_HI != 16'sh7fff) ? 1 : 0;
+  wire outside;
+  wire signed [15:0] xc;
+  generate
+    if (BOUNDED != 0) begin : clamp
+      wire below = x < DAPA_DOMAIN_LO, above = x > DAPA_DOMAIN_HI;
+      assign outside = below || above;
+      assign xc = below ? DAPA_DOMAIN_LO : above ? DAPA_DOMAIN_HI : x;
+    end else begin : full_range
+      assign outside = 1'b0;
+      assign xc = x;
+    end
+  endgenerate
   reg [5:0] k_comb;
   integer j;
   always @* begin
     k_comb = 6'd0;
     for (j = 0; j < N - 1; j = j + 1)
-      k_comb = k_comb + {5'd0, x >= $signed(DAPA_BREAKPOINTS[16*j+:16])};
+      k_comb = k_comb + {5'd0, xc >= $signed(DAPA_BREAKPOINTS[16*j+:16])};
   end
   reg [5:0] k1;
   reg signed [15:0] x1, g1;
+  reg inside1, inside2;
   always @(posedge clk) begin
     k1 <= k_comb;
-    x1 <= x;
+    x1 <= xc;
     g1 <= g;
+    inside1 <= !outside;
+    inside2 <= inside1;
   end
 
   // ---- stage 2: the coefficients and the products ----
@@ -81,14 +102,16 @@ module dapa_unit #(
     if (FITTED != 0) begin : fitted_gradient
       reg signed [31:0] pc2;
       reg signed [15:0] e2, g2, d3, g3, y4, dx4;
+      reg inside3;
       always @(posedge clk) begin
+        inside3 <= inside2;
         pc2 <= mul16($signed(DAPA_DSLOPE[16*k1+:16]), x1);
         e2  <= $signed(DAPA_DINTERCEPT[16*k1+:16]);
         g2  <= g1;
         d3  <= sat16(round_shift(ext32(pc2), DAPA_SHIFT_DERIVATIVE) + ext16(e2));
         g3  <= g2;
         y4  <= y3;
-        dx4 <= sat16(round_shift(ext32(mul16(g3, d3)), DAPA_SHIFT_BACKWARD));
+        dx4 <= inside3 ? sat16(round_shift(ext32(mul16(g3, d3)), DAPA_SHIFT_BACKWARD)) : 16'sd0;
       end
       assign y  = y4;
       assign dx = dx4;
@@ -97,7 +120,7 @@ module dapa_unit #(
       reg signed [15:0] dx3;
       always @(posedge clk) begin
         q2  <= slope_times(k1, g1);
-        dx3 <= sat16(round_shift(ext32(q2), DAPA_SHIFT_BACKWARD));
+        dx3 <= inside2 ? sat16(round_shift(ext32(q2), DAPA_SHIFT_BACKWARD)) : 16'sd0;
       end
       assign y  = y3;
       assign dx = dx3;
@@ -105,7 +128,7 @@ module dapa_unit #(
       assign y  = y3;
       assign dx = 16'sd0;
       /* verilator lint_off UNUSEDSIGNAL */
-      wire unused_gradient = ^g1;  // the gradient port is not wired in this build
+      wire unused_gradient = ^{g1, inside2};  // the gradient port is not wired in this build
       /* verilator lint_on UNUSEDSIGNAL */
     end
   endgenerate

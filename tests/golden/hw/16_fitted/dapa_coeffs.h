@@ -14,6 +14,8 @@
 #define DAPA_SHIFT_FORWARD 7
 #define DAPA_SHIFT_DERIVATIVE 7
 #define DAPA_SHIFT_BACKWARD 7
+#define DAPA_DOMAIN_LO (-32768)
+#define DAPA_DOMAIN_HI (32767)
 
 static const int16_t DAPA_BREAKPOINTS[15] = {-258, -184, -139, -106, -78, -53, -30, -7, 15, 38, 62, 89, 119, 158, 218};
 static const int16_t DAPA_SLOPE[16] = {-3, -29, -31, -18, 4, 32, 64, 99, 134, 170, 204, 235, 262, 281, 288, 263};

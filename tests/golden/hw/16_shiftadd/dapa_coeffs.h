@@ -14,6 +14,8 @@
 #define DAPA_SHIFT_FORWARD 7
 #define DAPA_SHIFT_DERIVATIVE 8
 #define DAPA_SHIFT_BACKWARD 8
+#define DAPA_DOMAIN_LO (-32768)
+#define DAPA_DOMAIN_HI (32767)
 
 static const int16_t DAPA_BREAKPOINTS[15] = {-258, -184, -139, -106, -78, -53, -30, -7, 15, 38, 62, 89, 119, 158, 218};
 static const int16_t DAPA_SLOPE[16] = {-3, -28, -31, -18, 4, 32, 64, 96, 136, 160, 192, 240, 260, 288, 288, 264};

@@ -14,6 +14,8 @@
 #define DAPA_SHIFT_FORWARD 5
 #define DAPA_SHIFT_DERIVATIVE 6
 #define DAPA_SHIFT_BACKWARD 7
+#define DAPA_DOMAIN_LO (-32768)
+#define DAPA_DOMAIN_HI (32767)
 
 static const int16_t DAPA_BREAKPOINTS[7] = {-46, -27, -13, -2, 10, 22, 40};
 static const int16_t DAPA_SLOPE[8] = {-4, -13, 9, 41, 76, 110, 136, 135};
