@@ -15,6 +15,12 @@ namespace dapa {
 namespace {
 struct Dims {
   int64_t B, T, C, H, D;
+  int64_t ld() const { return 3 * C; }  // qkv's row stride
+  float scale() const { return 1.0f / std::sqrt(static_cast<float>(D)); }
+  // Head i = b H + h: where its queries start in qkv (keys C and values 2C further on),
+  // and where its slice of a (B, T, C) tensor starts (row stride C).
+  int64_t qkv_offset(int64_t i) const { return (i / H) * T * ld() + (i % H) * D; }
+  int64_t out_offset(int64_t i) const { return (i / H) * T * C + (i % H) * D; }
 };
 
 Dims attention_dims(const Tensor& qkv, int64_t heads, const char* op) {
@@ -25,6 +31,40 @@ Dims attention_dims(const Tensor& qkv, int64_t heads, const char* op) {
     shape_error(op, "width " + std::to_string(C) + " does not split into " + std::to_string(heads) +
                         " heads");
   return {qkv.shape()[0], qkv.shape()[1], C, heads, C / heads};
+}
+
+// The same for a backward, which also takes the output's gradient (B, T, C).
+Dims backward_dims(const Tensor& gout, const Tensor& qkv, int64_t heads, const char* op) {
+  Dims d = attention_dims(qkv, heads, op);
+  if (gout.shape() != Shape{d.B, d.T, d.C})
+    shape_error(op, gout.shape(), qkv.shape(),
+                "output gradient must be (B, T, C) for qkv (B, T, 3C)");
+  return d;
+}
+
+// One head's scores s = scale Q K^T (T, T), from its queries q in qkv.
+void head_scores(const Dims& d, const float* q, float* s) {
+  sgemm(false, true, d.T, d.T, d.D, d.scale(), q, d.ld(), q + d.C, d.ld(), 0.0f, s, d.T);
+}
+
+// One head's output P V (T, D) into its slice `out` of (B, T, C).
+void head_output(const Dims& d, const float* p, const float* q, float* out) {
+  sgemm(false, false, d.T, d.D, d.T, 1.0f, p, d.T, q + 2 * d.C, d.ld(), 0.0f, out, d.C);
+}
+
+// One head's backward around its softmax P (T, T), given dL/dout `go` (row stride C):
+// out = P V: dV = P^T dOut, dP = dOut V^T into g; softmax_backward(g) turns dP into
+// dL/dscores in place; S = s Q K^T: dQ = dS K, dK = dS^T Q. gq: the head's slice of
+// dL/dqkv.
+template <class SoftmaxBackward>
+void head_backward(const Dims& d, const float* q, const float* go, const float* p, float* gq,
+                   float* g, SoftmaxBackward softmax_backward) {
+  const int64_t ld = d.ld();
+  sgemm(true, false, d.T, d.D, d.T, 1.0f, p, d.T, go, d.C, 0.0f, gq + 2 * d.C, ld);
+  sgemm(false, true, d.T, d.T, d.D, 1.0f, go, d.C, q + 2 * d.C, ld, 0.0f, g, d.T);
+  softmax_backward(g);
+  sgemm(false, false, d.T, d.D, d.T, 1.0f, g, d.T, q + d.C, ld, 0.0f, gq, ld);
+  sgemm(true, false, d.T, d.D, d.T, 1.0f, g, d.T, q, ld, 0.0f, gq + d.C, ld);
 }
 
 // The entries row r of a head sees: all T, or r + 1 when causal; and where a row starts
@@ -46,12 +86,10 @@ struct VisibleRows {
 // [e > 0] de / S in place; returns the argmax, the first entry with z = 0 (the one the
 // forward's max took).
 int64_t exp_row_probabilities(const float* z, const float* e, float* de, float* p, int64_t n) {
-  ConstArrayMap er(e, n);
-  ArrayMap pr(p, n), der(de, n);
-  pr = er.max(0.0f);
-  const float inverse = 1.0f / pr.sum();
-  pr *= inverse;
-  der = (er > 0.0f).select(der * inverse, 0.0f);
+  std::copy_n(e, n, p);
+  const float inverse = normalize_exp_row(p, n);
+  ArrayMap der(de, n);
+  der = (ConstArrayMap(e, n) > 0.0f).select(der * inverse, 0.0f);
   int64_t argmax = 0;
   while (argmax < n - 1 && z[argmax] != 0.0f) ++argmax;
   return argmax;
@@ -72,29 +110,22 @@ void exp_row_backward(const float* p, const float* de, int64_t argmax, float* g,
 
 AttentionResult attention(const Tensor& qkv_in, int64_t heads, bool causal) {
   Dims d = attention_dims(qkv_in, heads, "attention");
+  VisibleRows rows{d.T, causal};
   Tensor qkv = qkv_in.contiguous();
   AttentionResult r{Tensor::empty({d.B, d.T, d.C}), Tensor::empty({d.B, d.H, d.T, d.T})};
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d.D));
-  const int64_t ld = 3 * d.C;
-  const float* base = qkv.data();
-  float *out = r.out.data(), *probs = r.probs.data();
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
-      int64_t b = i / d.H, h = i % d.H;
-      const float* q = base + b * d.T * ld + h * d.D;  // q: (T, D), row stride 3C
-      const float* k = q + d.C;
-      const float* v = q + 2 * d.C;
-      float* p = probs + i * d.T * d.T;  // p: (T, T)
-      sgemm(false, true, d.T, d.T, d.D, scale, q, ld, k, ld, 0.0f, p, d.T);
+      const float* q = qkv.data() + d.qkv_offset(i);
+      float* p = r.probs.data() + i * d.T * d.T;  // p: (T, T)
+      head_scores(d, q, p);
       // Causal: row r attends to positions 0..r only; the rest of its probabilities are 0,
       // which also zeroes their gradients in backward (dS = P * (...)).
-      for (int64_t r = 0; r < d.T; ++r) {
-        int64_t n = causal ? r + 1 : d.T;
-        softmax_row(p + r * d.T, p + r * d.T, n);
-        std::fill(p + r * d.T + n, p + (r + 1) * d.T, 0.0f);
+      for (int64_t row = 0; row < d.T; ++row) {
+        int64_t n = rows.row_length(row);
+        softmax_row(p + row * d.T, p + row * d.T, n);
+        std::fill(p + row * d.T + n, p + (row + 1) * d.T, 0.0f);
       }
-      sgemm(false, false, d.T, d.D, d.T, 1.0f, p, d.T, v, ld, 0.0f, out + b * d.T * d.C + h * d.D,
-            d.C);  // out head h: (T, D), row stride C
+      head_output(d, p, q, r.out.data() + d.out_offset(i));
     }
   });
   return r;
@@ -102,36 +133,23 @@ AttentionResult attention(const Tensor& qkv_in, int64_t heads, bool causal) {
 
 Tensor attention_backward(const Tensor& gout_in, const Tensor& qkv_in, const Tensor& probs,
                           int64_t heads) {
-  Dims d = attention_dims(qkv_in, heads, "attention_backward");
-  if (gout_in.shape() != Shape{d.B, d.T, d.C})
-    shape_error("attention_backward", gout_in.shape(), qkv_in.shape(),
-                "output gradient must be (B, T, C) for qkv (B, T, 3C)");
+  Dims d = backward_dims(gout_in, qkv_in, heads, "attention_backward");
   Tensor qkv = qkv_in.contiguous(), gout = gout_in.contiguous();
   Tensor gqkv = Tensor::empty(qkv.shape());
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d.D));
-  const int64_t ld = 3 * d.C;
-  const float *base = qkv.data(), *gbase = gout.data(), *pbase = probs.data();
-  float* gq_base = gqkv.data();
+  const float scale = d.scale();
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
     std::vector<float> gs(d.T * d.T);  // dL/dscores for one head
     for (int64_t i = i0; i < i1; ++i) {
-      int64_t b = i / d.H, h = i % d.H, off = b * d.T * ld + h * d.D;
-      const float *q = base + off, *k = q + d.C, *v = q + 2 * d.C;
-      const float* go = gbase + b * d.T * d.C + h * d.D;  // (T, D), row stride C
-      const float* p = pbase + i * d.T * d.T;
-      float *gq = gq_base + off, *gk = gq + d.C, *gv = gq + 2 * d.C;
-      // out = P V:  dV = P^T dOut,  dP = dOut V^T.
-      sgemm(true, false, d.T, d.D, d.T, 1.0f, p, d.T, go, d.C, 0.0f, gv, ld);
-      sgemm(false, true, d.T, d.T, d.D, 1.0f, go, d.C, v, ld, 0.0f, gs.data(), d.T);
-      // P = softmax(S): dS = P * (dP - rowsum(dP * P)), times the scale of S = s Q K^T.
-      for (int64_t r = 0; r < d.T; ++r) {
-        ConstArrayMap pr(p + r * d.T, d.T);
-        ArrayMap gr(gs.data() + r * d.T, d.T);
-        gr = scale * pr * (gr - (gr * pr).sum());
-      }
-      // S = Q K^T:  dQ = dS K,  dK = dS^T Q.
-      sgemm(false, false, d.T, d.D, d.T, 1.0f, gs.data(), d.T, k, ld, 0.0f, gq, ld);
-      sgemm(true, false, d.T, d.D, d.T, 1.0f, gs.data(), d.T, q, ld, 0.0f, gk, ld);
+      const float* p = probs.data() + i * d.T * d.T;
+      head_backward(d, qkv.data() + d.qkv_offset(i), gout.data() + d.out_offset(i), p,
+                    gqkv.data() + d.qkv_offset(i), gs.data(), [&](float* g) {
+                      // P = softmax(S): dS = P * (dP - rowsum(dP * P)), times the scale.
+                      for (int64_t row = 0; row < d.T; ++row) {
+                        ConstArrayMap pr(p + row * d.T, d.T);
+                        ArrayMap gr(g + row * d.T, d.T);
+                        gr = scale * pr * (gr - (gr * pr).sum());
+                      }
+                    });
     }
   });
   return gqkv;
@@ -140,22 +158,17 @@ Tensor attention_backward(const Tensor& gout_in, const Tensor& qkv_in, const Ten
 TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, bool causal,
                                         const RowFunction& exp) {
   Dims d = attention_dims(qkv_in, heads, "attention_with_exp");
-  VisibleRows pk{d.T, causal};
+  VisibleRows rows{d.T, causal};
   Tensor qkv = qkv_in.contiguous();
   TableAttentionResult r{Tensor::empty({d.B, d.T, d.C}), Tensor::empty({d.B, d.H, d.T, d.T})};
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d.D));
-  const int64_t ld = 3 * d.C;
-  const float* base = qkv.data();
-  float *out = r.out.data(), *zbase = r.z.data();
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
     std::vector<float> p(d.T * d.T);  // p: (T, T), one head's probabilities
     for (int64_t i = i0; i < i1; ++i) {
-      int64_t b = i / d.H, h = i % d.H;
-      const float* q = base + b * d.T * ld + h * d.D;  // q, k, v: (T, D), row stride 3C
-      float* z = zbase + i * d.T * d.T;                // z: (T, T), saved for backward
-      sgemm(false, true, d.T, d.T, d.D, scale, q, ld, q + d.C, ld, 0.0f, z, d.T);
+      const float* q = qkv.data() + d.qkv_offset(i);
+      float* z = r.z.data() + i * d.T * d.T;  // z: (T, T), saved for backward
+      head_scores(d, q, z);
       for (int64_t row = 0; row < d.T; ++row) {
-        int64_t n = pk.row_length(row);
+        int64_t n = rows.row_length(row);
         ArrayMap zr(z + row * d.T, n);
         zr -= zr.maxCoeff();
         std::fill(z + row * d.T + n, z + (row + 1) * d.T, 0.0f);
@@ -164,12 +177,11 @@ TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, boo
       // entries' values are then overwritten.
       exp.value(z, p.data(), d.T * d.T);
       for (int64_t row = 0; row < d.T; ++row) {
-        int64_t n = pk.row_length(row);
+        int64_t n = rows.row_length(row);
         normalize_exp_row(p.data() + row * d.T, n);
         std::fill(p.data() + row * d.T + n, p.data() + (row + 1) * d.T, 0.0f);
       }
-      sgemm(false, false, d.T, d.D, d.T, 1.0f, p.data(), d.T, q + 2 * d.C, ld, 0.0f,
-            out + b * d.T * d.C + h * d.D, d.C);  // out head h: (T, D), row stride C
+      head_output(d, p.data(), q, r.out.data() + d.out_offset(i));
     }
   });
   return r;
@@ -177,45 +189,35 @@ TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, boo
 
 Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in, const Tensor& z_in,
                                    int64_t heads, bool causal, const RowFunction& exp) {
-  Dims d = attention_dims(qkv_in, heads, "attention_with_exp_backward");
-  if (gout_in.shape() != Shape{d.B, d.T, d.C} || z_in.shape() != Shape{d.B, d.H, d.T, d.T})
-    shape_error("attention_with_exp_backward", gout_in.shape(), z_in.shape(),
-                "output gradient must be (B, T, C) and scores (B, heads, T, T) for qkv " +
-                    shape_str(qkv_in.shape()));
-  VisibleRows pk{d.T, causal};
+  Dims d = backward_dims(gout_in, qkv_in, heads, "attention_with_exp_backward");
+  if (z_in.shape() != Shape{d.B, d.H, d.T, d.T})
+    shape_error("attention_with_exp_backward", z_in.shape(), qkv_in.shape(),
+                "scores must be (B, heads, T, T) for qkv (B, T, 3C)");
+  VisibleRows rows{d.T, causal};
   Tensor qkv = qkv_in.contiguous(), gout = gout_in.contiguous(), z = z_in.contiguous();
   Tensor gqkv = Tensor::empty(qkv.shape());
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d.D));
-  const int64_t ld = 3 * d.C;
-  const float *base = qkv.data(), *gbase = gout.data(), *zbase = z.data();
-  float* gq_base = gqkv.data();
+  const float scale = d.scale();
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
     // One head's table values and derivatives, probabilities and dL/dscores: (T, T) each.
     std::vector<float> e(d.T * d.T), de(d.T * d.T), p(d.T * d.T, 0.0f), gs(d.T * d.T);
     std::vector<int64_t> argmax(d.T);
     for (int64_t i = i0; i < i1; ++i) {
-      int64_t b = i / d.H, h = i % d.H, off = b * d.T * ld + h * d.D;
-      const float *q = base + off, *k = q + d.C, *v = q + 2 * d.C;
-      const float* go = gbase + b * d.T * d.C + h * d.D;  // (T, D), row stride C
-      const float* zh = zbase + i * d.T * d.T;
-      float *gq = gq_base + off, *gk = gq + d.C, *gv = gq + 2 * d.C;
+      const float* zh = z.data() + i * d.T * d.T;
       exp.value_and_derivative(zh, e.data(), de.data(), d.T * d.T);
-      for (int64_t r = 0; r < d.T; ++r) {  // the forward's probabilities again
-        int64_t at = r * d.T;
-        argmax[r] = exp_row_probabilities(zh + at, e.data() + at, de.data() + at, p.data() + at,
-                                          pk.row_length(r));
+      for (int64_t row = 0; row < d.T; ++row) {  // the forward's probabilities again
+        int64_t at = row * d.T;
+        argmax[row] = exp_row_probabilities(zh + at, e.data() + at, de.data() + at, p.data() + at,
+                                            rows.row_length(row));
       }
-      // out = P V:  dV = P^T dOut,  dP = dOut V^T.
-      sgemm(true, false, d.T, d.D, d.T, 1.0f, p.data(), d.T, go, d.C, 0.0f, gv, ld);
-      sgemm(false, true, d.T, d.T, d.D, 1.0f, go, d.C, v, ld, 0.0f, gs.data(), d.T);
-      for (int64_t r = 0; r < d.T; ++r) {
-        int64_t n = pk.row_length(r), at = r * d.T;
-        exp_row_backward(p.data() + at, de.data() + at, argmax[r], gs.data() + at, n, scale);
-        std::fill(gs.data() + at + n, gs.data() + at + d.T, 0.0f);
-      }
-      // S = Q K^T:  dQ = dS K,  dK = dS^T Q.
-      sgemm(false, false, d.T, d.D, d.T, 1.0f, gs.data(), d.T, k, ld, 0.0f, gq, ld);
-      sgemm(true, false, d.T, d.D, d.T, 1.0f, gs.data(), d.T, q, ld, 0.0f, gk, ld);
+      head_backward(d, qkv.data() + d.qkv_offset(i), gout.data() + d.out_offset(i), p.data(),
+                    gqkv.data() + d.qkv_offset(i), gs.data(), [&](float* g) {
+                      for (int64_t row = 0; row < d.T; ++row) {
+                        int64_t n = rows.row_length(row), at = row * d.T;
+                        exp_row_backward(p.data() + at, de.data() + at, argmax[row], g + at, n,
+                                         scale);
+                        std::fill(g + at + n, g + at + d.T, 0.0f);
+                      }
+                    });
     }
   });
   return gqkv;

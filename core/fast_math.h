@@ -86,13 +86,15 @@ inline void softmax_row(const float* x, float* y, int64_t n) {
 }
 
 // p = max(e, 0) / sum(max(e, 0)) in place: the normalisation of a softmax whose exp is
-// a table e of the max-shifted scores (negative table values count as 0). The sum is
-// positive for every softmax table: the row's maximum entry maps to the table's positive
-// value at 0 (dapa/softmax_table.h).
-inline void normalize_exp_row(float* e, int64_t n) {
+// a table e of the max-shifted scores (negative table values count as 0); returns
+// 1 / sum. The sum is positive for every softmax table: the row's maximum entry maps to
+// the table's positive value at 0 (dapa/softmax_table.h).
+inline float normalize_exp_row(float* e, int64_t n) {
   Eigen::Map<Eigen::ArrayXf> er(e, n);
   er = er.max(0.0f);
-  er *= 1.0f / er.sum();
+  const float inverse = 1.0f / er.sum();
+  er *= inverse;
+  return inverse;
 }
 
 }  // namespace dapa
