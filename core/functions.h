@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +60,24 @@ class FunctionRows final : public RowFunction {
 
  private:
   const ElementwiseFunction* f_;
+};
+
+// A kernel object as a RowFunction, owning a share of it (a backward closure then keeps
+// the table its forward ran): needs run_rows(const Kernel&, x, y, dy, n), dy null for
+// values alone (dapa/kernel.h: TableRows; dapa/fixed_point.h: FixedRows).
+template <class Kernel>
+class KernelRows final : public RowFunction {
+ public:
+  explicit KernelRows(std::shared_ptr<const Kernel> k) : k_(std::move(k)) {}
+  void value(const float* x, float* y, int64_t n) const override {
+    run_rows(*k_, x, y, nullptr, n);
+  }
+  void value_and_derivative(const float* x, float* y, float* dy, int64_t n) const override {
+    run_rows(*k_, x, y, dy, n);
+  }
+
+ private:
+  std::shared_ptr<const Kernel> k_;
 };
 
 // Every registered function, in a fixed order.

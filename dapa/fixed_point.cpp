@@ -243,19 +243,12 @@ void for_word_chunks(const FixedKernel& f, const float* x, int64_t total, Body b
 }
 }  // namespace
 
-void FixedRows::value(const float* x, float* y, int64_t n) const {
+void run_rows(const FixedKernel& f, const float* x, float* y, float* dy, int64_t n) {
   auto body = [&](int64_t off, int64_t m, const int32_t* w) {
-    gather(f_->value.data(), w, m, y + off);
+    gather(f.value.data(), w, m, y + off);
+    if (dy) gather(f.derivative.data(), w, m, dy + off);
   };
-  word_chunks(*f_, x, n, 0, chunks(n), body);
-}
-
-void FixedRows::value_and_derivative(const float* x, float* y, float* dy, int64_t n) const {
-  auto body = [&](int64_t off, int64_t m, const int32_t* w) {
-    gather(f_->value.data(), w, m, y + off);
-    gather(f_->derivative.data(), w, m, dy + off);
-  };
-  word_chunks(*f_, x, n, 0, chunks(n), body);
+  word_chunks(f, x, n, 0, chunks(n), body);
 }
 
 Tensor fixed_forward(const FixedKernel& f, const Tensor& x_in, std::vector<uint8_t>* index) {
@@ -273,10 +266,10 @@ Tensor fixed_forward(const FixedKernel& f, const Tensor& x_in, std::vector<uint8
 ValueAndDerivative fixed_value_and_derivative(const FixedKernel& f, const Tensor& x_in) {
   Tensor x = x_in.contiguous();
   ValueAndDerivative r{Tensor::empty(x.shape()), Tensor::empty(x.shape())};
-  float *pv = r.value.data(), *pd = r.derivative.data();
-  for_word_chunks(f, x.data(), x.numel(), [&](int64_t off, int64_t n, const int32_t* w) {
-    gather(f.value.data(), w, n, pv + off);
-    gather(f.derivative.data(), w, n, pd + off);
+  const int64_t total = x.numel();
+  parallel_for(chunks(total), 64, [&](int64_t c0, int64_t c1) {
+    int64_t i0 = c0 * kChunk, i1 = std::min(total, c1 * kChunk);
+    run_rows(f, x.data() + i0, r.value.data() + i0, r.derivative.data() + i0, i1 - i0);
   });
   return r;
 }

@@ -155,16 +155,10 @@ struct FixedKernel {
   std::vector<uint8_t> segment;
 };
 
-// The unit on raw runs, unthreaded, for fused kernels.
-class FixedRows final : public RowFunction {
- public:
-  explicit FixedRows(std::shared_ptr<const FixedKernel> f) : f_(std::move(f)) {}
-  void value(const float* x, float* y, int64_t n) const override;
-  void value_and_derivative(const float* x, float* y, float* dy, int64_t n) const override;
-
- private:
-  std::shared_ptr<const FixedKernel> f_;
-};
+// The unit on raw runs, unthreaded, for fused kernels: y = the dequantised value words
+// and, unless dy is null, dy = the derivative words.
+void run_rows(const FixedKernel& f, const float* x, float* y, float* dy, int64_t n);
+using FixedRows = KernelRows<FixedKernel>;
 
 // y = dequantised unit(x); `index` receives each element's segment when given.
 Tensor fixed_forward(const FixedKernel& f, const Tensor& x, std::vector<uint8_t>* index = nullptr);

@@ -168,12 +168,8 @@ void evaluate(const TableKernel& t, const Tensor& x, float* y, uint8_t* index, f
 }
 }  // namespace
 
-void TableRows::value(const float* x, float* y, int64_t n) const {
-  eval_run(*t_, x, n, y, nullptr, nullptr);
-}
-
-void TableRows::value_and_derivative(const float* x, float* y, float* dy, int64_t n) const {
-  eval_run(*t_, x, n, y, nullptr, dy);
+void run_rows(const TableKernel& t, const float* x, float* y, float* dy, int64_t n) {
+  eval_run(t, x, n, y, nullptr, dy);
 }
 
 Tensor table_forward(const TableKernel& t, const Tensor& x_in, std::vector<uint8_t>* index) {

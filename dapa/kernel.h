@@ -44,16 +44,10 @@ Tensor table_backward_from_index(const TableKernel& t, const std::vector<uint8_t
 Tensor table_backward(const TableKernel& t, const Tensor& x, const Tensor& gy);
 ValueAndDerivative table_value_and_derivative(const TableKernel& t, const Tensor& x);
 
-// The table on raw runs, unthreaded, for fused kernels (a bounded table clamps as above).
-class TableRows final : public RowFunction {
- public:
-  explicit TableRows(std::shared_ptr<const TableKernel> t) : t_(std::move(t)) {}
-  void value(const float* x, float* y, int64_t n) const override;
-  void value_and_derivative(const float* x, float* y, float* dy, int64_t n) const override;
-
- private:
-  std::shared_ptr<const TableKernel> t_;
-};
+// The table on raw runs, unthreaded, for fused kernels (a bounded table clamps as above):
+// y = table(x) and, unless dy is null, dy = table'(x).
+void run_rows(const TableKernel& t, const float* x, float* y, float* dy, int64_t n);
+using TableRows = KernelRows<TableKernel>;
 
 // The instruction set the kernels use: "avx512", "avx2" or "portable". Setting one the
 // CPU lacks (or an unknown name) throws std::invalid_argument; for tests and benchmarks.
