@@ -2,6 +2,7 @@
 // the integer reference; see fixed_point.h.
 #include "dapa/fixed_point.h"
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -123,8 +124,9 @@ FixedTable quantize_table(const PiecewiseLinear& t, const Distribution& data,
                           const QuantizeOptions& options, QuantizeReport* report) {
   t.validate();
   // A bounded table sees the data clamped to its domain: formats and DWMSE follow that.
-  const Distribution d =
-      t.bounded() && data.count() > 0 ? data.clamped(t.domain_lo, t.domain_hi) : data;
+  std::optional<Distribution> clamped;
+  if (t.bounded() && data.count() > 0) clamped = data.clamped(t.domain_lo, t.domain_hi);
+  const Distribution& d = clamped ? *clamped : data;
   if (d.count() == 0) throw std::invalid_argument("fixed point: the distribution holds no values");
   if (!(options.bound >= 1.0))
     throw std::invalid_argument("fixed point: the DWMSE bound must be at least 1");

@@ -84,11 +84,11 @@ Var Gpt::forward(const Labels& ids, int64_t B, int64_t T) {
 namespace {
 // The attention's softmax over one row of scores in place: exact, or with the table exp
 // of the max-shifted scores as in training (core/kernels.h, attention_with_exp).
-void attention_softmax_row(Pointwise* exp, float* scores, int64_t n) {
+void attention_softmax_row(const RowFunction* exp, float* scores, int64_t n) {
   if (!exp) return softmax_row(scores, scores, n);
   Eigen::Map<Eigen::ArrayXf> z(scores, n);
   z -= z.maxCoeff();
-  exp->rows()->value(scores, scores, n);
+  exp->value(scores, scores, n);
   normalize_exp_row(scores, n);
 }
 }  // namespace
@@ -117,13 +117,16 @@ std::vector<float> GptDecoder::next(int32_t token) {
     std::copy_n(qkv.data() + C, C, keys_[l].data() + t * C);
     std::copy_n(qkv.data() + 2 * C, C, values_[l].data() + t * C);
     Tensor heads = Tensor::zeros({1, C});  // (1, C): each head's output side by side
+    // The table softmax's exp, if any: the same row function for every head.
+    std::shared_ptr<const RowFunction> exp =
+        b.attn.softmax_exp ? b.attn.softmax_exp->rows() : nullptr;
     for (int64_t hd = 0; hd < c.heads; ++hd) {
       const float* q = qkv.data() + hd * D;
       for (int64_t s = 0; s <= t; ++s) {
         const float* k = keys_[l].data() + s * C + hd * D;
         scores[s] = scale * std::inner_product(q, q + D, k, 0.0f);
       }
-      attention_softmax_row(b.attn.softmax_exp.get(), scores.data(), t + 1);
+      attention_softmax_row(exp.get(), scores.data(), t + 1);
       float* out = heads.data() + hd * D;
       for (int64_t s = 0; s <= t; ++s) {
         const float* v = values_[l].data() + s * C + hd * D;

@@ -43,8 +43,8 @@ TableSpec parse_table_spec(const std::string& name, bool softmax) {
     } else if (p == "fixed") {
       spec.fixed = true;
     } else {
+      if (softmax) throw bad("unknown option '" + p + "'");  // a softmax table is of exp
       try {
-        if (softmax) throw std::invalid_argument(p);  // always exp
         spec.function = &find_function(p);
       } catch (const std::invalid_argument&) {
         throw bad("unknown option '" + p + "'");
