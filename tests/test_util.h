@@ -1,16 +1,29 @@
-// Shared test helpers: tensor comparison with a relative tolerance and the path of the
-// committed golden fixtures.
+// Shared test helpers: tensor comparison with a relative tolerance, the path of the
+// committed golden fixtures, and the message a call throws.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 
 #include "core/tensor.h"
 
 namespace dapa::test {
+
+// The message of the E that f() throws, or "" when it throws none (any other exception
+// propagates and fails the test).
+template <class E = std::exception, class F>
+std::string thrown_message(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "";
+}
 
 inline std::string golden_path(const std::string& file) {
   return std::string(DAPA_GOLDEN_DIR) + "/" + file;

@@ -10,6 +10,7 @@
 #include "dapa/softmax_table.h"
 #include "dapa/table_io.h"
 #include "samples.h"
+#include "test_util.h"
 
 namespace dapa {
 namespace {
@@ -26,12 +27,7 @@ Distribution scores() {
 }
 
 std::string rejection(const PiecewiseLinear& t) {
-  try {
-    check_softmax_table(t);
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
+  return test::thrown_message<std::invalid_argument>([&] { check_softmax_table(t); });
 }
 
 TEST(SoftmaxTable, BoundedToTheScoresAndFittedOnThemClamped) {

@@ -8,6 +8,7 @@
 
 #include "core/h5.h"
 #include "dapa/table_io.h"
+#include "test_util.h"
 
 namespace dapa {
 namespace {
@@ -34,12 +35,7 @@ std::vector<SiteTable> two_sites() {
 }
 
 std::string load_error(const std::string& path) {
-  try {
-    load_tables(path);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
+  return test::thrown_message([&] { load_tables(path); });
 }
 
 TEST(TableIo, RoundTripsHdf5AndJson) {

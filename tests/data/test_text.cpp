@@ -10,6 +10,7 @@
 #include "data/idx.h"
 #include "data/text.h"
 #include "data/tokenizer.h"
+#include "test_util.h"
 
 namespace dapa {
 namespace {
@@ -19,12 +20,7 @@ std::string tmp(const std::string& name) {
 }
 
 std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "";
+  return test::thrown_message<DataError>(f);
 }
 
 TEST(BrownText, TagsGoAndSpacingFollowsPunctuation) {

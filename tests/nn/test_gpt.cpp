@@ -10,6 +10,7 @@
 #include "autograd/ops.h"
 #include "core/h5.h"
 #include "nn/gpt.h"
+#include "nn/gpt_checks.h"
 #include "test_util.h"
 
 namespace dapa::test {
@@ -103,16 +104,7 @@ TEST(Gpt, DecoderWithCacheMatchesTheFullForward) {
   GptConfig c = tiny_config();
   Gpt m(c, rng);
   for (auto& [name, p] : m.named_parameters()) rng.fill_normal(p->value(), 0, 0.3f);
-  Labels ids = random_ids(c.context, c.vocab, rng);
-  NoGradGuard no_grad;
-  Tensor full = m.forward(ids, 1, c.context).value();  // (1, 8, 11)
-  GptDecoder decoder(m);
-  for (int64_t t = 0; t < c.context; ++t) {
-    std::vector<float> logits = decoder.next(ids[t]);
-    for (int64_t v = 0; v < c.vocab; ++v)
-      EXPECT_NEAR(logits[v], full.data()[t * c.vocab + v], 2e-5) << "position " << t;
-  }
-  EXPECT_THROW(decoder.next(0), std::invalid_argument);  // the context is full
+  expect_decoder_matches_forward(m, random_ids(c.context, c.vocab, rng));
 }
 
 TEST(Gpt, GreedySamplingFollowsTheArgMaxAndSamplingIsSeeded) {

@@ -14,6 +14,7 @@
 #include "nn/activation.h"
 #include "nn/dapa_sites.h"
 #include "nn/gpt.h"
+#include "nn/gpt_checks.h"
 #include "nn/table_activation.h"
 
 namespace dapa {
@@ -225,15 +226,7 @@ TEST(SoftmaxTable, GptSitesCalibrateShareAndDecode) {
   std::swap(swapped[0].site, swapped[1].site);
   EXPECT_THROW(apply_site_tables(swapped, "tables.h5", sites2), std::runtime_error);
 
-  NoGradGuard no_grad;
-  Labels first(ids.begin(), ids.begin() + c.context);
-  Tensor full = m.forward(first, 1, c.context).value();  // (1, 8, 11)
-  GptDecoder decoder(m);
-  for (int64_t t = 0; t < c.context; ++t) {
-    std::vector<float> logits = decoder.next(ids[t]);
-    for (int64_t v = 0; v < c.vocab; ++v)
-      EXPECT_NEAR(logits[v], full.data()[t * c.vocab + v], 2e-5) << "position " << t;
-  }
+  test::expect_decoder_matches_forward(m, Labels(ids.begin(), ids.begin() + c.context));
 }
 
 TEST(SoftmaxTable, NamesParseAndBadOnesSayWhy) {

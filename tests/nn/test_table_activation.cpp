@@ -9,17 +9,13 @@
 #include "nn/layers.h"
 #include "nn/optim.h"
 #include "nn/table_activation.h"
+#include "test_util.h"
 
 namespace dapa {
 namespace {
 
 std::string error_of(const std::string& name) {
-  try {
-    make_activation(name);
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
+  return test::thrown_message<std::invalid_argument>([&] { make_activation(name); });
 }
 
 TEST(TableActivation, NamesParseAndBadOnesSayWhy) {

@@ -26,6 +26,19 @@ t=("$bin/train_vit" --out guarded)
 gpt_common=(--data text.h5 --context 16 --batch 8 --steps 24 --warmup 2 --eval-every 8
   --limit-test 600 --fixed-threads --log-every 2)  # a command that must refuse, leaving guarded/ unchanged
 
+# same_losses MESSAGE RUN1 RUN2 [SPLIT FIELDS]: the runs' metrics.csv hold the same
+# training and held-out (SPLIT: test, or val for a GPT) rows in the FIELDS columns
+# (default: all but the timing ones).
+same_losses() {
+  local split="${4:-test}" fields="${5:-1-5,8,9}"
+  if diff <(grep -E "^(train|$split)" "$2/metrics.csv" | cut -d, -f"$fields") \
+          <(grep -E "^(train|$split)" "$3/metrics.csv" | cut -d, -f"$fields") >/dev/null; then
+    ok
+  else
+    bad "$1"
+  fi
+}
+
 # expect_error NAME SUBSTRING COMMAND...: fails cleanly (lib.sh), any exit code.
 expect_error() {
   local name="$1"
@@ -163,12 +176,7 @@ section_resume() {
   grep -qE '^step 2/16 epoch 0 loss [0-9.]+ lr [0-9.e+-]+ [0-9]+ img/s elapsed' part.log && ok ||
     bad "progress line: $(grep -m1 '^step' part.log)"
   "$bin/train_vit" --data fm.h5 --out part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null || bad "resume"
-  if diff <(grep -E '^(train|test)' full/metrics.csv | cut -d, -f1-5,8,9) \
-          <(grep -E '^(train|test)' part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
-    ok
-  else
-    bad "resumed run's losses differ from the uninterrupted run's"
-  fi
+  same_losses "resumed run's losses differ from the uninterrupted run's" full part
   # elapsed_s keeps counting across the interruption
   if awk -F, 'NR > 1 { if ($7 + 0 < last) bad = 1; last = $7 + 0 } END { exit bad }' part/metrics.csv; then
     ok
@@ -185,12 +193,7 @@ section_dapa() {
   "$bin/train_vit" "${common[@]}" --act dapa:16 --epochs 2 --out dapa_part --stop-after 11 >/dev/null ||
     bad "stopped dapa run"
   "$bin/train_vit" --data fm.h5 --out dapa_part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null || bad "dapa resume"
-  if diff <(grep -E '^(train|test)' dapa_full/metrics.csv | cut -d, -f1-5,8,9) \
-          <(grep -E '^(train|test)' dapa_part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
-    ok
-  else
-    bad "resumed DAPA run's losses differ from the uninterrupted run's"
-  fi
+  same_losses "resumed DAPA run's losses differ from the uninterrupted run's" dapa_full dapa_part
   # PWL(16) learns: the last logged training loss below the first, tables of 18 segments
   # (PWL's two constant tails are segments too).
   "$bin/train_vit" "${common[@]}" --act pwl:16 --epochs 1 --out pwl >/dev/null || bad "pwl run"
@@ -219,12 +222,7 @@ section_fixed() {
     --epochs 2 --out fixed_part --stop-after 13 >/dev/null || bad "stopped fixed refit run"
   "$bin/train_vit" --data fm.h5 --out fixed_part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null ||
     bad "fixed refit resume"
-  if diff <(grep -E '^(train|test)' fixed_full/metrics.csv | cut -d, -f1-5,8,9) \
-          <(grep -E '^(train|test)' fixed_part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
-    ok
-  else
-    bad "resumed fixed-point refit run's losses differ from the uninterrupted run's"
-  fi
+  same_losses "resumed fixed-point refit run's losses differ from the uninterrupted run's" fixed_full fixed_part
   h5ls -r fixed_full/checkpoint.h5 >fixed_h5ls.txt
   grep -q '^/dapa/sites/shared/fixed/slope ' fixed_h5ls.txt && ok ||
     bad "checkpoint lacks its fixed-point tables"
@@ -375,12 +373,7 @@ section_gpt() {
   grep -qE '^step 2/24 epoch 0 loss [0-9.]+ lr [0-9.e+-]+ [0-9]+ tok/s elapsed' one.log && ok ||
     bad "progress line: $(grep -m1 '^step' one.log)"
   for run in part one; do
-    if diff <(grep -E '^(train|val)' gpt_run/metrics.csv | cut -d, -f1-5,8-) \
-            <(grep -E '^(train|val)' $run/metrics.csv | cut -d, -f1-5,8-) >/dev/null; then
-      ok
-    else
-      bad "gpt run '$run' differs from the uninterrupted two-thread run"
-    fi
+    same_losses "gpt run '$run' differs from the uninterrupted two-thread run" gpt_run $run val 1-5,8-
   done
   # Evaluation: validation and test, one prediction per scored token.
   "$bin/train_gpt" --data text.h5 --eval-only --checkpoint gpt_run/checkpoint.h5 --limit-test 600 \
@@ -458,12 +451,7 @@ section_softmax() {
   "$bin/train_vit" "${common[@]}" "${sm[@]}" --out sm_part --stop-after 11 >/dev/null || bad "stopped softmax run"
   "$bin/train_vit" --data fm.h5 --out sm_part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null ||
     bad "softmax resume"
-  if diff <(grep -E '^(train|test)' sm_full/metrics.csv | cut -d, -f1-5,8,9) \
-          <(grep -E '^(train|test)' sm_part/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
-    ok
-  else
-    bad "resumed softmax-table run's losses differ from the uninterrupted run's"
-  fi
+  same_losses "resumed softmax-table run's losses differ from the uninterrupted run's" sm_full sm_part
   h5dump -a /sites/blocks.3.attn.softmax/domain_hi sm_full/dapa_tables.h5 | grep -q '(0): 0$' &&
     h5dump -a /sites/blocks.3.attn.softmax/target sm_full/dapa_tables.h5 | grep -q '"exp"' &&
     h5dump -a /sites/blocks.3.mlp.act/target sm_full/dapa_tables.h5 | grep -q '"gelu"' && ok ||
