@@ -75,6 +75,14 @@ struct VisibleRows {
   int64_t per_head() const { return causal ? T * (T + 1) / 2 : T * T; }
   int64_t row_start(int64_t r) const { return causal ? r * (r + 1) / 2 : r * T; }
   int64_t row_length(int64_t r) const { return causal ? r + 1 : T; }
+  // fn(at, n) over a head's visible entries as runs of (T, T) positions: the whole head
+  // at once (long runs vectorise best), or each causal row's visible part (the masked
+  // half costs nothing).
+  template <class Fn>
+  void for_each_run(Fn fn) const {
+    if (!causal) return fn(int64_t{0}, T * T);
+    for (int64_t r = 0; r < T; ++r) fn(r * T, r + 1);
+  }
 };
 
 // The backward of a softmax whose exp is a table e, per row of n visible entries:
@@ -83,13 +91,14 @@ struct VisibleRows {
 //   dL/ds_j = dL/dz_j - [j = argmax] sum_i dL/dz_i (the max shift: a table is not
 //   shift-invariant like exp, so it has a gradient), times the score scale.
 // First, from the table's value e and derivative de: p, and de turned into
-// [e > 0] de / S in place; returns the argmax, the first entry with z = 0 (the one the
-// forward's max took).
+// [e > 0] de / S in place; returns the argmax, the first entry with z = 0
+// (the one the forward's max took).
 int64_t exp_row_probabilities(const float* z, const float* e, float* de, float* p, int64_t n) {
-  std::copy_n(e, n, p);
-  const float inverse = normalize_exp_row(p, n);
+  ConstArrayMap er(e, n);
+  const float inverse = 1.0f / er.max(0.0f).sum();
+  ArrayMap(p, n) = er.max(0.0f) * inverse;
   ArrayMap der(de, n);
-  der = (ConstArrayMap(e, n) > 0.0f).select(der * inverse, 0.0f);
+  der = (er > 0.0f).select(der * inverse, 0.0f);
   int64_t argmax = 0;
   while (argmax < n - 1 && z[argmax] != 0.0f) ++argmax;
   return argmax;
@@ -168,18 +177,16 @@ TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, boo
       float* z = r.z.data() + i * d.T * d.T;  // z: (T, T), saved for backward
       head_scores(d, q, z);
       for (int64_t row = 0; row < d.T; ++row) {
-        int64_t n = rows.row_length(row);
-        ArrayMap zr(z + row * d.T, n);
+        const int64_t n = rows.row_length(row), at = row * d.T;
+        ArrayMap zr(z + at, n);
         zr -= zr.maxCoeff();
-        std::fill(z + row * d.T + n, z + (row + 1) * d.T, 0.0f);
+        std::fill(z + at + n, z + at + d.T, 0.0f);
       }
-      // The table on the whole head at once (long runs vectorise best); the masked
-      // entries' values are then overwritten.
-      exp.value(z, p.data(), d.T * d.T);
-      for (int64_t row = 0; row < d.T; ++row) {
-        int64_t n = rows.row_length(row);
-        normalize_exp_row(p.data() + row * d.T, n);
-        std::fill(p.data() + row * d.T + n, p.data() + (row + 1) * d.T, 0.0f);
+      rows.for_each_run([&](int64_t at, int64_t n) { exp.value(z + at, p.data() + at, n); });
+      for (int64_t row = 0; row < d.T; ++row) {  // masked entries: 0
+        const int64_t n = rows.row_length(row), at = row * d.T;
+        normalize_exp_row(p.data() + at, n);
+        std::fill(p.data() + at + n, p.data() + at + d.T, 0.0f);
       }
       head_output(d, p.data(), q, r.out.data() + d.out_offset(i));
     }
@@ -203,11 +210,13 @@ Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in, 
     std::vector<int64_t> argmax(d.T);
     for (int64_t i = i0; i < i1; ++i) {
       const float* zh = z.data() + i * d.T * d.T;
-      exp.value_and_derivative(zh, e.data(), de.data(), d.T * d.T);
+      rows.for_each_run([&](int64_t at, int64_t n) {
+        exp.value_and_derivative(zh + at, e.data() + at, de.data() + at, n);
+      });
       for (int64_t row = 0; row < d.T; ++row) {  // the forward's probabilities again
-        int64_t at = row * d.T;
-        argmax[row] = exp_row_probabilities(zh + at, e.data() + at, de.data() + at, p.data() + at,
-                                            rows.row_length(row));
+        const int64_t n = rows.row_length(row), at = row * d.T;
+        argmax[row] =
+            exp_row_probabilities(zh + at, e.data() + at, de.data() + at, p.data() + at, n);
       }
       head_backward(d, qkv.data() + d.qkv_offset(i), gout.data() + d.out_offset(i), p.data(),
                     gqkv.data() + d.qkv_offset(i), gs.data(), [&](float* g) {
