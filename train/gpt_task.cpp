@@ -77,9 +77,14 @@ class GptTask : public Task {
     rows_ = end - begin;
     return rows_ * T_;
   }
-  Var loss() override {
-    Var logits = model_.forward(ids_, rows_, T_);  // (B, T, vocab)
-    return cross_entropy(reshape(logits, {rows_ * T_, model_.config.vocab}), targets_);
+  Var part_loss(int64_t part, int64_t parts, int64_t* examples) override {
+    const int64_t begin = part * rows_ / parts, end = (part + 1) * rows_ / parts, B = end - begin;
+    *examples = B * T_;
+    if (B == 0) return Var();
+    if (B == rows_) return window_loss(ids_, targets_, B);
+    Labels ids(ids_.begin() + begin * T_, ids_.begin() + end * T_);
+    Labels targets(targets_.begin() + begin * T_, targets_.begin() + end * T_);
+    return window_loss(ids, targets, B);
   }
 
   std::vector<std::string> evaluation_names() const override {
@@ -119,6 +124,12 @@ class GptTask : public Task {
   }
 
  private:
+  // The mean next-token loss of B windows: ids and targets (B T).
+  Var window_loss(const Labels& ids, const Labels& targets, int64_t B) {
+    Var logits = model_.forward(ids, B, T_);  // (B, T, vocab)
+    return cross_entropy(reshape(logits, {B * T_, model_.config.vocab}), targets);
+  }
+
   // Consecutive windows over the first `tokens` predictions of a split: full windows of
   // T grouped `batch` at a time, then the shorter rest alone.
   struct Batch {

@@ -29,6 +29,11 @@ void add_recipe_flags(CLI::App& app, Recipe& r, const std::string& models,
   app.add_option("--steps", r.steps, "stop after this many steps (0: no cap)")
       ->check(cli::non_negative());
   app.add_option("--batch", r.batch, "batch size")->check(cli::positive())->capture_default_str();
+  app.add_option("--micro-batches", r.micro_batches,
+                 "split each batch into this many parts, one forward and backward each, "
+                 "gradients summed (activation memory of one part)")
+      ->check(cli::positive())
+      ->capture_default_str();
   app.add_option("--lr", r.lr, "peak learning rate")->check(cli::positive())->capture_default_str();
   app.add_option("--min-lr", r.min_lr, "learning rate at the end of the cosine decay")
       ->check(cli::non_negative())
@@ -75,8 +80,10 @@ std::string recipe_problem(const Recipe& r) {
            whole("batch", r.batch, 1, 1 << 20), whole("warmup", r.warmup, 0, big),
            whole("limit_train", r.limit_train, 0, big), whole("limit_test", r.limit_test, 0, big),
            whole("dapa_refit_every", r.dapa_refit_every, 0, big),
-           whole("context", r.context, 0, 65536), real("lr", r.lr, false),
-           real("min_lr", r.min_lr, true), real("wd", r.wd, true), real("clip", r.clip, true),
+           whole("context", r.context, 0, 65536),
+           whole("micro_batches", r.micro_batches, 1, std::max<int64_t>(1, r.batch)),
+           real("lr", r.lr, false), real("min_lr", r.min_lr, true), real("wd", r.wd, true),
+           real("clip", r.clip, true),
            std::string(r.momentum >= 0 && r.momentum <= 1 ? "" : "momentum: expected 0 to 1")})
     if (!p.empty()) return p;
   return "";
@@ -96,7 +103,7 @@ json saved_fields(const Recipe& flags, const json& saved, const CLI::App& app, b
                   const std::string& path) {
   // Fields added after the first checkpoints were written: older ones lack them.
   static const std::set<std::string> kAddedLater = {"dapa_refit_every", "dapa_shared", "context",
-                                                    "softmax"};
+                                                    "softmax", "micro_batches"};
   if (!saved.is_object()) throw std::invalid_argument(path + ": checkpoint config has no recipe");
   json merged = flags;
   const json defaults = Recipe{};

@@ -17,6 +17,11 @@ struct Recipe {
   std::string softmax = "exact";  // the attention softmax's exp: exact or a table
   int64_t epochs = 5, steps = 0, batch = 128, warmup = 200, limit_train = 0, limit_test = 0;
   int64_t dapa_refit_every = 0;
+  // Each step's batch in this many contiguous parts, one forward and backward each, their
+  // gradients weighted by their share of the batch and summed in order: the activations
+  // of one part at a time (less memory), and the single-process twin of data-parallel
+  // training over as many processes.
+  int64_t micro_batches = 1;
   int64_t context = 0;       // language models: tokens per training window (0: the model's)
   bool dapa_shared = false;  // refits must pool as the run began
   double lr = 1e-3, min_lr = 1e-5, wd = 0.05, momentum = 0.9, clip = 1.0;
@@ -25,7 +30,7 @@ struct Recipe {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Recipe, model, act, optimizer, epochs, steps, batch,
                                                 warmup, limit_train, limit_test, lr, min_lr, wd,
                                                 momentum, clip, seed, dapa_refit_every, dapa_shared,
-                                                context, softmax)
+                                                context, softmax, micro_batches)
 
 // The recipe's flags (--model, --act, --epochs, ..., --dapa-shared); `models` and
 // `activations` list the names the executable takes, for the help text.

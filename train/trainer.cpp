@@ -17,6 +17,7 @@
 #include "nn/optim.h"
 #include "nn/schedule.h"
 #include "train/cli.h"
+#include "train/micro_batches.h"
 #include "train/run_log.h"
 
 namespace dapa {
@@ -169,7 +170,7 @@ class TrainingRun {
   int evaluate_only();
   int benchmark();
   int train();
-  float step(int64_t step, double lr);
+  float step(int64_t step, double lr, int64_t examples);
   void after_step(int64_t done, int64_t epoch, float loss, double lr);
   int diverged(float loss, int64_t step, int64_t epoch);
   void save(int64_t step);
@@ -253,23 +254,30 @@ int TrainingRun::evaluate_only() {
   return 0;
 }
 
-// One optimisation step on the loaded batch, the thread governor around it; returns the
-// loss (NaN/Inf is the caller's to handle).
-float TrainingRun::step(int64_t step, double lr) {
+// One optimisation step on the loaded batch of `examples` examples (in micro-batches when
+// the recipe asks), the thread governor around it; returns the loss (NaN/Inf is the
+// caller's to handle).
+float TrainingRun::step(int64_t step, double lr, int64_t examples) {
   // --dapa-refit-every: this step's forward also records, then the tables are refitted.
   bool refit = r_.dapa_refit_every > 0 && step > 0 && step % r_.dapa_refit_every == 0;
   if (refit)
     for (auto& [name, site] : sites_) site->start_recording();
   if (!o_.fixed_threads) governor_.begin_step();
-  Var loss = task_.loss();
-  float value = loss.value().item();
-  if (std::isfinite(value)) {
+  float value;
+  if (r_.micro_batches > 1) {
+    value = micro_batch_backward(task_, *opt_, r_.micro_batches, examples);
+  } else {
+    Var loss = task_.loss();
+    value = loss.value().item();
     opt_->zero_grad();
-    backward(loss);
+    if (std::isfinite(value))
+      backward(loss);
+    else
+      clear_tape();
+  }
+  if (std::isfinite(value)) {
     if (r_.clip > 0) opt_->clip_grad_norm(r_.clip);
     opt_->step(static_cast<float>(lr));
-  } else {
-    clear_tape();
   }
   if (!o_.fixed_threads) governor_.end_step();
   if (refit) fit_sites(sites_, r_.dapa_shared);
@@ -282,7 +290,7 @@ int TrainingRun::benchmark() {  // throughput only: nothing is written
   for (int64_t s = 0; s < o_.benchmark_warmup + o_.benchmark_steps; ++s) {
     if (s == o_.benchmark_warmup) t0 = Clock::now();
     int64_t n = task_.load_batch(0, s % bpe_);
-    step(s, schedule_->at(s));
+    step(s, schedule_->at(s), n);
     if (s >= o_.benchmark_warmup) examples += static_cast<double>(n);
   }
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -340,7 +348,7 @@ int TrainingRun::train() {
     last_batch_ = n;
     double lr = schedule_->at(s);
     Clock::time_point t0 = Clock::now();
-    float loss = step(s, lr);
+    float loss = step(s, lr, n);
     double step_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     train_seconds_ += step_seconds, window_seconds_ += step_seconds;
     if (!std::isfinite(loss)) return diverged(loss, s + 1, epoch);

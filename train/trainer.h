@@ -58,7 +58,14 @@ class Task {
   // examples it holds.
   virtual int64_t load_batch(int64_t epoch, int64_t index) = 0;
   // The mean loss over the loaded batch, recorded on the tape unless grad mode is off.
-  virtual Var loss() = 0;
+  Var loss() {
+    int64_t examples;
+    return part_loss(0, 1, &examples);
+  }
+  // The same over part `part` of `parts` of the loaded batch: its rows (images, or
+  // windows of tokens) [part n / parts, (part + 1) n / parts) of n; `examples` receives
+  // how many examples (images, tokens) that holds (0: none, and the loss is undefined).
+  virtual Var part_loss(int64_t part, int64_t parts, int64_t* examples) = 0;
   // The names evaluate() gives its values, in order (metrics.csv's columns).
   virtual std::vector<std::string> evaluation_names() const = 0;
   // The split watched during training, without gradients.

@@ -27,7 +27,15 @@ class VitTask : public Task {
     loader_.batch(epoch, index, x_, y_);  // x_: (B, C, H, W), y_: (B)
     return static_cast<int64_t>(y_.size());
   }
-  Var loss() override { return cross_entropy(model_.forward(x_), y_); }
+  Var part_loss(int64_t part, int64_t parts, int64_t* examples) override {
+    const auto n = static_cast<int64_t>(y_.size());
+    const int64_t begin = part * n / parts, end = (part + 1) * n / parts;
+    *examples = end - begin;
+    if (begin == 0 && end == n) return cross_entropy(model_.forward(x_), y_);
+    if (begin == end) return Var();
+    Labels y(y_.begin() + begin, y_.begin() + end);
+    return cross_entropy(model_.forward(x_.slice(0, begin, end)), y);  // (part, C, H, W)
+  }
 
   std::vector<std::string> evaluation_names() const override {
     return {"test_loss", "test_accuracy"};

@@ -11,7 +11,7 @@
 #    PyTorch names; DAPA tables of any registered function.
 # Usage: cli_test.sh BIN_DIR WORK_DIR SECTION   (setup first; Fashion-MNIST from Debian's
 #        dataset-fashion-mnist)     cli_test.sh --list   (the sections after setup)
-sections=(data text flags outputs resume dapa fixed dapa_fit silu kill nan gpt gpt_errors softmax)
+sections=(data text flags outputs resume dapa fixed dapa_fit silu kill nan gpt gpt_errors softmax micro)
 if [ "${1:-}" = --list ]; then
   echo "${sections[*]}"
   exit 0
@@ -511,6 +511,44 @@ PY
   expect_error "dapa_fit softmax with a target" "--fit softmax fits the softmax's exp" \
     "$bin/dapa_fit" --checkpoint full/checkpoint.h5 --data fm.h5 --fit softmax --target silu \
     --out guarded/t.h5
+}
+
+# --micro-batches: the batch in parts, gradients summed in order
+section_micro() {
+  # The gradient of 4 parts is the batch's up to rounding: the same losses to 1e-3 as
+  # the one-part run, over a 1-epoch ViT (SGD unclipped: its steps scale with the gradient) and
+  # a GPT (gpt_run/, setup).
+  "$bin/train_vit" "${common[@]}" --epochs 1 --optimizer sgd --lr 0.05 --clip 0 --out vit1 >/dev/null &&
+    "$bin/train_vit" "${common[@]}" --epochs 1 --optimizer sgd --lr 0.05 --clip 0 --micro-batches 4 \
+      --out vit4 >/dev/null || bad "vit micro-batches"
+  "$bin/train_gpt" "${gpt_common[@]}" --threads 2 --micro-batches 3 --out gpt3 >/dev/null || bad "gpt micro-batches"
+  close() {  # close RUN1 RUN2 SPLIT COLUMN: the column's values agree to 1e-3 row by row
+    paste -d, <(grep -E "^(train|$3)," "$1/metrics.csv") <(grep -E "^(train|$3)," "$2/metrics.csv") |
+      awk -F, -v c="$4" -v n="$(head -1 "$1/metrics.csv" | tr , '\n' | wc -l)" \
+        '$c != "" { d = $c - $(c + n); if (d < 0) d = -d; if (d > 1e-3) bad = 1; rows++ }
+         END { exit bad || rows < 1 }'
+  }
+  close vit1 vit4 test 4 && close vit1 vit4 test 8 && ok || bad "4 parts: losses differ from one part's"
+  close gpt_run gpt3 val 4 && close gpt_run gpt3 val 8 && ok || bad "3 parts: gpt losses differ from one part's"
+  grep -q '"micro_batches": 4' vit4/config.json && ok || bad "config.json lacks micro_batches"
+  # Stop and resume reproduce the uninterrupted micro-batched run exactly, refits included.
+  local mb=(--micro-batches 2 --act dapa:8 --dapa-refit-every 5)
+  "$bin/train_gpt" "${gpt_common[@]}" --threads 2 "${mb[@]}" --out mb_full >/dev/null || bad "micro run"
+  "$bin/train_gpt" "${gpt_common[@]}" --threads 2 "${mb[@]}" --out mb_part --stop-after 13 >/dev/null ||
+    bad "stopped micro run"
+  "$bin/train_gpt" --data text.h5 --out mb_part --resume --threads 2 --fixed-threads >/dev/null ||
+    bad "micro resume"
+  same_losses "resumed micro-batched run differs from the uninterrupted one" mb_full mb_part val 1-5,8-
+  # One part's activations at a time: the peak of live tensors falls.
+  peak() { "$bin/train_gpt" --data text.h5 --context 16 --batch 64 --threads 1 --benchmark-steps 2 \
+    --micro-batches "$1" | sed -E 's/.*"peak_tensor_mb":([0-9.eE+-]+).*/\1/'; }
+  awk -v a="$(peak 4)" -v b="$(peak 1)" 'BEGIN { exit !(a < 0.7 * b) }' && ok ||
+    bad "4 micro-batches: peak tensor memory $(peak 4) MB against $(peak 1) MB"
+  expect_error "micro-batches above the batch" "--micro-batches: expected 1 to 64, got 65" \
+    "${t[@]}" --data fm.h5 --batch 64 --micro-batches 65 --force
+  expect_error "micro-batches 0" "--micro-batches" "${t[@]}" --data fm.h5 --micro-batches 0 --force
+  expect_error "resume with other micro-batches" "--micro-batches 3 disagrees with the checkpoint's 2" \
+    "$bin/train_gpt" --data text.h5 --out mb_full --resume --micro-batches 3
 }
 
 # Each section runs in WORK_DIR/SECTION, with the shared files of setup linked in.
