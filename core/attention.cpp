@@ -91,14 +91,12 @@ struct VisibleRows {
 //   dL/ds_j = dL/dz_j - [j = argmax] sum_i dL/dz_i (the max shift: a table is not
 //   shift-invariant like exp, so it has a gradient), times the score scale.
 // First, from the table's value e and derivative de: p, and de turned into
-// [e > 0] de / S in place; returns the argmax, the first entry with z = 0
-// (the one the forward's max took).
+// [e > 0] de / S in place; returns the argmax, the first entry with z = 0 (the one the
+// forward's max took).
 int64_t exp_row_probabilities(const float* z, const float* e, float* de, float* p, int64_t n) {
-  ConstArrayMap er(e, n);
-  const float inverse = 1.0f / er.max(0.0f).sum();
-  ArrayMap(p, n) = er.max(0.0f) * inverse;
+  const float inverse = normalize_exp_row(e, p, n);
   ArrayMap der(de, n);
-  der = (er > 0.0f).select(der * inverse, 0.0f);
+  der = (ConstArrayMap(e, n) > 0.0f).select(der * inverse, 0.0f);
   int64_t argmax = 0;
   while (argmax < n - 1 && z[argmax] != 0.0f) ++argmax;
   return argmax;
@@ -185,7 +183,7 @@ TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, boo
       rows.for_each_run([&](int64_t at, int64_t n) { exp.value(z + at, p.data() + at, n); });
       for (int64_t row = 0; row < d.T; ++row) {  // masked entries: 0
         const int64_t n = rows.row_length(row), at = row * d.T;
-        normalize_exp_row(p.data() + at, n);
+        normalize_exp_row(p.data() + at, p.data() + at, n);
         std::fill(p.data() + at + n, p.data() + at + d.T, 0.0f);
       }
       head_output(d, p.data(), q, r.out.data() + d.out_offset(i));

@@ -85,15 +85,18 @@ inline void softmax_row(const float* x, float* y, int64_t n) {
   yr *= 1.0f / yr.sum();
 }
 
-// p = max(e, 0) / sum(max(e, 0)) in place: the normalisation of a softmax whose exp is
-// a table e of the max-shifted scores (negative table values count as 0); returns
-// 1 / sum. The sum is positive for every softmax table: the row's maximum entry maps to
-// the table's positive value at 0 (dapa/softmax_table.h).
-inline float normalize_exp_row(float* e, int64_t n) {
-  Eigen::Map<Eigen::ArrayXf> er(e, n);
-  er = er.max(0.0f);
-  const float inverse = 1.0f / er.sum();
-  er *= inverse;
+// p = max(e, 0) / sum(max(e, 0)) (p may be e): the normalisation of a softmax whose
+// exp is a table e of the max-shifted scores (negative table values count as 0);
+// returns 1 / sum. The sum is positive for every softmax table: the row's maximum entry
+// maps to the table's positive value at 0 (dapa/softmax_table.h). The sum runs over p
+// in place, so that its order (Eigen's, set by p's alignment) is the same for every
+// caller.
+inline float normalize_exp_row(const float* e, float* p, int64_t n) {
+  if (e != p) std::copy_n(e, n, p);
+  Eigen::Map<Eigen::ArrayXf> pr(p, n);
+  pr = pr.max(0.0f);
+  const float inverse = 1.0f / pr.sum();
+  pr *= inverse;
   return inverse;
 }
 

@@ -89,7 +89,7 @@ void attention_softmax_row(const RowFunction* exp, float* scores, int64_t n) {
   Eigen::Map<Eigen::ArrayXf> z(scores, n);
   z -= z.maxCoeff();
   exp->value(scores, scores, n);
-  normalize_exp_row(scores, n);
+  normalize_exp_row(scores, scores, n);
 }
 }  // namespace
 

@@ -7,6 +7,10 @@ namespace dapa {
 
 void add_part_gradient(Tensor& sum, const Tensor& grad, float weight) {
   if (!grad.defined()) return;
+  if (!sum.defined() && weight == 1.0f) {  // a whole batch: 1 * grad is grad, no copy
+    sum = grad;
+    return;
+  }
   if (!sum.defined()) {
     sum = Tensor::empty(grad.shape());
     sum.array() = grad.array() * weight;

@@ -1,4 +1,5 @@
-// A step's gradient over micro-batches (--micro-batches K): the loaded batch in K
+// A step's gradient over micro-batches (--micro-batches K; K = 1, the default, is the
+// whole batch in one forward and backward): the loaded batch in K
 // contiguous parts (Task::part_loss), each part's forward and backward alone, so only
 // one part's activations are alive at a time. Part k's gradient (of its mean loss) is
 // weighted by its share n_k / n of the batch's examples and the weighted gradients are
@@ -15,8 +16,8 @@
 
 namespace dapa {
 
-// sum (first part: sum = weight * grad) += weight * grad, elementwise. An undefined grad
-// (the part did not reach the parameter) adds nothing.
+// sum (first part: sum = weight * grad; with weight 1, grad itself) += weight * grad,
+// elementwise. An undefined grad (the part did not reach the parameter) adds nothing.
 void add_part_gradient(Tensor& sum, const Tensor& grad, float weight);
 
 // Forward and backward of each of `parts` parts of the loaded batch of `examples`

@@ -254,27 +254,16 @@ int TrainingRun::evaluate_only() {
   return 0;
 }
 
-// One optimisation step on the loaded batch of `examples` examples (in micro-batches when
-// the recipe asks), the thread governor around it; returns the loss (NaN/Inf is the
-// caller's to handle).
+// One optimisation step on the loaded batch of `examples` examples (in the recipe's
+// micro-batches; one is the whole batch), the thread governor around it; returns the
+// loss (NaN/Inf is the caller's to handle).
 float TrainingRun::step(int64_t step, double lr, int64_t examples) {
   // --dapa-refit-every: this step's forward also records, then the tables are refitted.
   bool refit = r_.dapa_refit_every > 0 && step > 0 && step % r_.dapa_refit_every == 0;
   if (refit)
     for (auto& [name, site] : sites_) site->start_recording();
   if (!o_.fixed_threads) governor_.begin_step();
-  float value;
-  if (r_.micro_batches > 1) {
-    value = micro_batch_backward(task_, *opt_, r_.micro_batches, examples);
-  } else {
-    Var loss = task_.loss();
-    value = loss.value().item();
-    opt_->zero_grad();
-    if (std::isfinite(value))
-      backward(loss);
-    else
-      clear_tape();
-  }
+  const float value = micro_batch_backward(task_, *opt_, r_.micro_batches, examples);
   if (std::isfinite(value)) {
     if (r_.clip > 0) opt_->clip_grad_norm(r_.clip);
     opt_->step(static_cast<float>(lr));
