@@ -155,7 +155,10 @@ FixedTable quantize_table(const PiecewiseLinear& t, const Distribution& data,
            dwmse(f, d, true) <= options.bound * r.float_dwmse_derivative;
   };
   r.within_bound = fits(build(t, frac, options.shift_add));
-  if (r.within_bound) {
+  // A bounded table (a softmax's exp) keeps the finest formats: its domain fixes the
+  // integer bits and its words are 16 bits wide whatever the fraction, so dropping bits
+  // saves no hardware and costs accuracy (the error of exp's table sits on every score).
+  if (r.within_bound && !t.bounded()) {
     // Fewest fractional bits per quantity, one quantity at a time (the input first: it
     // is the unit's interface); the derivative lines only matter in fitted mode.
     int last = t.mode == DerivativeMode::Fitted ? kD : kSlope;

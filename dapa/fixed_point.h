@@ -20,7 +20,8 @@
 //
 // The Q formats come from the data: each quantity's integer bits cover its observed
 // range, and its fractional bits are the fewest for which the quantised table's DWMSE
-// (value and derivative) stays within `bound` times the floating-point fit's.
+// (value and derivative) stays within `bound` times the floating-point fit's. A bounded
+// table (a softmax's exp on [lo, 0]) keeps the most fractional bits its ranges allow.
 #pragma once
 
 #include <algorithm>

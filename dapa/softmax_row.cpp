@@ -34,7 +34,8 @@ uint16_t probability_word(int16_t e, const Reciprocal& r) {
   return static_cast<uint16_t>(p > 65535 ? 65535 : p);
 }
 
-std::vector<uint16_t> softmax_row_words(const ExpWord& exp_word, const int16_t* s, int n) {
+std::vector<uint16_t> softmax_row_words(const ExpWord& exp_word, const int16_t* s, int n,
+                                        int score_shift) {
   if (n < 1 || n > kSoftmaxRowMax)
     throw std::invalid_argument("softmax row of " + std::to_string(n) + " scores: expected 1 to " +
                                 std::to_string(kSoftmaxRowMax));
@@ -46,7 +47,7 @@ std::vector<uint16_t> softmax_row_words(const ExpWord& exp_word, const int16_t* 
   std::vector<int16_t> e(n);
   uint32_t sum = 0;
   for (int i = 0; i < n; ++i) {
-    int16_t v = exp_word(saturate16(int32_t{s[i]} - m));
+    int16_t v = exp_word(saturate16(round_shift(int64_t{s[i]} - m, score_shift)));
     e[i] = v > 0 ? v : 0;
     sum += static_cast<uint32_t>(e[i]);
   }
@@ -56,9 +57,14 @@ std::vector<uint16_t> softmax_row_words(const ExpWord& exp_word, const int16_t* 
   return p;
 }
 
-std::vector<uint16_t> softmax_row_words(const FixedTable& exp_table, const int16_t* s, int n) {
+std::vector<uint16_t> softmax_row_words(const FixedTable& exp_table, const int16_t* s, int n,
+                                        int score_frac) {
   check_softmax_table(exp_table);
-  return softmax_row_words([&](int16_t z) { return exp_table.forward(z); }, s, n);
+  if (score_frac < 0 || score_frac > 15)
+    throw std::invalid_argument("softmax row: score format Q(" + std::to_string(score_frac) +
+                                "), expected 0 to 15 fractional bits");
+  return softmax_row_words([&](int16_t z) { return exp_table.forward(z); }, s, n,
+                           score_frac - exp_table.frac_x);
 }
 
 }  // namespace dapa

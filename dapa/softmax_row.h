@@ -1,10 +1,14 @@
 // The softmax row unit's integer golden model: what hw/hls/softmax_row and
 // hw/rtl/softmax_row.v compute, bit for bit, for one row of attention scores.
 //
-// Scores s[0..n) are 16-bit words in the exp table's Q(frac_x); probabilities come out as
+// Scores s[0..n) are 16-bit words in the unit's score format Q(score_frac) (by default
+// kSoftmaxScoreFrac: Q7.8, scores up to +-128 in steps of 1/256); probabilities come out as
 // unsigned 16-bit words in Q0.16 (p / 65536, 1 saturating to 65535):
 //   m    = max s                                              (pass 1, while loading)
-//   z[i] = sat16(s[i] - m) <= 0
+//   z[i] = sat16(round_shift(s[i] - m, score_frac - frac_x)) <= 0, in the exp table's
+//          Q(frac_x): the table's input format is as fine as its domain [lo, 0] allows, so
+//          it cannot also hold raw scores (a shift left saturates differences below the
+//          domain, where exp is 0 anyway)
 //   e[i] = max(0, exp_word(z[i]))        in Q(frac_y)         (pass 2, with the sum)
 //   S    = sum e[i] >= exp_word(0) > 0  (the row maximum's entry; a softmax table is
 //          checked to be positive at 0), at most 2^15 n: 32 bits up to n = 65536
@@ -33,6 +37,7 @@ namespace dapa {
 
 inline constexpr int kReciprocalSeedBits = 6;  // 64 seeds
 inline constexpr int kSoftmaxRowMax = 65536;   // the golden model's limit (32-bit sum)
+inline constexpr int kSoftmaxScoreFrac = 8;    // the units' score format, Q7.8
 
 // Seed i: round(2^16 / (1 + (i + 1/2) 2^-bits)), the Q16 reciprocal of the midpoint of
 // the mantissas whose bits below the leading one start with i.
@@ -50,10 +55,14 @@ uint16_t probability_word(int16_t e, const Reciprocal& r);
 
 using ExpWord = std::function<int16_t(int16_t z)>;
 
-// The row: n in [1, kSoftmaxRowMax] scores, n probability words. Throws
-// std::invalid_argument for n out of range or an exp whose value at 0 is not positive.
-std::vector<uint16_t> softmax_row_words(const ExpWord& exp_word, const int16_t* s, int n);
-// The same with a softmax table (check_softmax_table must accept it).
-std::vector<uint16_t> softmax_row_words(const FixedTable& exp_table, const int16_t* s, int n);
+// The row: n in [1, kSoftmaxRowMax] scores, n probability words; exp_word takes z in
+// Q(score_frac - score_shift). Throws std::invalid_argument for n out of range or an exp
+// whose value at 0 is not positive.
+std::vector<uint16_t> softmax_row_words(const ExpWord& exp_word, const int16_t* s, int n,
+                                        int score_shift);
+// The same with a softmax table (check_softmax_table must accept it): the shift is
+// score_frac - the table's frac_x.
+std::vector<uint16_t> softmax_row_words(const FixedTable& exp_table, const int16_t* s, int n,
+                                        int score_frac = kSoftmaxScoreFrac);
 
 }  // namespace dapa

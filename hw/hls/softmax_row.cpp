@@ -10,6 +10,7 @@
 namespace {
 
 constexpr int kSeedBits = 6;
+constexpr int kScoreShift = kSoftmaxScoreFrac - DAPA_FRAC_X;  // scores to the table's input
 
 // Seed i: round(2^16 / (1 + (i + 1/2) 2^-6)), the Q16 reciprocal of the midpoint of the
 // mantissas [1 + i/64, 1 + (i+1)/64); a ROM, computed when compiling.
@@ -44,7 +45,8 @@ load:
 exp:
   for (int i = 0; i < len; ++i) {
 #pragma HLS PIPELINE II = 1
-    const int16_t e = exp_word(dapa_saturate16(static_cast<int32_t>(row[i]) - m));
+    const int64_t diff = static_cast<int64_t>(row[i]) - m;
+    const int16_t e = exp_word(dapa_saturate16(dapa_round_shift(diff, kScoreShift)));
     row[i] = e > 0 ? e : static_cast<int16_t>(0);
     sum += static_cast<uint32_t>(row[i]);
   }

@@ -4,16 +4,19 @@
 // is that of the integer golden model in dapa/softmax_row.h, and tests/hw holds the two
 // (and the Verilog twin, hw/rtl/softmax_row.v) to the same bits:
 //   pass 1 (load)       the scores into the row buffer, their maximum m
-//   pass 2 (exp)        e = max(0, exp(sat16(s - m))) back into the buffer, and their sum
+//   pass 2 (exp)        z = sat16(round_shift(s - m, kSoftmaxScoreFrac - DAPA_FRAC_X)),
+//                       e = max(0, exp(z)) back into the buffer, and their sum
 //   once per row        1/sum: normalise, a 64-entry seed table, one Newton step
 //   pass 3 (normalise)  p = min(65535, round_shift(e r, shift)): Q0.16 probabilities
-// Scores are in the exp table's Q(frac_x) (DAPA_FRAC_X of `dapa_coeffs.h`, which must be a
-// softmax table: bounded to [lo, 0], positive at 0).
+// Scores are in Q(kSoftmaxScoreFrac); the shift takes their differences into the exp
+// table's Q(frac_x) (DAPA_FRAC_X of `dapa_coeffs.h`, which must be a softmax table: bounded
+// to [lo, 0], positive at 0).
 #pragma once
 
 #include <stdint.h>
 
 constexpr int kSoftmaxRowBuffer = 1024;  // the row buffer: one BRAM18 of 16-bit words
+constexpr int kSoftmaxScoreFrac = 8;     // scores in Q7.8 (dapa::kSoftmaxScoreFrac)
 
 // Scores s[0..n) to probabilities p[0..min(n, kSoftmaxRowBuffer)). A longer row is cut to
 // the buffer's length (the scores past it are read and dropped) and the result is 1;

@@ -5,9 +5,10 @@
 // in_ready), its probabilities stream out (out_valid, out_last) as Q0.16 words:
 //   LOAD   one score per cycle into the row buffer (DEPTH x 16 bits, block RAM), and the
 //          running maximum m
-//   EXP    one per cycle: read s, z = sat16(s - m), the exp stage (DIRECT_EXP = 0: the
-//          DAPA unit on the softmax table; 1: exp_direct, the baseline), e = max(0, y)
-//          written back over s, sum += e
+//   EXP    one per cycle: read s, z = sat16(round_shift(s - m, SCORE_FRAC - DAPA_FRAC_X))
+//          (scores in Q(SCORE_FRAC), z in the table's Q(frac_x)), the exp stage
+//          (DIRECT_EXP = 0: the DAPA unit on the softmax table; 1: exp_direct, the
+//          baseline), e = max(0, y) written back over s, sum += e
 //   RECIP  five cycles, once per row: bit length b of the sum and the Q15 mantissa; the
 //          seed (a 64-word ROM); M r0; t = 2 - M r0; r = r0 t
 //   NORM   one per cycle: p = min(65535, round_shift(e r, b - 1))
@@ -18,7 +19,8 @@
 `default_nettype none
 module softmax_row #(
     parameter integer DIRECT_EXP = 0,
-    parameter integer DEPTH = 1024
+    parameter integer DEPTH = 1024,
+    parameter integer SCORE_FRAC = 8
 ) (
     input  wire               clk,
     input  wire               rst,
@@ -61,7 +63,8 @@ module softmax_row #(
   reg read1 = 0;  // rdata holds an issued element
   always @(posedge clk) read1 <= issuing;
   wire signed [16:0] diff = {rdata[15], rdata} - {m[15], m};
-  wire signed [15:0] z = sat16({{31{diff[16]}}, diff});
+  localparam integer SCORE_SHIFT = SCORE_FRAC - DAPA_FRAC_X;
+  wire signed [15:0] z = sat16(round_shift({{31{diff[16]}}, diff}, SCORE_SHIFT));
   wire exp_in = read1 && state == EXP;
   wire exp_valid;
   wire signed [15:0] exp_y;

@@ -25,10 +25,10 @@ FixedTable exp_table() {
   return quantize_table(f.table, f.distribution);
 }
 
-// n scores N(0, sd^2) in the table's Q(frac_x).
-std::vector<int16_t> random_row(Rng& rng, int n, float sd, int frac_x) {
+// n scores N(0, sd^2) in Q(score_frac).
+std::vector<int16_t> random_row(Rng& rng, int n, float sd, int score_frac = kSoftmaxScoreFrac) {
   std::vector<int16_t> s(n);
-  for (int16_t& w : s) w = to_fixed(rng.normal(0.0f, sd), frac_x);
+  for (int16_t& w : s) w = to_fixed(rng.normal(0.0f, sd), score_frac);
   return s;
 }
 
@@ -59,21 +59,29 @@ TEST(SoftmaxRow, ReciprocalWithinTwoToTheMinus13OfOneOverTheSum) {
 
 // The probabilities against the float softmax of the table's own values (what the unit
 // computes, up to its reciprocal and rounding) and against the exact softmax of the
-// dequantised scores (adds the table's error).
+// dequantised scores (adds the table's error), with scores coarser than the table's input
+// (shifted left), finer (rounded right) and in the default Q7.8 up to +-128.
 TEST(SoftmaxRow, RowsMatchTheSoftmaxOfTheTableAndOfExp) {
   FixedTable f = exp_table();
+  ASSERT_GT(f.frac_x, 4);
+  ASSERT_LT(f.frac_x, 14);
   Rng rng(9);
   double worst_unit = 0, worst_exact = 0;
-  for (int row = 0; row < 200; ++row) {
+  for (int row = 0; row < 300; ++row) {
+    const int score_frac = row % 3 == 0 ? 4 : row % 3 == 1 ? kSoftmaxScoreFrac : 14;
     int n = 1 + static_cast<int>(rng.next_u64() % 300);
-    float sd = 0.5f + static_cast<float>(row % 8);
-    std::vector<int16_t> s = random_row(rng, n, sd, f.frac_x);
-    std::vector<uint16_t> p = softmax_row_words(f, s.data(), n);
+    // Up to +-128 (Q7.8: differences to the maximum of 200 and more saturate), within the
+    // word's range otherwise.
+    float sd =
+        std::min(0.5f + 4.0f * static_cast<float>(row % 8), std::ldexp(1.0f, 13 - score_frac));
+    std::vector<int16_t> s = random_row(rng, n, sd, score_frac);
+    std::vector<uint16_t> p = softmax_row_words(f, s.data(), n, score_frac);
     int16_t m = *std::max_element(s.begin(), s.end());
     std::vector<double> e(n), x(n);
     for (int i = 0; i < n; ++i) {
-      e[i] = std::max(0.0, from_fixed(f.forward(saturate16(int32_t{s[i]} - m)), f.frac_y));
-      x[i] = std::exp(from_fixed(s[i] - m, f.frac_x));
+      int16_t z = saturate16(round_shift(int64_t{s[i]} - m, score_frac - f.frac_x));
+      e[i] = std::max(0.0, from_fixed(f.forward(z), f.frac_y));
+      x[i] = std::exp(from_fixed(s[i] - m, score_frac));
     }
     double se = std::accumulate(e.begin(), e.end(), 0.0),
            sx = std::accumulate(x.begin(), x.end(), 0.0);
@@ -106,13 +114,15 @@ TEST(SoftmaxRow, RefusesEmptyOrLongRowsAndExpsNotPositiveAtZero) {
   FixedTable f = exp_table();
   int16_t s = 0;
   auto message = [&](const ExpWord& e, int n) {
-    return test::thrown_message<std::invalid_argument>([&] { softmax_row_words(e, &s, n); });
+    return test::thrown_message<std::invalid_argument>([&] { softmax_row_words(e, &s, n, 0); });
   };
   ExpWord table = [&](int16_t z) { return f.forward(z); };
   EXPECT_EQ(message(table, 0), "softmax row of 0 scores: expected 1 to 65536");
   EXPECT_EQ(message(table, 65537), "softmax row of 65537 scores: expected 1 to 65536");
   EXPECT_EQ(message([](int16_t) -> int16_t { return 0; }, 1),
             "softmax row: the exp word at 0 is 0, expected positive");
+  EXPECT_EQ(test::thrown_message<std::invalid_argument>([&] { softmax_row_words(f, &s, 1, 16); }),
+            "softmax row: score format Q(16), expected 0 to 15 fractional bits");
   EXPECT_THROW(reciprocal_of(0), std::invalid_argument);
 }
 

@@ -104,6 +104,23 @@ TEST(SoftmaxTable, TablesThatBreakTheRulesAreRejected) {
   EXPECT_THROW(check_softmax_table(g), std::invalid_argument);
 }
 
+// A softmax table keeps the finest Q formats its ranges allow (a GELU table takes the
+// fewest fractional bits within the bound instead): the input's integer bits cover the
+// domain, the value's and slope's cover [0, 1], every remaining bit is fractional.
+TEST(SoftmaxTable, QuantisationKeepsTheFinestFormats) {
+  Distribution d = scores();
+  PiecewiseLinear t = fit_softmax_exp(d, 16, true, false, DerivativeMode::Slope).table;
+  ASSERT_LT(t.domain_lo, -4.0);
+  ASSERT_GE(t.domain_lo, -8.0);
+  QuantizeReport report;
+  FixedTable f = quantize_table(t, d, {}, &report);
+  EXPECT_EQ(f.frac_x, 12);      // |x| < 8: 3 integer bits and the sign
+  EXPECT_GE(f.frac_y, 14);      // values in [0, 1]: at most one integer bit
+  EXPECT_GE(f.frac_slope, 14);  // slopes in (0, 1]
+  // Finer than the fewest bits within the bound: closer to the float fit.
+  EXPECT_LE(report.fixed_dwmse, 1.01 * report.float_dwmse);
+}
+
 // Both kernels clamp to the domain and give derivative 0 outside it.
 TEST(SoftmaxTable, KernelsClampToTheDomain) {
   Distribution d = scores();
