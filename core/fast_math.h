@@ -92,9 +92,8 @@ inline void softmax_row(const float* x, float* y, int64_t n) {
 // in place, so that its order (Eigen's, set by p's alignment) is the same for every
 // caller.
 inline float normalize_exp_row(const float* e, float* p, int64_t n) {
-  if (e != p) std::copy_n(e, n, p);
   Eigen::Map<Eigen::ArrayXf> pr(p, n);
-  pr = pr.max(0.0f);
+  pr = Eigen::Map<const Eigen::ArrayXf>(e, n).max(0.0f);  // elementwise: safe in place
   const float inverse = 1.0f / pr.sum();
   pr *= inverse;
   return inverse;

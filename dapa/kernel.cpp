@@ -27,10 +27,15 @@ void segments_of(const TableKernel& t, const float* x, int64_t n, int32_t* seg) 
 void eval_portable(const TableKernel& t, const float* x, int64_t n, float* y, uint8_t* index,
                    float* d) {
   int32_t seg[kChunk];
+  float clamped[kChunk];
   bool fitted = t.mode == DerivativeMode::Fitted;
   for (int64_t off = 0; off < n; off += kChunk) {
     int64_t m = std::min(kChunk, n - off);
     const float* xs = x + off;
+    if (t.bounded) {
+      for (int64_t i = 0; i < m; ++i) clamped[i] = std::clamp(xs[i], t.domain_lo, t.domain_hi);
+      xs = clamped;
+    }
     segments_of(t, xs, m, seg);
     if (y)
       for (int64_t i = 0; i < m; ++i) y[off + i] = t.slope[seg[i]] * xs[i] + t.intercept[seg[i]];
@@ -38,7 +43,9 @@ void eval_portable(const TableKernel& t, const float* x, int64_t n, float* y, ui
       for (int64_t i = 0; i < m; ++i) index[off + i] = static_cast<uint8_t>(seg[i]);
     if (d)
       for (int64_t i = 0; i < m; ++i)
-        d[off + i] = fitted ? t.dslope[seg[i]] * xs[i] + t.dintercept[seg[i]] : t.slope[seg[i]];
+        d[off + i] = t.bounded && xs[i] != x[off + i] ? 0.0f  // outside the domain
+                     : fitted ? t.dslope[seg[i]] * xs[i] + t.dintercept[seg[i]]
+                              : t.slope[seg[i]];
   }
 }
 
@@ -131,30 +138,9 @@ void blocked(int64_t n, F&& body) {
                [&](int64_t b0, int64_t b1) { body(b0 * kBlock, std::min(n, b1 * kBlock)); });
 }
 
-// A bounded table on n elements: the loops run on x clamped to the domain, piece by
-// piece through a buffer, and the derivative is 0 where x was outside.
-void eval_bounded(const isa::Kernels& k, const TableKernel& t, const float* x, int64_t n, float* y,
-                  uint8_t* index, float* d) {
-  constexpr int64_t kPiece = 256;
-  float clamped[kPiece];
-  for (int64_t off = 0; off < n; off += kPiece) {
-    int64_t m = std::min(kPiece, n - off);
-    for (int64_t i = 0; i < m; ++i) clamped[i] = std::clamp(x[off + i], t.domain_lo, t.domain_hi);
-    k.eval(t, clamped, m, y ? y + off : nullptr, index ? index + off : nullptr,
-           d ? d + off : nullptr);
-    if (d)
-      for (int64_t i = 0; i < m; ++i)
-        if (clamped[i] != x[off + i]) d[off + i] = 0.0f;
-  }
-}
-
 // The table on one run of n elements, in this thread.
 void eval_run(const TableKernel& t, const float* x, int64_t n, float* y, uint8_t* index, float* d) {
-  const isa::Kernels& k = kernels_for(t);
-  if (t.bounded)
-    eval_bounded(k, t, x, n, y, index, d);
-  else
-    k.eval(t, x, n, y, index, d);
+  kernels_for(t).eval(t, x, n, y, index, d);
 }
 
 // Runs the table over contiguous x, threaded, into whichever of y (values), index

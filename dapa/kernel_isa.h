@@ -7,7 +7,9 @@
 
 namespace dapa::isa {
 
-// Over n elements: y (values), index (segments) and d (derivatives) where not null.
+// Over n elements: y (values), index (segments) and d (derivatives) where not null. A
+// bounded table evaluates x clamped to its domain (as std::clamp: NaN stays NaN), and its
+// derivative is 0 where the clamp changed x.
 using EvalFn = void (*)(const TableKernel& t, const float* x, int64_t n, float* y, uint8_t* index,
                         float* d);
 // dx = g * slope[index] over n elements.

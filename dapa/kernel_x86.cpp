@@ -3,7 +3,9 @@
 // kernel.h. Each vector of x finds its segments by a binary search over the register
 // table (probe = breakpoint[k + step - 1], k += step where x >= probe) and fetches its
 // coefficients with permutes. Products and sums stay separate, as in the portable loop,
-// so every path gives the same bits. Tails shorter than a vector take the portable loop.
+// so every path gives the same bits. A bounded table's clamp is max(lo, x) then min(hi,
+// .) in registers: with the bound first, a NaN x stays NaN and a -0 stays -0, as
+// std::clamp leaves them. Tails shorter than a vector take the portable loop.
 #include "dapa/kernel_isa.h"
 
 #ifdef DAPA_X86_KERNELS
@@ -46,6 +48,13 @@ DAPA_AVX512 void eval512(const TableKernel& t, const float* x, int64_t n, float*
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     __m512 v = _mm512_loadu_ps(x + i);
+    __mmask16 inside = 0xffff;
+    if (t.bounded) {
+      __m512 c =
+          _mm512_min_ps(_mm512_set1_ps(t.domain_hi), _mm512_max_ps(_mm512_set1_ps(t.domain_lo), v));
+      inside = _mm512_cmp_ps_mask(c, v, _CMP_EQ_OQ);
+      v = c;
+    }
     __m512i k = segment512<L>(t, v);
     if (y) {
       __m512 a = lookup512<L>(t.lut_slope, k), b = lookup512<L>(t.lut_intercept, k);
@@ -57,7 +66,7 @@ DAPA_AVX512 void eval512(const TableKernel& t, const float* x, int64_t n, float*
       if (fitted)
         dv = _mm512_add_ps(_mm512_mul_ps(lookup512<L>(t.lut_dslope, k), v),
                            lookup512<L>(t.lut_dintercept, k));
-      _mm512_storeu_ps(d + i, dv);
+      _mm512_storeu_ps(d + i, _mm512_maskz_mov_ps(inside, dv));
     }
   }
   if (i < n)
@@ -112,6 +121,13 @@ DAPA_AVX2 void eval_avx2(const TableKernel& t, const float* x, int64_t n, float*
   alignas(32) int32_t ks[8];
   for (; i + 8 <= n; i += 8) {
     __m256 v = _mm256_loadu_ps(x + i);
+    __m256 inside = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    if (t.bounded) {
+      __m256 c =
+          _mm256_min_ps(_mm256_set1_ps(t.domain_hi), _mm256_max_ps(_mm256_set1_ps(t.domain_lo), v));
+      inside = _mm256_cmp_ps(c, v, _CMP_EQ_OQ);
+      v = c;
+    }
     __m256i k = segment256(t, v);
     if (y)
       _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_mul_ps(lookup256(t.lut_slope, k), v),
@@ -125,7 +141,7 @@ DAPA_AVX2 void eval_avx2(const TableKernel& t, const float* x, int64_t n, float*
       if (fitted)
         dv = _mm256_add_ps(_mm256_mul_ps(lookup256(t.lut_dslope, k), v),
                            lookup256(t.lut_dintercept, k));
-      _mm256_storeu_ps(d + i, dv);
+      _mm256_storeu_ps(d + i, _mm256_and_ps(dv, inside));
     }
   }
   if (i < n)
