@@ -14,22 +14,14 @@ Needs build/bin/train_vit and, for the PyTorch columns, python3-torch
 """
 import argparse
 import os
-import platform
 import signal
 import statistics
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from blas_config import TORCH_ONEDNN_PROBE, blas_setup, cpu_model  # noqa: E402
 from compare_training import ROOT, run_json  # noqa: E402
-
-
-def cpu_model():
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def start_load(kind):
@@ -77,6 +69,11 @@ def main():
               "--benchmark-steps", str(args.steps), "--limit-train", "16384"]
     ours = [os.path.join(args.bin, "train_vit")] + common
     torch = [sys.executable, os.path.join(ROOT, "bench/pytorch/vit_ref.py")] + common
+    probes = {"ours": [ours[0], "--help"]}
+    if not args.no_torch:
+        probes["PyTorch"] = [sys.executable, "-c", "import torch"]
+    onednn = {} if args.no_torch else {"PyTorch": [sys.executable, "-c", TORCH_ONEDNN_PROBE]}
+    env, config = blas_setup(probes, onednn=onednn)  # the peer at its best: blas_config.py
     variants = {"ours 1": ours + ["--threads", "1"],
                 f"ours {n}": ours + ["--threads", str(n)],
                 f"ours {n} fixed": ours + ["--threads", str(n), "--fixed-threads"]}
@@ -84,7 +81,8 @@ def main():
         variants.update({"torch 1": torch + ["--threads", "1"],
                          f"torch {n}": torch + ["--threads", str(n)]})
     print(f"{args.model}, batch {args.batch}, {args.steps} timed steps, CPU: {cpu_model()}, "
-          f"{os.cpu_count()} CPUs; median images/s over {args.rounds} interleaved rounds\n")
+          f"{os.cpu_count()} CPUs; median images/s over {args.rounds} interleaved rounds")
+    print("\n".join(config[1:]) + "\n")  # the BLAS lines (the CPU is named above)
     print("| load | " + " | ".join(variants) + f" | ours {n} / ours 1 | ours {n} / best torch |")
     print("|---" * (len(variants) + 3) + "|")
     for load in args.loads:
@@ -93,7 +91,7 @@ def main():
             speeds = {k: [] for k in variants}
             for _ in range(args.rounds):
                 for name, cmd in variants.items():
-                    speeds[name].append(run_json(cmd)["images_per_s"])
+                    speeds[name].append(run_json(cmd, env)["images_per_s"])
         finally:
             stop_load(procs)
         med = {k: statistics.median(v) for k, v in speeds.items()}

@@ -5,8 +5,10 @@ gpt_ref.py), side by side.
 Same machine, same data file, same threads and batch. This shared machine switches
 between slower and faster phases lasting tens of seconds, so each round runs
 ours, PyTorch, PyTorch, ours (ABBA) and takes the ratio of the round's means; the
-median of the rounds' ratios is reported, with the median speeds. Prints a markdown
-table.
+median of the rounds' ratios is reported, with the median speeds. Both sides run with
+the peer's BLAS at its best (blas_config.py: OPENBLAS_CORETYPE when OpenBLAS falls back
+to a generic core; then the peer's loss after the timed steps is checked against a run
+without the variable). Prints a markdown table and the CPU and BLAS configuration.
     /usr/bin/python3 bench/compare_training.py --data data/fashion-mnist.h5 \
         [--models vit-nano vit-micro] [--threads 2] [--batch 128] [--rounds 3] [--steps 20]
     /usr/bin/python3 bench/compare_training.py --data data/brown.h5 \
@@ -23,6 +25,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench/pytorch"))
+from blas_config import TORCH_ONEDNN_PROBE, blas_setup  # noqa: E402
 from gpt_ref import MODELS as GPT_MODELS  # noqa: E402
 from vit_ref import MODELS as VIT_MODELS  # noqa: E402
 
@@ -55,9 +58,18 @@ KINDS = {"vit": ("train_vit", "vit_ref.py", "images", vit_train_flops),
          "gpt": ("train_gpt", "gpt_ref.py", "tokens", gpt_train_flops)}
 
 
-def run_json(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+def run_json(cmd, env=None):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def check_peer_loss(cmd, env):
+    """The peer's loss after the timed steps with the BLAS setting and without: a kernel
+    choice may move the last bits, not the run."""
+    plain = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    a, b = run_json(cmd, env)["final_loss"], run_json(cmd, plain)["final_loss"]
+    verdict = "unchanged" if abs(a - b) <= 1e-3 * max(1.0, abs(b)) else "CHANGED"
+    return f"PyTorch's loss after the timed steps: {a:.6f} with the setting, {b:.6f} without ({verdict})"
 
 
 def main():
@@ -82,6 +94,11 @@ def main():
               "--threads", str(args.threads), "--benchmark-steps", str(args.steps)]
     ours_cmd = [os.path.join(args.bin, program), *common]
     ref_cmd = [sys.executable, os.path.join(ROOT, "bench/pytorch", peer), *common]
+    env, config = blas_setup({"ours": [os.path.join(args.bin, program), "--help"],
+                              "PyTorch": [sys.executable, "-c", "import torch"]},
+                             onednn={"PyTorch": [sys.executable, "-c", TORCH_ONEDNN_PROBE]})
+    if env.get("OPENBLAS_CORETYPE") != os.environ.get("OPENBLAS_CORETYPE"):
+        config.append(check_peer_loss(ref_cmd + ["--model", args.models[0]], env))
     rate = f"{unit}_per_s"
     print(f"| model | ours {unit}/s | PyTorch {unit}/s | speed ratio | ours GFLOP/s | "
           f"ours peak RSS MB | PyTorch peak RSS MB | memory ratio |")
@@ -89,10 +106,10 @@ def main():
     for model in args.models:
         ours, ref, ratios = [], [], []
         for _ in range(args.rounds):
-            a1 = run_json(ours_cmd + ["--model", model])
-            b1 = run_json(ref_cmd + ["--model", model])
-            b2 = run_json(ref_cmd + ["--model", model])
-            a2 = run_json(ours_cmd + ["--model", model])
+            a1 = run_json(ours_cmd + ["--model", model], env)
+            b1 = run_json(ref_cmd + ["--model", model], env)
+            b2 = run_json(ref_cmd + ["--model", model], env)
+            a2 = run_json(ours_cmd + ["--model", model], env)
             ours += [a1, a2]
             ref += [b1, b2]
             ratios.append((a1[rate] + a2[rate]) / (b1[rate] + b2[rate]))
@@ -109,6 +126,7 @@ def main():
           f"after 5 warm-up steps; speed ratio: median over {args.rounds} ABBA rounds of the "
           f"round's ratio (range in brackets); torch "
           f"{ref[0].get('torch', '?')}")
+    print("\n".join(config))
 
 
 if __name__ == "__main__":

@@ -159,14 +159,14 @@ def main():
             if s == warm:
                 t0 = time.perf_counter()
             b = s % bpe
-            step_fn(s, order[b * args.batch:(b + 1) * args.batch])
+            last_loss = step_fn(s, order[b * args.batch:(b + 1) * args.batch])
         secs = time.perf_counter() - t0
         print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "model": args.model,
                           "act": args.act, "batch": args.batch, "threads": args.threads,
                           "steps": args.benchmark_steps,
                           "images_per_s": args.benchmark_steps * args.batch / secs,
                           "step_ms": 1e3 * secs / args.benchmark_steps,
-                          "peak_rss_mb": peak_rss_mb()}))
+                          "final_loss": float(last_loss), "peak_rss_mb": peak_rss_mb()}))
         return
 
     rows = []
