@@ -1,6 +1,7 @@
 // The tape and the backward pass; see variable.h.
 #include <stdexcept>
 
+#include "autograd/profile.h"
 #include "autograd/variable.h"
 #include "core/kernels.h"
 
@@ -38,6 +39,11 @@ Var::Var(Tensor value, bool requires_grad)
 }
 
 Var record(const char* op, Tensor out, std::vector<Var> inputs, BackwardFn backward) {
+  if (profiling()) {
+    std::vector<Shape> shapes;
+    for (const Var& v : inputs) shapes.push_back(v.shape());
+    profile_forward(op, shapes, out.shape());
+  }
   bool needs_grad = false;
   if (enabled)
     for (const Var& v : inputs) needs_grad = needs_grad || v.requires_grad();
@@ -69,6 +75,7 @@ void backward(const Var& root, const Tensor& seed) {
   for (auto it = tape.rbegin(); it != tape.rend(); ++it) {
     Node& node = *it;
     if (!node.output->grad.defined()) continue;  // not on a path from the root
+    const double start = profiling() ? profile_clock() : 0;
     Needs needs(node.inputs.size());
     for (size_t i = 0; i < needs.size(); ++i) needs[i] = node.inputs[i]->requires_grad;
     Grads grads = node.backward(node.output->grad, needs);
@@ -77,8 +84,10 @@ void backward(const Var& root, const Tensor& seed) {
     for (size_t i = 0; i < needs.size(); ++i)
       if (needs[i] && i < grads.size() && grads[i].defined())
         accumulate(*node.inputs[i], node.input_shapes[i], std::move(grads[i]), node.op);
+    if (profiling()) profile_backward(node.op, profile_clock() - start);
   }
   tape.clear();
+  if (profiling()) profile_mark();
 }
 
 void clear_tape() {

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "autograd/ops.h"
+#include "autograd/profile.h"
 #include "core/allocator.h"
 #include "core/atomic_file.h"
 #include "core/h5.h"
@@ -18,6 +19,7 @@
 #include "nn/schedule.h"
 #include "train/cli.h"
 #include "train/micro_batches.h"
+#include "train/profile_report.h"
 #include "train/run_log.h"
 
 namespace dapa {
@@ -58,6 +60,9 @@ void add_run_flags(CLI::App& app, RunOptions& o) {
   app.add_option("--benchmark-steps", o.benchmark_steps,
                  "time N training steps after warm-up, print examples/s as JSON, write nothing")
       ->check(cli::non_negative());
+  app.add_flag("--profile", o.profile,
+               "with --benchmark-steps: print where the timed steps' time goes, op by op, against "
+               "the sgemm peak and the memory bandwidth");
   app.add_option("--dapa-table", o.dapa_table,
                  "DAPA tables for --act dapa:N (dapa_fit or a run's dapa_tables.h5); without it, "
                  "fresh runs calibrate on their first batches");
@@ -74,6 +79,7 @@ std::string run_problem(const RunOptions& o, const Recipe& r, const CLI::App& ap
   if (o.data.empty()) return "--data is required (a data file made by " + o.data_maker + ")";
   if (o.resume && o.eval_only) return "--resume and --eval-only exclude each other";
   if (!o.predictions.empty() && !o.eval_only) return "--predictions needs --eval-only";
+  if (o.profile && o.benchmark_steps == 0) return "--profile needs --benchmark-steps";
   // Flags that would be silently ignored are refused instead.
   for (const char* flag : {"--stop-after", "--checkpoint-every", "--eval-every", "--resume"})
     if (app.count(flag) && (o.eval_only || o.benchmark_steps > 0))
@@ -265,6 +271,7 @@ float TrainingRun::step(int64_t step, double lr, int64_t examples) {
   if (!o_.fixed_threads) governor_.begin_step();
   const float value = micro_batch_backward(task_, *opt_, r_.micro_batches, examples);
   if (std::isfinite(value)) {
+    ProfileScope scope("optimizer");
     if (r_.clip > 0) opt_->clip_grad_norm(r_.clip);
     opt_->step(static_cast<float>(lr));
   }
@@ -277,26 +284,39 @@ int TrainingRun::benchmark() {  // throughput only: nothing is written
   Clock::time_point t0;
   double examples = 0;
   for (int64_t s = 0; s < o_.benchmark_warmup + o_.benchmark_steps; ++s) {
-    if (s == o_.benchmark_warmup) t0 = Clock::now();
-    int64_t n = task_.load_batch(0, s % bpe_);
+    if (s == o_.benchmark_warmup) {
+      t0 = Clock::now();
+      set_profiling(o_.profile);
+      reset_op_profile();
+    }
+    int64_t n;
+    {
+      ProfileScope scope("load batch");
+      n = task_.load_batch(0, s % bpe_);
+    }
     step(s, schedule_->at(s), n);
     if (s >= o_.benchmark_warmup) examples += static_cast<double>(n);
   }
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("%s\n", json{{"impl", "dapa-cpp"},
-                           {"model", r_.model},
-                           {"act", r_.act},
-                           {"softmax", r_.softmax},
-                           {"batch", r_.batch},
-                           {"threads", num_threads()},
-                           {"thread_switches", governor_.switches()},
-                           {"steps", o_.benchmark_steps},
-                           {task_.unit() + "_per_s", examples / secs},
-                           {"step_ms", 1e3 * secs / o_.benchmark_steps},
-                           {"peak_rss_mb", peak_rss_bytes() / 1048576.0},
-                           {"peak_tensor_mb", allocator_stats().peak_live_bytes / 1048576.0}}
-                          .dump()
-                          .c_str());
+  const std::string result = json{{"impl", "dapa-cpp"},
+                                  {"model", r_.model},
+                                  {"act", r_.act},
+                                  {"softmax", r_.softmax},
+                                  {"batch", r_.batch},
+                                  {"threads", num_threads()},
+                                  {"thread_switches", governor_.switches()},
+                                  {"steps", o_.benchmark_steps},
+                                  {task_.unit() + "_per_s", examples / secs},
+                                  {"step_ms", 1e3 * secs / o_.benchmark_steps},
+                                  {"peak_rss_mb", peak_rss_bytes() / 1048576.0},
+                                  {"peak_tensor_mb", allocator_stats().peak_live_bytes / 1048576.0}}
+                                 .dump();
+  if (o_.profile) {  // after the peak memory is taken: the ceilings' buffers are large
+    set_profiling(false);
+    std::printf("%s\n",
+                profile_table(op_profile(), o_.benchmark_steps, secs, measure_ceilings()).c_str());
+  }
+  std::printf("%s\n", result.c_str());  // last: the comparison scripts read the last line
   return 0;
 }
 

@@ -31,6 +31,7 @@ struct RunOptions {
   int64_t dapa_calib_batches = 4;
   int64_t benchmark_steps = 0, benchmark_warmup = 5, stop_after = 0;
   bool resume = false, eval_only = false, force = false, preload = false, fixed_threads = false;
+  bool profile = false;  // with benchmark_steps: the per-op table (train/profile_report.h)
 };
 void add_run_flags(CLI::App& app, RunOptions& o);
 // The first flag that is out of range, contradicts another or would be silently

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "autograd/ops.h"
+#include "autograd/profile.h"
+#include "core/rng.h"
 
 namespace dapa {
 namespace {
@@ -25,6 +27,42 @@ TEST(Tape, SharedUpstreamGradientIsNotAliased) {
   backward(y);
   EXPECT_FLOAT_EQ(a.grad().item(), 11.0f);
   EXPECT_FLOAT_EQ(b.grad().item(), 1.0f);
+}
+
+// The profile counts each op's calls, its products' FLOPs and its traffic from the
+// shapes, times forward and backward, and changes no value or gradient.
+TEST(Tape, ProfileCountsOpsAndChangesNothing) {
+  auto normal = [](const Shape& shape) {
+    Rng rng(3);
+    Tensor t = Tensor::empty(shape);
+    rng.fill_normal(t, 0.0f, 1.0f);
+    return t;
+  };
+  auto run = [&](bool profile) {
+    Var x(normal({6, 5}), true), w(normal({4, 5}), true), b(normal({4}), true);
+    set_profiling(profile);
+    reset_op_profile();
+    backward(sum(sum(mul(linear(x, w, b), linear(x, w, b)), 0), 0));
+    set_profiling(false);
+    return std::vector<Tensor>{x.grad(), w.grad(), b.grad()};
+  };
+  std::vector<Tensor> plain = run(false);
+  EXPECT_TRUE(op_profile().empty()) << "profiling off records nothing";
+  std::vector<Tensor> profiled = run(true);
+  for (size_t i = 0; i < plain.size(); ++i)
+    EXPECT_EQ(plain[i].to_vector(), profiled[i].to_vector()) << i;
+  const OpStats& lin = op_profile().at("linear");
+  EXPECT_EQ(lin.calls, 2);
+  EXPECT_EQ(lin.forward_flops, 2 * (2.0 * 6 * 4 * 5));                  // 2 M N K each
+  EXPECT_EQ(lin.forward_bytes, 2 * 4.0 * (6 * 5 + 4 * 5 + 4 + 6 * 4));  // x, W, b, y
+  EXPECT_GT(lin.forward_s, 0.0);
+  EXPECT_GT(lin.backward_s, 0.0);
+  EXPECT_EQ(op_profile().at("mul").forward_flops, 0.0);  // not a product
+  EXPECT_EQ(op_profile().at("sum").calls, 2);
+  {
+    ProfileScope scope("outside");  // off: nothing
+  }
+  EXPECT_EQ(op_profile().count("outside"), 0u);
 }
 
 TEST(Tape, ReleasedAfterBackwardAndIntermediatesFreed) {

@@ -136,6 +136,16 @@ section_flags() {
     --checkpoint micro/checkpoint.h5 --model vit-nano
   expect_error "resume foreign checkpoint" "disagrees" "${t[@]}" --data fm.h5 --resume \
     --checkpoint guarded/foreign.h5 --model vit-nano
+  expect_error "profile without benchmark" "--profile needs --benchmark-steps" "${t[@]}" \
+    --data fm.h5 --profile --force
+  # --profile: a row per op (vit-nano: 14 linear layers, 4 attentions per step), the
+  # benchmark's JSON line still last.
+  "$bin/train_vit" --data fm.h5 --batch 32 --threads 2 --fixed-threads --benchmark-steps 2 \
+    --profile >profile.txt || bad "profile run"
+  grep -qE '^\| linear \| 14\.0 \| .* GFLOP/s \| [0-9]+% of sgemm \|$' profile.txt &&
+    grep -qE '^\| attention \| 4\.0 \|' profile.txt &&
+    grep -qE '^\| layer_norm \| 9\.0 \| .* GB/s forward' profile.txt &&
+    tail -1 profile.txt | grep -q '"images_per_s"' && ok || bad "--profile table: $(cat profile.txt)"
 }
 
 # what a finished run leaves
