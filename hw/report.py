@@ -109,14 +109,16 @@ def row_unit_section(units):
         "",
         "## Softmax row unit",
         "",
-        "hw/hls/softmax_row and hw/rtl/softmax_row.v: a row of 16-bit scores streams in, "
-        "its Q0.16 probabilities stream out; max while loading, then exp and sum, one "
+        "hw/hls/softmax_row and hw/rtl/softmax_row.v: a row of 16-bit scores (Q7.8) "
+        "streams in, its Q0.16 probabilities stream out; max while loading, then the "
+        "difference to the max shifted into the exp table's input format, exp and sum, one "
         "reciprocal (normalisation, a 64-word seed ROM, one Newton step: within 2^-13 of "
         "1/sum, tests/dapa/test_softmax_row.cpp), then one multiply per element. The row "
         "buffer holds 1024 scores. Bit-exact with the golden model dapa/softmax_row.h "
         "(C simulation and Verilator co-simulation, tests/hw/test_softmax_row.cpp). The "
         "baseline is the same unit with exp computed directly (hw/hls/exp_direct.h: "
-        "log2(e) scaling, a cubic for 2^f, a shift; within one output ulp of exp), on the "
+        "log2(e) scaling, a Q14 cubic for 2^f, a shift; within the cubic's 9.1e-5 of exp "
+        "plus half an output ulp, tests/hw/test_softmax_row.cpp), on the "
         "16_exp coefficient set's formats. Cycles per row: from the row's first score in "
         "to its last probability out, measured by the co-simulation.",
         "",
