@@ -561,13 +561,16 @@ section_micro() {
     "$bin/train_gpt" --data text.h5 --out mb_full --resume --micro-batches 3
 }
 
-# Each section runs in WORK_DIR/SECTION, with the shared files of setup linked in.
+# Each section runs in WORK_DIR/sections/SECTION, with the shared files of setup linked
+# in: a section's name cannot collide with one of them (the section `micro` once removed
+# setup's micro/ run while `flags` was reading it).
 if [ "$section" = setup ]; then
   rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 else
   [ -s "$work/fm.h5" ] || { echo "cli_test: $work holds no setup (run the setup section)"; exit 1; }
-  rm -rf "$work/$section" && mkdir -p "$work/$section" && cd "$work/$section" || exit 1
-  for f in fm.h5 guarded full micro corrupt.h5 text.h5 gpt_run; do ln -s "../$f" "$f"; done
+  dir="$work/sections/$section"
+  rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" || exit 1
+  for f in fm.h5 guarded full micro corrupt.h5 text.h5 gpt_run; do ln -s "../../$f" "$f"; done
 fi
 declare -F "section_$section" >/dev/null || { echo "cli_test: unknown section '$section'"; exit 2; }
 "section_$section"
