@@ -21,9 +21,9 @@ namespace dapa {
 struct OpStats {
   double forward_s = 0, backward_s = 0;
   int64_t calls = 0;
-  // Matrix-product FLOPs (linear, activation_linear, matmul, bmm, attention; 0 for the
-  // rest) and the bytes of inputs and outputs (float32), forward; backward is taken as
-  // twice the forward's products and bytes.
+  // The forward's matrix-product FLOPs (linear, activation_linear, matmul, bmm,
+  // attention; 0 for the rest) and the bytes it reads and writes (float32; reshape, a
+  // view, none). The report takes a backward's products as twice the forward's.
   double forward_flops = 0, forward_bytes = 0;
 };
 

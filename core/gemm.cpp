@@ -5,10 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 #ifdef DAPA_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
@@ -48,20 +46,12 @@ void sgemm_serial(bool onednn, bool ta, bool tb, int64_t M, int64_t N, int64_t K
 }
 }  // namespace
 
-double sgemm_peak_gflops(int64_t n, int repeats) {
-  std::vector<float> a(static_cast<size_t>(n * n), 1.0f), b(a), c(a.size());
+void sgemm_square_openblas_threaded(int64_t n, const float* a, const float* b, float* c) {
   const auto bn = static_cast<blasint>(n);
-  openblas_set_num_threads(num_threads());  // sgemm() keeps OpenBLAS at one thread
-  double best = 1e30;
-  for (int r = 0; r <= repeats; ++r) {  // the first is a warm-up
-    auto t0 = std::chrono::steady_clock::now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bn, bn, bn, 1.0f, a.data(), bn, b.data(),
-                bn, 0.0f, c.data(), bn);
-    double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (r > 0) best = std::min(best, t);
-  }
-  openblas_set_num_threads(1);
-  return 2.0 * static_cast<double>(n) * n * n / best / 1e9;
+  openblas_set_num_threads(num_threads());
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bn, bn, bn, 1.0f, a, bn, b, bn, 0.0f, c,
+              bn);
+  openblas_set_num_threads(1);  // back to what sgemm() expects
 }
 
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,

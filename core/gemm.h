@@ -12,10 +12,10 @@ namespace dapa {
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
-// The machine's sgemm peak in GFLOP/s, measured: OpenBLAS's own threaded sgemm on an n^3
-// product (bench_gemm's peak row), best of `repeats`, with this process's threads. The
-// ceiling the per-op profile rates the products against; takes about a second.
-double sgemm_peak_gflops(int64_t n = 2048, int repeats = 3);
+// c (n, n) = a b on OpenBLAS's own threads (this process's count): the machine's peak
+// product, as bench_gemm's peak row, which the per-op profile rates products against.
+// sgemm() keeps OpenBLAS at one thread and tiles itself, for the same bits at any count.
+void sgemm_square_openblas_threaded(int64_t n, const float* a, const float* b, float* c);
 
 // 2-D: a (M, K) or (K, M) when ta; b (K, N) or (N, K) when tb -> (M, N).
 Tensor matmul(const Tensor& a, const Tensor& b, bool ta = false, bool tb = false);

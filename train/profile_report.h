@@ -1,6 +1,6 @@
 // The per-op profile of `--benchmark-steps N --profile`: where a training step's time
 // goes, each op against its own ceiling, measured in the same process: the sgemm peak for
-// the matrix products (core/gemm.h: sgemm_peak_gflops) and the memory bandwidth for the
+// the matrix products (OpenBLAS's threaded 2048^3 sgemm) and the memory bandwidth for the
 // rest (GB/s of a large copy, bytes read plus written; an op whose data stays in the
 // caches can pass it).
 #pragma once
@@ -14,8 +14,8 @@
 namespace dapa {
 
 struct Ceilings {
-  double sgemm_gflops = 0;  // sgemm_peak_gflops()
-  double copy_gbs = 0;      // best of a few 256 MB copies, in blocks over the threads
+  double sgemm_gflops = 0;  // best of 5 sgemm_square_openblas_threaded(2048)
+  double copy_gbs = 0;      // best of a few 64 MB copies, in blocks over the threads
 };
 Ceilings measure_ceilings();
 
