@@ -39,6 +39,9 @@ std::vector<uint16_t> softmax_row_words(const ExpWord& exp_word, const int16_t* 
   if (n < 1 || n > kSoftmaxRowMax)
     throw std::invalid_argument("softmax row of " + std::to_string(n) + " scores: expected 1 to " +
                                 std::to_string(kSoftmaxRowMax));
+  if (score_shift < -15 || score_shift > 15)  // two formats of 0 to 15 fractional bits
+    throw std::invalid_argument("softmax row: score shift " + std::to_string(score_shift) +
+                                ", expected -15 to 15");
   if (exp_word(0) <= 0)
     throw std::invalid_argument("softmax row: the exp word at 0 is " + std::to_string(exp_word(0)) +
                                 ", expected positive");

@@ -56,8 +56,9 @@ uint16_t probability_word(int16_t e, const Reciprocal& r);
 using ExpWord = std::function<int16_t(int16_t z)>;
 
 // The row: n in [1, kSoftmaxRowMax] scores, n probability words; exp_word takes z in
-// Q(score_frac - score_shift). Throws std::invalid_argument for n out of range or an exp
-// whose value at 0 is not positive.
+// Q(score_frac - score_shift). Throws std::invalid_argument for n or the shift out of
+// range (n in [1, kSoftmaxRowMax], the shift in [-15, 15]) or an exp whose value at 0 is
+// not positive.
 std::vector<uint16_t> softmax_row_words(const ExpWord& exp_word, const int16_t* s, int n,
                                         int score_shift);
 // The same with a softmax table (check_softmax_table must accept it): the shift is

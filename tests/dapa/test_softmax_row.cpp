@@ -123,6 +123,10 @@ TEST(SoftmaxRow, RefusesEmptyOrLongRowsAndExpsNotPositiveAtZero) {
             "softmax row: the exp word at 0 is 0, expected positive");
   EXPECT_EQ(test::thrown_message<std::invalid_argument>([&] { softmax_row_words(f, &s, 1, 16); }),
             "softmax row: score format Q(16), expected 0 to 15 fractional bits");
+  EXPECT_EQ(
+      test::thrown_message<std::invalid_argument>([&] { softmax_row_words(table, &s, 1, 16); }),
+      "softmax row: score shift 16, expected -15 to 15");
+  EXPECT_NO_THROW(softmax_row_words(table, &s, 1, -15));
   EXPECT_THROW(reciprocal_of(0), std::invalid_argument);
 }
 

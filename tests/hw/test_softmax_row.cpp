@@ -39,8 +39,8 @@ using Rows = std::vector<std::vector<int16_t>>;
 
 static_assert(::kSoftmaxScoreFrac == kSoftmaxScoreFrac, "the HLS unit's score format");
 // The units take the differences of Q7.8 scores into the table's input format.
-int score_shift() {
-  return kSoftmaxScoreFrac - golden().frac_x;
+int score_shift(const FixedTable& f) {
+  return kSoftmaxScoreFrac - f.frac_x;
 }
 
 // Rows of scores N(0, sd^2) (sd from 0.25 to 64, so some differences saturate) in the
@@ -100,7 +100,7 @@ TEST(SoftmaxRowUnit, HlsCsimEqualsTheGoldenModel) {
     ASSERT_EQ(softmax_row_dapa(s.data(), p.data(), n), 0);
     ASSERT_EQ(p, softmax_row_words(f, s.data(), n)) << "row of " << n;
     ASSERT_EQ(softmax_row_direct(s.data(), q.data(), n), 0);
-    ASSERT_EQ(q, softmax_row_words(direct_exp(f), s.data(), n, score_shift())) << "row of " << n;
+    ASSERT_EQ(q, softmax_row_words(direct_exp(f), s.data(), n, score_shift(f))) << "row of " << n;
   }
 }
 
@@ -187,11 +187,11 @@ void cosimulate_rows(const std::string& design, const ExpWord& exp_word) {
   rows.push_back(test_rows({kSoftmaxRowBuffer + 6}).back());  // cut, flagged
   rows.back().back() = INT16_MAX;
   rows.push_back({-7, 3, 3});  // and the unit is clean for the next row
+  const int shift = score_shift(golden());
   std::vector<RowResult> out = stream_rows<Model>(rows);
   for (size_t r = 0; r < rows.size(); ++r) {
     int n = std::min(static_cast<int>(rows[r].size()), kSoftmaxRowBuffer);
-    ASSERT_EQ(out[r].p, softmax_row_words(exp_word, rows[r].data(), n, score_shift()))
-        << "row " << r;
+    ASSERT_EQ(out[r].p, softmax_row_words(exp_word, rows[r].data(), n, shift)) << "row " << r;
     ASSERT_EQ(out[r].overflow, rows[r].size() > static_cast<size_t>(kSoftmaxRowBuffer)) << r;
     EXPECT_LE(out[r].last_out - out[r].first_in, 3 * n + 32) << "row " << r << " of " << n;
   }
