@@ -9,7 +9,7 @@ products all go through it. OpenBLAS names the core it chose when OPENBLAS_VERBO
 when that is a generic core on a CPU whose instruction set supports a better one,
 OPENBLAS_CORETYPE selects it for both sides (a variable the user set is kept).
     from blas_config import blas_setup
-    env, lines = blas_setup({"ours": [...], "PyTorch": [...]})
+    env, lines = blas_setup(["build/bin/train_vit", "--help"])
 Also a command line: /usr/bin/python3 bench/blas_config.py prints what it finds.
 """
 import os
@@ -65,39 +65,42 @@ def best_coretype(vendor, flags):
     return None
 
 
-def openblas_core(cmd, env):
-    """The core OpenBLAS announces when `cmd` loads it, or None (no OpenBLAS, or it did
-    not say)."""
-    probe_env = dict(env, OPENBLAS_VERBOSE="2")
+def announced(cmd, env, verbose, pattern):
+    """What `cmd` prints for the regular expression's group when run with the `verbose`
+    variables added to env, or None (it failed, timed out, or did not say)."""
     try:
-        r = subprocess.run(cmd, env=probe_env, capture_output=True, text=True, timeout=300)
+        r = subprocess.run(cmd, env=dict(env, **verbose), capture_output=True, text=True,
+                           timeout=300)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    m = re.search(r"^Core: (\S+)", r.stdout + r.stderr, re.MULTILINE)
-    return m.group(1) if m else None
-
-
-# PyTorch's other kernel library: oneDNN announces its instruction set on its first
-# primitive when ONEDNN_VERBOSE is set (a reorder into its layout is one).
-TORCH_ONEDNN_PROBE = "import torch; torch.ones(1, 8).to_mkldnn()"
-
-
-def onednn_isa(cmd, env):
-    """The instruction set oneDNN announces when `cmd` runs a primitive, or None."""
-    probe_env = dict(env, ONEDNN_VERBOSE="1", DNNL_VERBOSE="1")
-    try:
-        r = subprocess.run(cmd, env=probe_env, capture_output=True, text=True, timeout=300)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    m = re.search(r"^(?:onednn|dnnl)_verbose,info,cpu,isa:(.+)$", r.stdout + r.stderr, re.MULTILINE)
+    m = re.search(pattern, r.stdout + r.stderr, re.MULTILINE)
     return m.group(1).strip() if m else None
 
 
-def blas_setup(probes, env=None, onednn=None):
-    """probes: side name -> a short command that loads that side's BLAS; onednn: side
-    name -> a command that runs a oneDNN primitive (PyTorch: [python, "-c",
-    TORCH_ONEDNN_PROBE]). Returns the environment to run both sides in and the lines that
-    describe it (print them with every table)."""
+def openblas_core(cmd, env):
+    """The core OpenBLAS announces when `cmd` loads it."""
+    return announced(cmd, env, {"OPENBLAS_VERBOSE": "2"}, r"^Core: (\S+)")
+
+
+def onednn_isa(cmd, env):
+    """The instruction set oneDNN announces when `cmd` runs its first primitive."""
+    return announced(cmd, env, {"ONEDNN_VERBOSE": "1", "DNNL_VERBOSE": "1"},
+                     r"^(?:onednn|dnnl)_verbose,info,cpu,isa:(.+)$")
+
+
+# PyTorch loads OpenBLAS at import; oneDNN announces itself on its first primitive (a
+# reorder into its layout is one).
+TORCH_BLAS_PROBE = [sys.executable, "-c", "import torch"]
+TORCH_ONEDNN_PROBE = [sys.executable, "-c", "import torch; torch.ones(1, 8).to_mkldnn()"]
+
+
+def blas_setup(ours, torch=True, env=None):
+    """ours: a short command that loads our side's BLAS (a program with --help); torch:
+    whether PyTorch is the other side. Returns the environment to run both sides in and
+    the lines that describe it (print them with every table)."""
+    probes = {"ours": ours}
+    if torch:
+        probes["PyTorch"] = TORCH_BLAS_PROBE
     env = dict(os.environ if env is None else env)
     model, vendor, flags = cpu_info()
     best = best_coretype(vendor, flags)
@@ -116,15 +119,14 @@ def blas_setup(probes, env=None, onednn=None):
     lines.append("BLAS kernels: " + ", ".join(
         f"{side}: OpenBLAS {core}" if core else f"{side}: no OpenBLAS announced"
         for side, core in cores.items()))
-    for side, cmd in (onednn or {}).items():
-        lines.append(f"{side}'s oneDNN instruction set: {onednn_isa(cmd, env) or 'not announced'}")
+    if torch:
+        lines.append(f"PyTorch's oneDNN instruction set: "
+                     f"{onednn_isa(TORCH_ONEDNN_PROBE, env) or 'not announced'}")
     return env, lines
 
 
 def main():
-    probes = {"ours": [os.path.join(ROOT, "build/bin/bench_gemm"), "--help"],
-              "PyTorch": [sys.executable, "-c", "import torch"]}
-    _, lines = blas_setup(probes, onednn={"PyTorch": [sys.executable, "-c", TORCH_ONEDNN_PROBE]})
+    _, lines = blas_setup([os.path.join(ROOT, "build/bin/bench_gemm"), "--help"])
     print("\n".join(lines))
 
 

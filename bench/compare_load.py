@@ -20,7 +20,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from blas_config import TORCH_ONEDNN_PROBE, blas_setup, cpu_model  # noqa: E402
+from blas_config import blas_setup, cpu_model  # noqa: E402
 from compare_training import ROOT, run_json  # noqa: E402
 
 
@@ -69,11 +69,7 @@ def main():
               "--benchmark-steps", str(args.steps), "--limit-train", "16384"]
     ours = [os.path.join(args.bin, "train_vit")] + common
     torch = [sys.executable, os.path.join(ROOT, "bench/pytorch/vit_ref.py")] + common
-    probes = {"ours": [ours[0], "--help"]}
-    if not args.no_torch:
-        probes["PyTorch"] = [sys.executable, "-c", "import torch"]
-    onednn = {} if args.no_torch else {"PyTorch": [sys.executable, "-c", TORCH_ONEDNN_PROBE]}
-    env, config = blas_setup(probes, onednn=onednn)  # the peer at its best: blas_config.py
+    env, config = blas_setup([ours[0], "--help"], torch=not args.no_torch)  # blas_config.py
     variants = {"ours 1": ours + ["--threads", "1"],
                 f"ours {n}": ours + ["--threads", str(n)],
                 f"ours {n} fixed": ours + ["--threads", str(n), "--fixed-threads"]}

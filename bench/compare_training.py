@@ -25,7 +25,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench/pytorch"))
-from blas_config import TORCH_ONEDNN_PROBE, blas_setup  # noqa: E402
+from blas_config import blas_setup  # noqa: E402
 from gpt_ref import MODELS as GPT_MODELS  # noqa: E402
 from vit_ref import MODELS as VIT_MODELS  # noqa: E402
 
@@ -94,9 +94,7 @@ def main():
               "--threads", str(args.threads), "--benchmark-steps", str(args.steps)]
     ours_cmd = [os.path.join(args.bin, program), *common]
     ref_cmd = [sys.executable, os.path.join(ROOT, "bench/pytorch", peer), *common]
-    env, config = blas_setup({"ours": [os.path.join(args.bin, program), "--help"],
-                              "PyTorch": [sys.executable, "-c", "import torch"]},
-                             onednn={"PyTorch": [sys.executable, "-c", TORCH_ONEDNN_PROBE]})
+    env, config = blas_setup([os.path.join(args.bin, program), "--help"])
     if env.get("OPENBLAS_CORETYPE") != os.environ.get("OPENBLAS_CORETYPE"):
         config.append(check_peer_loss(ref_cmd + ["--model", args.models[0]], env))
     rate = f"{unit}_per_s"
