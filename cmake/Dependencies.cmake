@@ -59,6 +59,25 @@ if(DAPA_ONEDNN AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
   target_compile_definitions(dapa_onednn INTERFACE DAPA_HAVE_ONEDNN=1)
 endif()
 
+# Open MPI (libopenmpi-dev): data-parallel training (train/comm.cpp). Optional: without
+# it everything builds, and training runs on one process.
+# Cross builds leave it out for now: FindMPI asks the host's mpicc, which names the
+# host's libraries, not the sysroot's.
+add_library(dapa_mpi INTERFACE)
+if(DAPA_MPI AND CMAKE_CROSSCOMPILING)
+  message(STATUS "MPI: not in cross builds yet: training runs on one process")
+elseif(DAPA_MPI)
+  find_package(MPI COMPONENTS C)
+  if(MPI_C_FOUND)
+    message(STATUS "MPI: ${MPI_C_LIBRARIES} (data-parallel training)")
+    target_link_libraries(dapa_mpi INTERFACE MPI::MPI_C)
+    target_compile_definitions(dapa_mpi INTERFACE DAPA_HAVE_MPI=1)
+    set(DAPA_HAVE_MPI ON)
+  else()
+    message(STATUS "MPI: not found (install libopenmpi-dev): training runs on one process")
+  endif()
+endif()
+
 add_library(dapa_hdf5 INTERFACE)
 target_include_directories(dapa_hdf5 SYSTEM INTERFACE ${HDF5_INCLUDE_DIRS})
 target_link_libraries(dapa_hdf5 INTERFACE ${HDF5_CXX_LIBRARIES} ${HDF5_LIBRARIES})

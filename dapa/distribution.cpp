@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "core/bytes.h"
 #include "core/h5.h"
 
 namespace dapa {
@@ -120,6 +121,37 @@ Distribution Distribution::restricted(double lo, double hi, bool clamp) const {
     r.sum_sq_ += x * x * counts_[i];
   }
   return r;
+}
+
+// Layout: bins, total, nonfinite, lo, width, min, max, sum, sum_sq, then the non-empty
+// bins as (index, count) pairs and their number first. Mostly few bins are non-empty.
+std::vector<char> Distribution::to_bytes() const {
+  ByteWriter out;
+  out.put(bins()), out.put(total_), out.put(nonfinite_);
+  for (double v : {lo_, width_, min_, max_, sum_, sum_sq_}) out.put(v);
+  out.put(static_cast<int64_t>(bins() - std::count(counts_.begin(), counts_.end(), 0)));
+  for (int64_t i = 0; i < bins(); ++i)
+    if (counts_[i]) out.put(i), out.put(counts_[i]);
+  return std::move(out.bytes);
+}
+
+Distribution Distribution::from_bytes(const char* data, size_t size) {
+  ByteReader in(data, size, "Distribution::from_bytes");
+  Distribution d(in.get<int64_t>());
+  d.total_ = in.get<int64_t>(), d.nonfinite_ = in.get<int64_t>();
+  for (double* v : {&d.lo_, &d.width_, &d.min_, &d.max_, &d.sum_, &d.sum_sq_})
+    *v = in.get<double>();
+  int64_t filled = in.get<int64_t>(), binned = 0;
+  for (int64_t k = 0; k < filled; ++k) {
+    int64_t i = in.get<int64_t>(), c = in.get<int64_t>();
+    if (i < 0 || i >= d.bins() || c <= 0)
+      throw std::invalid_argument("Distribution::from_bytes: bin " + std::to_string(i) + " count " +
+                                  std::to_string(c) + " out of range");
+    d.counts_[i] = c, binned += c;
+  }
+  if (!in.done() || binned != d.total_)
+    throw std::invalid_argument("Distribution::from_bytes: the bytes do not hold one distribution");
+  return d;
 }
 
 double Distribution::mean() const {

@@ -48,6 +48,11 @@ class Distribution {
   double quantile(double p) const;  // smallest x with cdf(x) >= p, p in [0, 1]
 
   void save(H5Store& store, const std::string& group) const;
+  // The whole state as bytes and back, bit for bit (data-parallel runs pool their
+  // ranks' recordings). from_bytes throws std::invalid_argument for bytes to_bytes did
+  // not make.
+  std::vector<char> to_bytes() const;
+  static Distribution from_bytes(const char* data, size_t size);
   static Distribution load(const H5Store& store, const std::string& group);
 
  private:

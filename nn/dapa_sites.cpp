@@ -17,15 +17,42 @@ Sites table_sites(Module& model) {
 }
 
 std::string calibrate_sites(const Sites& sites, const std::function<int64_t(int64_t)>& run_batch,
-                            int64_t batches, bool shared, const std::string& unit, double bound) {
+                            int64_t batches, bool shared, const std::string& unit, double bound,
+                            const std::function<void()>& pool) {
   if (batches < 1) throw std::invalid_argument("--dapa-calib-batches: expected at least 1");
   if (sites.empty()) return "";
   NoGradGuard no_grad;
   int64_t examples = 0;
   for (int64_t b = 0; b < batches; ++b) examples += run_batch(b);
+  if (pool) pool();
   fit_sites(sites, shared, QuantizeOptions{bound});
   return "calibrated " + std::to_string(sites.size()) + " DAPA site(s) on " +
          std::to_string(examples) + " " + unit + (shared ? " (one shared table)" : "");
+}
+
+bool sites_recording(const Sites& sites) {
+  return std::any_of(sites.begin(), sites.end(),
+                     [](const auto& s) { return s.second->recording(); });
+}
+
+std::vector<Distribution> take_recordings(const Sites& sites) {
+  std::vector<Distribution> taken;
+  for (auto& [name, site] : sites) taken.push_back(site->take_recorded());
+  return taken;
+}
+
+void pool_recordings(const Sites& sites, const std::vector<std::vector<Distribution>>& parts) {
+  for (size_t i = 0; i < sites.size(); ++i) {
+    Distribution pooled;
+    for (const std::vector<Distribution>& part : parts) {
+      if (part.size() != sites.size())
+        throw std::invalid_argument("pool_recordings: a part recorded " +
+                                    std::to_string(part.size()) + " sites, the model has " +
+                                    std::to_string(sites.size()));
+      pooled.merge(part[i]);
+    }
+    sites[i].second->set_recorded(std::move(pooled));
+  }
 }
 
 namespace {

@@ -26,13 +26,24 @@ Sites table_sites(Module& model);
 // inputs, then fits each site's table (or, `shared`, one table from the pooled
 // distribution for all sites of a kind). Returns a one-line summary counting the examples as `unit`
 // ("training images"). `bound`: the fixed-point DWMSE bound for `:fixed` sites.
+// `pool`, when given, runs after the batches and before the fit: it may replace what
+// the sites recorded (recordings taken in parts, pooled across processes).
 std::string calibrate_sites(const Sites& sites, const std::function<int64_t(int64_t)>& run_batch,
                             int64_t batches, bool shared, const std::string& unit,
-                            double bound = QuantizeOptions().bound);
+                            double bound = QuantizeOptions().bound,
+                            const std::function<void()>& pool = nullptr);
 
 // Each site's table from its recorded distribution, or (shared) one table per kind from
 // the pooled distribution of its sites.
 void fit_sites(const Sites& sites, bool shared, const QuantizeOptions& q = {});
+
+// Recording in parts (a batch's micro-batches, on one process or on several): what each
+// site recorded since the last take, its distribution emptied; and each site's
+// distribution as the merge, in part order, of its recordings (parts[p][i]: site i's
+// in part p), so that the pooled distribution does not depend on where parts ran.
+bool sites_recording(const Sites& sites);
+std::vector<Distribution> take_recordings(const Sites& sites);
+void pool_recordings(const Sites& sites, const std::vector<std::vector<Distribution>>& parts);
 
 // The sites' tables as written to files (one per kind, "shared" or "shared.softmax", with
 // the pooled distribution when `shared`), and back: each site takes its table or its

@@ -71,6 +71,12 @@ void TableActivation::start_recording() {
   recording_ = true;
 }
 
+Distribution TableActivation::take_recorded() {
+  Distribution d = std::move(distribution_);
+  distribution_ = Distribution(d.bins());
+  return d;
+}
+
 void TableActivation::fit_from(const Distribution& d, const QuantizeOptions& q) {
   PiecewiseLinear t = table_;
   if (spec_.softmax) {

@@ -66,6 +66,10 @@ class TableActivation : public Activation {
   const PiecewiseLinear& table() const { return table_; }
   const FixedTable* fixed_table() const { return fixed_ ? &fixed_->table : nullptr; }
   const Distribution& distribution() const { return distribution_; }
+  // What was recorded since the last take (the distribution, emptied; recording goes
+  // on), and a distribution to fit from (pooled from parts of a batch, or from ranks).
+  Distribution take_recorded();
+  void set_recorded(Distribution d) { distribution_ = std::move(d); }
 
  private:
   std::string name_;

@@ -20,10 +20,12 @@ packages=(
   dataset-fashion-mnist
   clang-format
   clang libclang-rt-14-dev libomp-14-dev
+  openmpi-bin libopenmpi-dev
 )
 
 # clang, libFuzzer (libclang-rt) and clang's OpenMP runtime: the fuzzing build
 # (scripts/fuzz.sh, tests/fuzz).
+# Open MPI: data-parallel training (mpirun -np K train_vit ...; the DAPA_MPI feature).
 # oneDNN's sgemm takes the large matrix products on x86-64 (core/gemm.cpp).
 if [ "$(dpkg --print-architecture)" = amd64 ]; then packages+=(libdnnl-dev); fi
 

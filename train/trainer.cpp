@@ -18,6 +18,8 @@
 #include "nn/optim.h"
 #include "nn/schedule.h"
 #include "train/cli.h"
+#include "train/comm.h"
+#include "train/data_parallel.h"
 #include "train/micro_batches.h"
 #include "train/profile_report.h"
 #include "train/run_log.h"
@@ -73,6 +75,19 @@ void add_run_flags(CLI::App& app, RunOptions& o) {
   app.add_option("--stop-after", o.stop_after,
                  "checkpoint and stop once this step is reached, as if interrupted (0: never)")
       ->check(cli::non_negative());
+  app.add_option("--allreduce", o.allreduce,
+                 "data-parallel runs (mpirun -np K): exact sums every part's gradient in order, "
+                 "the same bits as one process with --micro-batches K; native sums with "
+                 "MPI_Allreduce, less memory and traffic, not the same bits")
+      ->capture_default_str();
+  app.add_option("--mpi-timeout", o.mpi_timeout,
+                 "data-parallel runs: the longest wait for the other ranks, in seconds")
+      ->check(cli::positive())
+      ->capture_default_str();
+  app.add_option("--check-every", o.check_every,
+                 "data-parallel runs: compare the ranks' parameter hashes every N steps (0: never)")
+      ->check(cli::non_negative())
+      ->capture_default_str();
 }
 
 std::string run_problem(const RunOptions& o, const Recipe& r, const CLI::App& app) {
@@ -80,6 +95,16 @@ std::string run_problem(const RunOptions& o, const Recipe& r, const CLI::App& ap
   if (o.resume && o.eval_only) return "--resume and --eval-only exclude each other";
   if (!o.predictions.empty() && !o.eval_only) return "--predictions needs --eval-only";
   if (o.profile && o.benchmark_steps == 0) return "--profile needs --benchmark-steps";
+  if (o.allreduce != "exact" && o.allreduce != "native")
+    return "--allreduce: expected exact or native, got '" + o.allreduce + "'";
+  if (comm::size() == 1) {
+    for (const char* flag : {"--allreduce", "--mpi-timeout", "--check-every"})
+      if (app.count(flag))
+        return std::string(flag) + " applies to data-parallel runs (mpirun -np K " + o.program +
+               " ...)";
+  } else if (o.eval_only) {
+    return "--eval-only runs on one process, not under mpirun -np " + std::to_string(comm::size());
+  }
   // Flags that would be silently ignored are refused instead.
   for (const char* flag : {"--stop-after", "--checkpoint-every", "--eval-every", "--resume"})
     if (app.count(flag) && (o.eval_only || o.benchmark_steps > 0))
@@ -167,7 +192,8 @@ class TrainingRun {
         opt_(make_optimizer(r, model_)),
         sites_(table_sites(model_)),
         threads_(num_threads()),
-        governor_(threads_) {}
+        governor_(threads_),
+        allreduce_(parse_allreduce(o.allreduce)) {}
 
   int run();
 
@@ -182,8 +208,9 @@ class TrainingRun {
   void save(int64_t step);
   void write_outputs();
   int finish();
+  void start_outputs();
   double elapsed() const {
-    return metrics_->resumed_elapsed() +
+    return (metrics_ ? metrics_->resumed_elapsed() : 0.0) +
            std::chrono::duration<double>(Clock::now() - t_start_).count();
   }
 
@@ -197,6 +224,8 @@ class TrainingRun {
   Sites sites_;
   const int threads_;  // as asked; the governor may run fewer (--fixed-threads: never)
   ThreadGovernor governor_;
+  Allreduce allreduce_;
+  const bool writer_ = comm::rank() == 0;  // rank 0 alone writes files and progress
   std::string calibration_;
   // Training only.
   int64_t bpe_ = 0, total_ = 0, start_ = 0, last_saved_ = 0, last_batch_ = 0;
@@ -226,23 +255,33 @@ int TrainingRun::run() {
 // DAPA sites take their tables from --dapa-table, from the checkpoint being resumed or
 // evaluated (it carries them under /dapa), or are calibrated now on the first batches.
 void TrainingRun::load_checkpoint_and_tables() {
-  bool from_checkpoint = o_.resume || o_.eval_only;
-  if (from_checkpoint) {
-    meta_ = load_checkpoint(o_.checkpoint, model_, o_.resume ? opt_.get() : nullptr);
-    rng_.set_state(meta_.rng);
-  }
-  bool needs_tables =
-      !load_site_tables(sites_, r_, o_.dapa_table, from_checkpoint ? o_.checkpoint : "");
+  bool needs_tables = false;
+  comm::agree([&] {
+    bool from_checkpoint = o_.resume || o_.eval_only;
+    if (from_checkpoint) {
+      meta_ = load_checkpoint(o_.checkpoint, model_, o_.resume ? opt_.get() : nullptr);
+      rng_.set_state(meta_.rng);
+    }
+    needs_tables =
+        !load_site_tables(sites_, r_, o_.dapa_table, from_checkpoint ? o_.checkpoint : "");
+  });
   if (needs_tables) {
+    // In the recipe's parts, as training steps record for refits: one process with
+    // --micro-batches K and K processes pool the same recordings.
     int64_t batches = std::min(o_.dapa_calib_batches, task_.batches_per_epoch());
+    std::vector<std::vector<Distribution>> records;
     auto run_batch = [&](int64_t b) {
       int64_t n = task_.load_batch(0, b);
-      task_.loss();
+      record_batch_parts(task_, sites_, r_.micro_batches, records);
       return n;
     };
-    calibration_ =
-        calibrate_sites(sites_, run_batch, batches, r_.dapa_shared, "training " + task_.unit());
+    auto pool = [&] { pool_batch_parts(sites_, records, batches, r_.micro_batches); };
+    calibration_ = calibrate_sites(sites_, run_batch, batches, r_.dapa_shared,
+                                   "training " + task_.unit(), QuantizeOptions().bound, pool);
   }
+  // Every rank starts from rank 0's parameters (they agree already when every rank read
+  // the same seed or checkpoint: this makes sure).
+  broadcast_parameters(opt_->groups());
 }
 
 int TrainingRun::evaluate_only() {
@@ -269,7 +308,8 @@ float TrainingRun::step(int64_t step, double lr, int64_t examples) {
   if (refit)
     for (auto& [name, site] : sites_) site->start_recording();
   if (!o_.fixed_threads) governor_.begin_step();
-  const float value = micro_batch_backward(task_, *opt_, r_.micro_batches, examples);
+  const float value =
+      micro_batch_backward(task_, *opt_, sites_, r_.micro_batches, examples, allreduce_);
   if (std::isfinite(value)) {
     ProfileScope scope("optimizer");
     if (r_.clip > 0) opt_->clip_grad_norm(r_.clip);
@@ -282,12 +322,13 @@ float TrainingRun::step(int64_t step, double lr, int64_t examples) {
 
 int TrainingRun::benchmark() {  // throughput only: nothing is written
   Clock::time_point t0;
-  double examples = 0;
+  double examples = 0, exchange0 = 0;
   for (int64_t s = 0; s < o_.benchmark_warmup + o_.benchmark_steps; ++s) {
     if (s == o_.benchmark_warmup) {
       t0 = Clock::now();
       set_profiling(o_.profile);
       reset_op_profile();
+      exchange0 = exchange_seconds();
     }
     int64_t n;
     {
@@ -298,19 +339,32 @@ int TrainingRun::benchmark() {  // throughput only: nothing is written
     if (s >= o_.benchmark_warmup) examples += static_cast<double>(n);
   }
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  const std::string result = json{{"impl", "dapa-cpp"},
-                                  {"model", r_.model},
-                                  {"act", r_.act},
-                                  {"softmax", r_.softmax},
-                                  {"batch", r_.batch},
-                                  {"threads", num_threads()},
-                                  {"thread_switches", governor_.switches()},
-                                  {"steps", o_.benchmark_steps},
-                                  {task_.unit() + "_per_s", examples / secs},
-                                  {"step_ms", 1e3 * secs / o_.benchmark_steps},
-                                  {"peak_rss_mb", peak_rss_bytes() / 1048576.0},
-                                  {"peak_tensor_mb", allocator_stats().peak_live_bytes / 1048576.0}}
-                                 .dump();
+  // Per rank: the largest peak of any rank.
+  ByteWriter rss;
+  rss.put(peak_rss_bytes());
+  double peak_rss = 0;
+  for (const std::vector<char>& b : comm::allgather(rss.bytes, "the peak memory"))
+    peak_rss = std::max(peak_rss,
+                        static_cast<double>(ByteReader(b, "a rank's peak memory").get<int64_t>()));
+  if (!writer_) return 0;
+  const std::string result = json{
+      {"impl", "dapa-cpp"},
+      {"model", r_.model},
+      {"act", r_.act},
+      {"softmax", r_.softmax},
+      {"batch", r_.batch},
+      {"threads", num_threads()},
+      {"ranks", comm::size()},
+      {"allreduce", o_.allreduce},
+      {"thread_switches", governor_.switches()},
+      {"steps", o_.benchmark_steps},
+      {task_.unit() + "_per_s", examples / secs},
+      {"step_ms", 1e3 * secs / o_.benchmark_steps},
+      {"exchange_ms", 1e3 * (exchange_seconds() - exchange0) / o_.benchmark_steps},
+      {"peak_rss_mb", peak_rss / 1048576.0},
+      {"peak_tensor_mb",
+       allocator_stats().peak_live_bytes /
+           1048576.0}}.dump();
   if (o_.profile) {  // after the peak memory is taken: the ceilings' buffers are large
     set_profiling(false);
     std::printf("%s\n",
@@ -320,7 +374,8 @@ int TrainingRun::benchmark() {  // throughput only: nothing is written
   return 0;
 }
 
-int TrainingRun::train() {
+// Rank 0's files: the run directory, config.json's content, metrics.csv and progress.
+void TrainingRun::start_outputs() {
   // A fresh run must not overwrite another run's outputs by accident.
   fs::path out(o_.out);
   std::string metrics_path = (out / "metrics.csv").string();
@@ -339,14 +394,23 @@ int TrainingRun::train() {
   metrics_ = std::make_unique<MetricsLog>(metrics_path, o_.resume ? meta_.step : -1, task_.unit(),
                                           task_.evaluation_names());
   progress_ = std::make_unique<Progress>(total_, o_.log_every, task_.unit());
+}
+
+int TrainingRun::train() {
+  comm::agree([&] {
+    if (writer_) start_outputs();
+  });
   start_ = last_saved_ = o_.resume ? meta_.step : 0;
-  progress_->message(
-      o_.program + ": " + r_.model + " (" + std::to_string(model_.parameter_count()) +
-      " parameters), act " + nonlinearities(r_) + ", " + std::to_string(task_.train_examples()) +
-      " training " + task_.unit() + ", batch " + std::to_string(r_.batch) + ", " +
-      std::to_string(total_) + " steps, " + std::to_string(num_threads()) + " threads" +
-      (o_.resume ? ", resuming at step " + std::to_string(start_) : ""));
-  if (!calibration_.empty()) progress_->message(o_.program + ": " + calibration_);
+  if (progress_) {
+    progress_->message(
+        o_.program + ": " + r_.model + " (" + std::to_string(model_.parameter_count()) +
+        " parameters), act " + nonlinearities(r_) + ", " + std::to_string(task_.train_examples()) +
+        " training " + task_.unit() + ", batch " + std::to_string(r_.batch) + ", " +
+        std::to_string(total_) + " steps, " + std::to_string(num_threads()) + " threads" +
+        (comm::size() > 1 ? " on each of " + std::to_string(comm::size()) + " processes" : "") +
+        (o_.resume ? ", resuming at step " + std::to_string(start_) : ""));
+    if (!calibration_.empty()) progress_->message(o_.program + ": " + calibration_);
+  }
   t_start_ = Clock::now();
   for (int64_t s = start_; s < total_; ++s) {
     int64_t epoch = s / bpe_;
@@ -364,8 +428,11 @@ int TrainingRun::train() {
     write_outputs();
     window_examples_ += n, examples_done_ += n;
     int64_t done = s + 1;
-    after_step(done, epoch, loss, lr);
+    if (o_.check_every > 0 && done % o_.check_every == 0)
+      check_replicas_agree(opt_->groups(), done);
+    if (writer_) after_step(done, epoch, loss, lr);
     if (o_.stop_after > 0 && done == o_.stop_after && done < total_) {
+      if (!writer_) return 0;
       progress_->finish();
       std::printf("%s: stopped at step %lld of %lld as asked; --resume continues from %s\n",
                   o_.program.c_str(), static_cast<long long>(done), static_cast<long long>(total_),
@@ -378,6 +445,7 @@ int TrainingRun::train() {
 
 // A NaN or infinite loss: training stops with the last good checkpoint in place.
 int TrainingRun::diverged(float loss, int64_t step, int64_t epoch) {
+  if (!writer_) return 3;  // every rank saw the same loss; rank 0 says so
   progress_->finish();
   std::fprintf(stderr,
                "%s: the loss became %s at step %lld (epoch %lld); stopping. The last good "
@@ -427,7 +495,7 @@ void TrainingRun::save(int64_t step) {
 // Nothing in --out changes until a step has succeeded: a run that fails before (bad
 // data, a NaN at once) leaves the files there as they were.
 void TrainingRun::write_outputs() {
-  if (outputs_written_) return;
+  if (outputs_written_ || !writer_) return;
   write_json((fs::path(o_.out) / "config.json").string(), config_);
   if (!sites_.empty())
     save_tables((fs::path(o_.out) / "dapa_tables.h5").string(),
@@ -436,6 +504,7 @@ void TrainingRun::write_outputs() {
 }
 
 int TrainingRun::finish() {
+  if (!writer_) return 0;
   progress_->finish();
   write_outputs();
   if (start_ >= total_) {
@@ -455,6 +524,7 @@ int TrainingRun::finish() {
                   {"parameters", model_.parameter_count()},
                   {"peak_rss_mb", peak_rss_bytes() / 1048576.0},
                   {"threads", threads_},
+                  {"processes", comm::size()},
                   {"thread_switches", governor_.switches()}};
   for (const auto& [name, value] : last_eval_.values) summary[name] = value;
   fs::path out(o_.out);

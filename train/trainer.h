@@ -32,6 +32,10 @@ struct RunOptions {
   int64_t benchmark_steps = 0, benchmark_warmup = 5, stop_after = 0;
   bool resume = false, eval_only = false, force = false, preload = false, fixed_threads = false;
   bool profile = false;  // with benchmark_steps: the per-op table (train/profile_report.h)
+  // Data-parallel runs (mpirun -np K; train/comm.h, train/micro_batches.h).
+  std::string allreduce = "exact";
+  double mpi_timeout = 600;
+  int64_t check_every = 100;
 };
 void add_run_flags(CLI::App& app, RunOptions& o);
 // The first flag that is out of range, contradicts another or would be silently

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "core/h5.h"
 #include "core/rng.h"
@@ -89,6 +90,39 @@ TEST(Distribution, MergePoolsSitesAndSaveLoadRoundTrips) {
   EXPECT_EQ(back.counts(), pooled.counts());
   EXPECT_DOUBLE_EQ(back.quantile(0.3), pooled.quantile(0.3));
   std::remove(path.c_str());
+}
+
+// Data-parallel runs send recordings between ranks as bytes: every field comes back,
+// and anything else is refused.
+TEST(Distribution, BytesRoundTripBitForBitAndRefuseMalformedInput) {
+  Distribution d = normal_sample(5000);
+  const float odd[3] = {NAN, 1e6f, -3.0f};
+  d.add(odd, 3);
+  std::vector<char> bytes = d.to_bytes();
+  Distribution back = Distribution::from_bytes(bytes.data(), bytes.size());
+  EXPECT_EQ(back.counts(), d.counts());
+  EXPECT_EQ(back.count(), d.count());
+  EXPECT_EQ(back.nonfinite(), 1);
+  EXPECT_EQ(back.lo(), d.lo());
+  EXPECT_EQ(back.width(), d.width());
+  EXPECT_EQ(back.min(), d.min());
+  EXPECT_EQ(back.max(), 1e6);
+  EXPECT_EQ(back.mean(), d.mean());
+  EXPECT_EQ(back.stddev(), d.stddev());
+  EXPECT_EQ(back.to_bytes(), bytes);
+  // Few bins are filled: the bytes are far smaller than the 64k counts.
+  EXPECT_LT(bytes.size(), 65536u * 8 / 4);
+  Distribution empty;
+  std::vector<char> none = empty.to_bytes();
+  EXPECT_EQ(Distribution::from_bytes(none.data(), none.size()).count(), 0);
+  EXPECT_THROW(Distribution::from_bytes(bytes.data(), bytes.size() - 1), std::invalid_argument);
+  std::vector<char> longer = bytes;
+  longer.push_back(0);
+  EXPECT_THROW(Distribution::from_bytes(longer.data(), longer.size()), std::invalid_argument);
+  std::vector<char> bad_bin = bytes;  // the first filled bin's index, out of range
+  const int64_t huge = 1 << 20;
+  std::memcpy(bad_bin.data() + 3 * 8 + 6 * 8 + 8, &huge, 8);
+  EXPECT_THROW(Distribution::from_bytes(bad_bin.data(), bad_bin.size()), std::invalid_argument);
 }
 
 TEST(Fit, DapaBreakpointsAreQuantilesAndLinesMatchIndependentLeastSquares) {
