@@ -6,10 +6,10 @@ For each model, each round runs every configuration once, in turn (the shared ma
 has slower and faster phases); the median over rounds is reported, and each ratio is the
 median of the rounds' ratios. Per configuration: images/s, step time, the time a rank
 spent in the gradient exchange (waiting for the other rank included) and its share of
-the step, and the largest peak RSS of any rank. Then a projection for Zynq-7000 boards
-on 1 Gb/s Ethernet from the gradient size (the model's parameters) and a per-board
-compute rate given by --board-images-per-s (measure it on a board with --benchmark-steps;
-nothing here measures a board).
+the step, and the largest peak RSS of any rank. Then, with --board-gflops, a projection
+for Zynq-7000 boards on 1 Gb/s Ethernet from the gradient size (the model's parameters)
+and the model's training FLOPs per image at the sustained rate given (an assumption to
+state: nothing here measures a board; measure one with --benchmark-steps).
     /usr/bin/python3 bench/mpi_scaling.py --data data/fashion-mnist.h5 \
         [--models vit-nano vit-micro] [--batch 128] [--rounds 3] [--steps 20]
 Needs build/bin built with MPI (libopenmpi-dev) and mpirun.
@@ -23,6 +23,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench/pytorch"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
 from blas_config import cpu_info  # noqa: E402
 
 MPIRUN = ["mpirun", "--allow-run-as-root", "--bind-to", "core", "-np", "2"]
@@ -59,8 +60,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--bin", default=os.path.join(ROOT, "build/bin"))
-    ap.add_argument("--board-images-per-s", type=float, default=0.0,
-                    help="one Zynq board's training rate (for the projection; 0: leave it out)")
+    ap.add_argument("--board-gflops", type=float, default=0.0,
+                    help="one Zynq board's sustained GFLOP/s in training (0: no projection)")
     args = ap.parse_args()
     print(f"CPU: {cpu_info()[0]}, {os.cpu_count()} cores")
     print("| model | configuration | images/s | vs np 1, 2 threads | step ms | exchange ms "
@@ -88,8 +89,11 @@ def main():
         native = runs["np 2, 1 thread each, native"]
         cost = statistics.median(n["images_per_s"] / e["images_per_s"] for e, n in zip(exact, native))
         print(f"| {model} | exact over native | | {100 * (cost - 1):+.1f}% time | | | |")
-        if args.board_images_per_s:
+        if args.board_gflops:
             project(model, parameters(args.bin, model, args.data), args)
+    if args.board_gflops:
+        print(f"\nprojection: {args.board_gflops} GFLOP/s sustained per board (assumed), "
+              "1 Gb/s links, exchange not overlapped with compute")
     print(f"\nbatch {args.batch}, {args.steps} timed steps after 5 warm-up steps, median of "
           f"{args.rounds} rounds; np 2 bound one rank per core (mpirun --bind-to core)")
 
@@ -98,8 +102,9 @@ def project(model, params, args):
     """Step time on K boards: the compute of B/K images at the board's rate, plus the
     exact mode's exchange (each board receives (K-1) part gradients of 4 bytes per
     parameter) at 1 Gb/s, not overlapped."""
+    from compare_training import vit_train_flops  # the peers' model table (PyTorch)
     grad_mb = 4 * params / 1e6
-    compute = args.batch / args.board_images_per_s
+    compute = args.batch * vit_train_flops(model) / (args.board_gflops * 1e9)
     for k in (1, 2, 4, 8):
         comm = (k - 1) * 4 * params * 8 / 1e9
         step = compute / k + comm
