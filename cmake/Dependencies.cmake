@@ -60,12 +60,21 @@ if(DAPA_ONEDNN AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
 endif()
 
 # Open MPI (libopenmpi-dev): data-parallel training (train/comm.cpp). Optional: without
-# it everything builds, and training runs on one process.
-# Cross builds leave it out for now: FindMPI asks the host's mpicc, which names the
-# host's libraries, not the sysroot's.
+# it everything builds, and training runs on one process. Cross builds find it by path in
+# the sysroot (FindMPI would ask the host's mpicc, which names the host's libraries).
 add_library(dapa_mpi INTERFACE)
 if(DAPA_MPI AND CMAKE_CROSSCOMPILING)
-  message(STATUS "MPI: not in cross builds yet: training runs on one process")
+  find_path(MPI_CROSS_INCLUDE_DIR mpi.h PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openmpi/include)
+  find_library(MPI_CROSS_LIBRARY mpi PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openmpi/lib)
+  if(MPI_CROSS_INCLUDE_DIR AND MPI_CROSS_LIBRARY)
+    message(STATUS "MPI: ${MPI_CROSS_LIBRARY} (sysroot; data-parallel training)")
+    target_include_directories(dapa_mpi SYSTEM INTERFACE ${MPI_CROSS_INCLUDE_DIR})
+    target_link_libraries(dapa_mpi INTERFACE ${MPI_CROSS_LIBRARY})
+    target_compile_definitions(dapa_mpi INTERFACE DAPA_HAVE_MPI=1)
+    set(DAPA_HAVE_MPI ON)
+  else()
+    message(STATUS "MPI: not in the sysroot (libopenmpi-dev): training runs on one process")
+  endif()
 elseif(DAPA_MPI)
   find_package(MPI COMPONENTS C)
   if(MPI_C_FOUND)

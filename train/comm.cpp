@@ -20,8 +20,10 @@ namespace dapa::comm {
 
 namespace {
 int g_rank = 0, g_size = 1, g_local_size = 1;
+#ifdef DAPA_HAVE_MPI
+bool g_mpi = false;  // MPI_Init was called
+#endif
 std::string g_program = "dapa";  // the executable's name, for the timeout message
-bool g_mpi = false;
 double g_timeout = 600;
 
 int env_int(const char* name, int fallback) {
@@ -121,7 +123,9 @@ void set_timeout(double seconds) {
 std::vector<std::vector<char>> allgather(const std::vector<char>& mine, const char* what) {
   if (g_size == 1) return {mine};
   std::vector<std::vector<char>> all(g_size);
-#ifdef DAPA_HAVE_MPI
+#ifndef DAPA_HAVE_MPI
+  (void)what;
+#else
   int64_t my_size = static_cast<int64_t>(mine.size());
   std::vector<int64_t> sizes(g_size);
   MPI_Request request;
