@@ -430,7 +430,7 @@ int TrainingRun::train() {
     int64_t done = s + 1;
     if (o_.check_every > 0 && done % o_.check_every == 0)
       check_replicas_agree(opt_->groups(), done);
-    if (writer_) after_step(done, epoch, loss, lr);
+    after_step(done, epoch, loss, lr);
     if (o_.stop_after > 0 && done == o_.stop_after && done < total_) {
       if (!writer_) return 0;
       progress_->finish();
@@ -456,13 +456,15 @@ int TrainingRun::diverged(float loss, int64_t step, int64_t epoch) {
   return 3;
 }
 
-// Logging, the epoch's evaluation and checkpoints after a successful step.
+// Logging, the epoch's evaluation and checkpoints after a successful step. In a
+// data-parallel run every rank evaluates too (rank 0 alone logs): the others would wait
+// idle meanwhile, and a long evaluation on a slow board would outlast --mpi-timeout.
 void TrainingRun::after_step(int64_t done, int64_t epoch, float loss, double lr) {
   double ips = window_seconds_ > 0 ? window_examples_ / window_seconds_ : 0.0;
   const double seconds = elapsed();  // one reading for the progress line and both rows
-  progress_->update(done, epoch, loss, lr, ips, seconds, done - start_);
+  if (writer_) progress_->update(done, epoch, loss, lr, ips, seconds, done - start_);
   if (done % o_.log_every == 0 || done == total_ || done % bpe_ == 0) {
-    metrics_->train(done, epoch, loss, lr, ips, seconds);
+    if (writer_) metrics_->train(done, epoch, loss, lr, ips, seconds);
     window_seconds_ = 0;
     window_examples_ = 0;
   }
@@ -472,11 +474,13 @@ void TrainingRun::after_step(int64_t done, int64_t epoch, float loss, double lr)
     // step; the last, smaller batch's blocks are given back first.
     release_cached_memory();
     last_eval_ = task_.evaluate(o_.eval_batch);
+    if (!writer_) return;
     metrics_->evaluation(done, epoch, last_eval_.split, last_eval_.values, seconds);
     progress_->message("step " + std::to_string(done) + " (epoch " + std::to_string(epoch) +
                        "): " + describe(last_eval_));
   }
   bool stop_now = o_.stop_after > 0 && done == o_.stop_after && done < total_;
+  if (!writer_) return;
   if (epoch_end || stop_now || (o_.checkpoint_every > 0 && done % o_.checkpoint_every == 0)) {
     save(done);
     last_saved_ = done;
