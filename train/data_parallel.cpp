@@ -10,6 +10,10 @@
 
 namespace dapa {
 
+int64_t first_part(int64_t parts, int rank) {
+  return parts * rank / comm::size();
+}
+
 void broadcast_parameters(const std::vector<ParamGroup>& groups) {
   if (comm::size() == 1) return;
   ByteWriter out;
@@ -78,9 +82,8 @@ void record_batch_parts(Task& task, const Sites& sites, int64_t parts,
     task.loss();
     return;
   }
-  const int64_t first = parts * comm::rank() / comm::size();
-  const int64_t last = parts * (comm::rank() + 1) / comm::size();
-  for (int64_t part = first; part < last; ++part) {
+  for (int64_t part = first_part(parts, comm::rank()); part < first_part(parts, comm::rank() + 1);
+       ++part) {
     int64_t examples = 0;
     task.part_loss(part, parts, &examples);
     records.push_back(take_recordings(sites));

@@ -13,6 +13,10 @@
 
 namespace dapa {
 
+// The first of the parts of a batch in `parts` parts that `rank` computes: rank r
+// computes parts first_part(parts, r) to first_part(parts, r + 1) - 1.
+int64_t first_part(int64_t parts, int rank);
+
 // Rank 0's parameter values on every rank.
 void broadcast_parameters(const std::vector<ParamGroup>& groups);
 

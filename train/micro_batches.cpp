@@ -166,8 +166,8 @@ float micro_batch_backward(Task& task, Optimizer& opt, const Sites& sites, int64
   const bool distributed = comm::size() > 1;
   const bool take_records = (parts > 1 || distributed) && sites_recording(sites);
   const bool exact = !distributed || mode == Allreduce::Exact;
-  const int64_t first = parts * comm::rank() / comm::size();
-  const int64_t last = parts * (comm::rank() + 1) / comm::size();
+  const int64_t first = first_part(parts, comm::rank());
+  const int64_t last = first_part(parts, comm::rank() + 1);
   std::vector<Tensor> sums(groups.size());
   // This rank's parts: summed now on one process (and in the native mode), kept for the
   // other ranks in the exact mode.

@@ -95,8 +95,11 @@ std::string run_problem(const RunOptions& o, const Recipe& r, const CLI::App& ap
   if (o.resume && o.eval_only) return "--resume and --eval-only exclude each other";
   if (!o.predictions.empty() && !o.eval_only) return "--predictions needs --eval-only";
   if (o.profile && o.benchmark_steps == 0) return "--profile needs --benchmark-steps";
-  if (o.allreduce != "exact" && o.allreduce != "native")
-    return "--allreduce: expected exact or native, got '" + o.allreduce + "'";
+  try {
+    parse_allreduce(o.allreduce);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
   if (comm::size() == 1) {
     for (const char* flag : {"--allreduce", "--mpi-timeout", "--check-every"})
       if (app.count(flag))
