@@ -132,6 +132,8 @@ once "parts not a multiple" "--micro-batches: 3 is not a multiple of the 2 proce
 once "eval-only" "--eval-only runs on one process" \
   mpi 2 "$bin/train_vit" --data fm.h5 --checkpoint vit_np2/checkpoint.h5 --eval-only
 once "occupied --out" "already holds a run" mpi 2 "$bin/train_vit" "${vit[@]}" --out vit_np2
+once "unknown allreduce" "--allreduce: unknown 'bogus' (expected exact or native)" \
+  "$bin/train_vit" "${vit[@]}" --allreduce bogus --out x4
 once "allreduce without mpirun" "--allreduce applies to data-parallel runs" \
   "$bin/train_vit" "${vit[@]}" --allreduce native --out x3
 
