@@ -1,5 +1,6 @@
 // The tape and the backward pass; see variable.h.
 #include <stdexcept>
+#include <unordered_map>
 
 #include "autograd/profile.h"
 #include "autograd/variable.h"
@@ -59,35 +60,70 @@ Var record(const char* op, Tensor out, std::vector<Var> inputs, BackwardFn backw
   return y;
 }
 
-void backward(const Var& root) {
+namespace {
+// The seed of a one-element root: 1.
+Tensor unit_seed(const Var& root) {
   if (!root.defined() || root.value().numel() != 1)
     throw std::invalid_argument("backward: root must have one element (got shape " +
                                 shape_str(root.defined() ? root.shape() : Shape{}) +
                                 "); pass a seed gradient for other shapes");
-  backward(root, Tensor::ones(root.shape()));
+  return Tensor::ones(root.shape());
 }
 
-void backward(const Var& root, const Tensor& seed) {
+// The reverse walk. done_at[n] lists the watched leaves whose last contribution comes
+// from node n (their first use on the tape): leaf_done reports them once n is through.
+void walk(const Var& root, const Tensor& seed, const std::vector<std::vector<size_t>>& done_at,
+          const std::function<void(size_t)>& leaf_done) {
   if (!root.requires_grad())
     throw std::invalid_argument(
         "backward: the root does not depend on anything that requires grad");
   accumulate(*root.slot(), root.shape(), seed, "root");
-  for (auto it = tape.rbegin(); it != tape.rend(); ++it) {
-    Node& node = *it;
-    if (!node.output->grad.defined()) continue;  // not on a path from the root
-    const double start = profiling() ? profile_clock() : 0;
-    Needs needs(node.inputs.size());
-    for (size_t i = 0; i < needs.size(); ++i) needs[i] = node.inputs[i]->requires_grad;
-    Grads grads = node.backward(node.output->grad, needs);
-    node.backward = nullptr;       // its saved tensors are not needed any more
-    node.output->grad = Tensor();  // intermediate gradient consumed: free it now
-    for (size_t i = 0; i < needs.size(); ++i)
-      if (needs[i] && i < grads.size() && grads[i].defined())
-        accumulate(*node.inputs[i], node.input_shapes[i], std::move(grads[i]), node.op);
-    if (profiling()) profile_backward(node.op, profile_clock() - start);
+  for (size_t n = tape.size(); n-- > 0;) {
+    Node& node = tape[n];
+    if (node.output->grad.defined()) {  // else not on a path from the root
+      const double start = profiling() ? profile_clock() : 0;
+      Needs needs(node.inputs.size());
+      for (size_t i = 0; i < needs.size(); ++i) needs[i] = node.inputs[i]->requires_grad;
+      Grads grads = node.backward(node.output->grad, needs);
+      node.backward = nullptr;       // its saved tensors are not needed any more
+      node.output->grad = Tensor();  // intermediate gradient consumed: free it now
+      for (size_t i = 0; i < needs.size(); ++i)
+        if (needs[i] && i < grads.size() && grads[i].defined())
+          accumulate(*node.inputs[i], node.input_shapes[i], std::move(grads[i]), node.op);
+      if (profiling()) profile_backward(node.op, profile_clock() - start);
+    }
+    if (!done_at.empty())
+      for (size_t leaf : done_at[n]) leaf_done(leaf);
   }
   tape.clear();
   if (profiling()) profile_mark();
+}
+}  // namespace
+
+void backward(const Var& root) {
+  walk(root, unit_seed(root), {}, nullptr);
+}
+
+void backward(const Var& root, const Tensor& seed) {
+  walk(root, seed, {}, nullptr);
+}
+
+void backward(const Var& root, const std::vector<const Var*>& watched,
+              const std::function<void(size_t)>& leaf_done) {
+  std::unordered_map<const Var::Slot*, size_t> index;
+  for (size_t i = 0; i < watched.size(); ++i) index.emplace(watched[i]->slot().get(), i);
+  // Nodes come in creation order, so a leaf's first use is the last one backward meets.
+  std::vector<std::vector<size_t>> done_at(tape.size());
+  std::vector<bool> seen(watched.size(), false);
+  for (size_t n = 0; n < tape.size(); ++n)
+    for (const std::shared_ptr<Var::Slot>& input : tape[n].inputs) {
+      auto it = index.find(input.get());
+      if (it != index.end() && !seen[it->second]) {
+        seen[it->second] = true;
+        done_at[n].push_back(it->second);
+      }
+    }
+  walk(root, unit_seed(root), done_at, leaf_done);
 }
 
 void clear_tape() {

@@ -58,6 +58,12 @@ Var record(const char* op, Tensor out, std::vector<Var> inputs, BackwardFn backw
 // seed gradient of its shape. Releases the tape afterwards.
 void backward(const Var& root);
 void backward(const Var& root, const Tensor& seed);
+// backward(root), calling leaf_done(i) as soon as watched[i]'s gradient is final (after
+// the last node that adds to it), while the rest of the tape is still to go: a
+// data-parallel step starts sending a layer's gradients then. Leaves the root does not
+// reach are reported too (their gradient stays undefined); leaves on no node are not.
+void backward(const Var& root, const std::vector<const Var*>& watched,
+              const std::function<void(size_t)>& leaf_done);
 
 // Drops every recorded node without backpropagating (e.g. after an aborted step).
 void clear_tape();

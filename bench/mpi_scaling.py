@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Data-parallel scaling on this machine: mpirun -np 2 --threads 1 against one process
-with 2 threads and with 1, side by side, and the exact allreduce against the native one.
+with 2 threads and with 1, side by side, the exact allreduce against the native one, and
+the exact mode's gradients sent during backward (--bucket-mb, default) against after it.
 
 For each model, each round runs every configuration once, in turn (the shared machine
 has slower and faster phases); the median over rounds is reported, and each ratio is the
@@ -32,6 +33,8 @@ CONFIGS = {
     "np 1, 2 threads": ([], 2, []),
     "np 1, 1 thread": ([], 1, []),
     "np 2, 1 thread each, exact": (MPIRUN, 1, ["--allreduce", "exact"]),
+    # One bucket larger than the gradient: it leaves when backward has finished.
+    "np 2, 1 thread each, exact, sent after backward": (MPIRUN, 1, ["--bucket-mb", "1e6"]),
     "np 2, 1 thread each, native": (MPIRUN, 1, ["--allreduce", "native"]),
 }
 
@@ -89,6 +92,9 @@ def main():
         native = runs["np 2, 1 thread each, native"]
         cost = statistics.median(n["images_per_s"] / e["images_per_s"] for e, n in zip(exact, native))
         print(f"| {model} | exact over native | | {100 * (cost - 1):+.1f}% time | | | |")
+        late = runs["np 2, 1 thread each, exact, sent after backward"]
+        gain = statistics.median(e["images_per_s"] / a["images_per_s"] for e, a in zip(exact, late))
+        print(f"| {model} | overlap: exact during over after backward | | {gain:.2f}x | | | |")
         if args.board_gflops:
             project(model, parameters(args.bin, model, args.data), args)
     if args.board_gflops:

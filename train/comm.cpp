@@ -25,6 +25,13 @@ bool g_mpi = false;  // MPI_Init was called
 #endif
 std::string g_program = "dapa";  // the executable's name, for the timeout message
 double g_timeout = 600;
+#ifdef DAPA_HAVE_MPI
+struct Started {
+  MPI_Request request;
+  const char* what;
+};
+std::vector<Started> g_started;  // start_allgather's exchanges, in the order started
+#endif
 
 int env_int(const char* name, int fallback) {
   const char* v = std::getenv(name);
@@ -157,6 +164,39 @@ void allreduce_sum(float* data, int64_t n, const char* what) {
   wait(request, what);
 #else
   (void)data, (void)n, (void)what;
+#endif
+}
+
+void start_allgather(const float* mine, int64_t n, float* all, const char* what) {
+  if (g_size == 1) {
+    std::memcpy(all, mine, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+#ifdef DAPA_HAVE_MPI
+  Started started{MPI_REQUEST_NULL, what};
+  const int count = checked_count(n, what);
+  checked_count(n * g_size, what);
+  MPI_Iallgather(mine, count, MPI_FLOAT, all, count, MPI_FLOAT, MPI_COMM_WORLD, &started.request);
+  g_started.push_back(started);
+#else
+  (void)what;
+#endif
+}
+
+void progress() {
+#ifdef DAPA_HAVE_MPI
+  for (Started& s : g_started) {
+    int done = 0;
+    if (s.request != MPI_REQUEST_NULL) MPI_Test(&s.request, &done, MPI_STATUS_IGNORE);
+  }
+#endif
+}
+
+void finish_exchanges() {
+#ifdef DAPA_HAVE_MPI
+  for (Started& s : g_started)
+    if (s.request != MPI_REQUEST_NULL) wait(s.request, s.what);
+  g_started.clear();
 #endif
 }
 

@@ -30,6 +30,15 @@ void set_timeout(double seconds);
 std::vector<std::vector<char>> allgather(const std::vector<char>& mine, const char* what);
 // data = the elementwise sum over ranks (MPI's reduction order: not reproducible).
 void allreduce_sum(float* data, int64_t n, const char* what);
+// Exchanges that overlap with computation. start_allgather begins gathering every
+// rank's n floats into all (size() * n floats, rank r's from r n) and returns at once;
+// progress() lets MPI move the started exchanges along (Open MPI moves non-blocking
+// collectives only inside MPI calls); finish_exchanges() waits for all of them, bounded
+// like every collective. Every rank must start the same exchanges in the same order, and
+// mine and all must stay alive and untouched until finish_exchanges() returns.
+void start_allgather(const float* mine, int64_t n, float* all, const char* what);
+void progress();
+void finish_exchanges();
 // Rank 0's bytes on every rank.
 void broadcast(std::vector<char>& bytes, const char* what);
 

@@ -4,12 +4,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 #include "autograd/profile.h"
 #include "core/bytes.h"
 #include "train/comm.h"
 #include "train/data_parallel.h"
+#include "train/gradient_exchange.h"
 
 namespace dapa {
 
@@ -59,8 +61,10 @@ struct Part {
   std::vector<Distribution> records;  // one per site, when recordings are taken
 };
 
+// With an exchange (the exact mode across ranks) the gradients leave during backward and
+// the part keeps none.
 Part run_part(Task& task, Optimizer& opt, const Sites& sites, int64_t part, int64_t parts,
-              bool take_records) {
+              bool take_records, GradientExchange* exchange) {
   Part p;
   Var loss = task.part_loss(part, parts, &p.examples);
   if (take_records) p.records = take_recordings(sites);
@@ -71,46 +75,35 @@ Part run_part(Task& task, Optimizer& opt, const Sites& sites, int64_t part, int6
     clear_tape();
     return p;
   }
+  if (exchange) {
+    std::vector<const Var*> params;
+    for (const ParamGroup& g : opt.groups()) params.push_back(g.param);
+    backward(loss, params, [&](size_t i) {
+      ExchangeTimer timer;
+      exchange->gradient_done(i);
+    });
+    return p;
+  }
   backward(loss);
   for (const ParamGroup& g : opt.groups()) p.grads.push_back(g.param->grad());
   return p;
 }
 
-// A part as bytes for the other ranks: examples, loss, each site's recording, and (the
-// exact mode) each parameter's gradient, a defined flag and its floats.
-std::vector<char> part_bytes(const Part& p, bool with_grads) {
+// What the other ranks need of a part besides its gradients (GradientExchange's in the
+// exact mode, the allreduced sum in the native one): examples, loss, each site's
+// recording.
+std::vector<char> part_bytes(const Part& p) {
   ByteWriter out;
   out.put(p.examples), out.put(p.loss);
   put_records(out, p.records);
-  out.put(static_cast<int64_t>(with_grads ? p.grads.size() : 0));
-  if (with_grads)
-    for (const Tensor& g : p.grads) {
-      out.put(static_cast<char>(g.defined()));
-      if (!g.defined()) continue;
-      Tensor c = g.contiguous();
-      out.put_raw(c.data(), c.numel() * sizeof(float));
-    }
   return std::move(out.bytes);
 }
 
-Part read_part(const std::vector<char>& bytes, const std::vector<ParamGroup>& groups) {
+Part read_part(const std::vector<char>& bytes) {
   ByteReader in(bytes, "data-parallel step: a rank's part");
   Part p;
   p.examples = in.get<int64_t>(), p.loss = in.get<float>();
   p.records = get_records(in);
-  const auto grads = in.get<int64_t>();
-  if (grads != 0 && grads != static_cast<int64_t>(groups.size()))
-    throw std::runtime_error("data-parallel step: a rank sent " + std::to_string(grads) +
-                             " gradients for " + std::to_string(groups.size()) + " parameters");
-  for (int64_t i = 0; i < grads; ++i) {
-    if (!in.get<char>()) {
-      p.grads.emplace_back();
-      continue;
-    }
-    Tensor g = Tensor::empty(groups[i].param->value().shape());
-    std::memcpy(g.data(), in.need(g.numel() * sizeof(float)), g.numel() * sizeof(float));
-    p.grads.push_back(std::move(g));
-  }
   return p;
 }
 
@@ -121,7 +114,7 @@ std::vector<std::vector<char>> exchange_parts(const std::vector<std::vector<char
   for (const std::vector<char>& part : mine) message.put_bytes(part);
   std::vector<std::vector<char>> all;
   for (const std::vector<char>& from_rank :
-       comm::allgather(message.bytes, "the step's gradients")) {
+       comm::allgather(message.bytes, "the step's losses and recordings")) {
     ByteReader in(from_rank, "data-parallel step: a rank's parts");
     while (!in.done()) all.push_back(in.get_bytes());
   }
@@ -161,41 +154,41 @@ double exchange_seconds() {
 }
 
 float micro_batch_backward(Task& task, Optimizer& opt, const Sites& sites, int64_t parts,
-                           int64_t examples, Allreduce mode) {
+                           int64_t examples, Allreduce mode, int64_t bucket_floats) {
   const std::vector<ParamGroup>& groups = opt.groups();
   const bool distributed = comm::size() > 1;
   const bool take_records = (parts > 1 || distributed) && sites_recording(sites);
-  const bool exact = !distributed || mode == Allreduce::Exact;
   const int64_t first = first_part(parts, comm::rank());
-  const int64_t last = first_part(parts, comm::rank() + 1);
+  const int64_t local_parts = first_part(parts, comm::rank() + 1) - first;
+  // The exact mode across ranks sends each part's gradients as backward finishes them;
+  // otherwise this rank's parts are summed here (the native mode then allreduces).
+  std::unique_ptr<GradientExchange> exchange;
+  if (distributed && mode == Allreduce::Exact)
+    exchange = std::make_unique<GradientExchange>(groups, local_parts, bucket_floats);
   std::vector<Tensor> sums(groups.size());
-  // This rank's parts: summed now on one process (and in the native mode), kept for the
-  // other ranks in the exact mode.
-  std::vector<std::vector<char>> mine;
-  std::vector<Part> done;
-  for (int64_t part = first; part < last; ++part) {
-    Part p = run_part(task, opt, sites, part, parts, take_records);
+  std::vector<std::vector<char>> mine;  // this rank's parts for the others
+  std::vector<Part> done;               // every part, in part order
+  for (int64_t local = 0; local < local_parts; ++local) {
+    if (exchange) exchange->begin_part(local);
+    Part p = run_part(task, opt, sites, first + local, parts, take_records, exchange.get());
+    if (exchange) exchange->end_part();
     if (!distributed && p.examples > 0 && !std::isfinite(p.loss)) return p.loss;
     const float share = static_cast<float>(static_cast<double>(p.examples) / examples);
-    if (!exact || !distributed)
-      for (size_t i = 0; i < groups.size() && i < p.grads.size(); ++i)
-        add_part_gradient(sums[i], p.grads[i], share);
-    if (distributed) {
-      mine.push_back(part_bytes(p, exact));
-    } else {
-      p.grads.clear();
-      done.push_back(std::move(p));
-    }
+    for (size_t i = 0; i < groups.size() && i < p.grads.size(); ++i)
+      add_part_gradient(sums[i], p.grads[i], share);
+    p.grads.clear();
+    if (distributed) mine.push_back(part_bytes(p));
+    if (!distributed) done.push_back(std::move(p));
   }
   if (distributed) {
     ExchangeTimer timer;
-    done.clear();
-    for (const std::vector<char>& bytes : exchange_parts(mine))
-      done.push_back(read_part(bytes, groups));
+    for (const std::vector<char>& bytes : exchange_parts(mine)) done.push_back(read_part(bytes));
+    comm::finish_exchanges();
   }
   double loss = 0;
   std::vector<std::vector<Distribution>> records;
-  for (Part& p : done) {
+  for (size_t k = 0; k < done.size(); ++k) {
+    Part& p = done[k];
     records.push_back(std::move(p.records));
     if (p.examples == 0) continue;
     if (!std::isfinite(p.loss)) {
@@ -204,11 +197,14 @@ float micro_batch_backward(Task& task, Optimizer& opt, const Sites& sites, int64
     }
     const double share = static_cast<double>(p.examples) / static_cast<double>(examples);
     loss += share * p.loss;
-    if (distributed && exact)
-      for (size_t i = 0; i < groups.size() && i < p.grads.size(); ++i)
-        add_part_gradient(sums[i], p.grads[i], static_cast<float>(share));
+    // Part k came from rank k / local_parts (every rank computes as many parts).
+    if (exchange)
+      for (size_t i = 0; i < groups.size(); ++i)
+        add_part_gradient(sums[i],
+                          exchange->gradient(static_cast<int>(k / local_parts), k % local_parts, i),
+                          static_cast<float>(share));
   }
-  if (distributed && !exact) {
+  if (distributed && !exchange) {
     ExchangeTimer timer;
     allreduce_gradients(sums, groups);
   }

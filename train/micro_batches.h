@@ -9,6 +9,7 @@
 // processes, rank r the P/K consecutive parts from r P / K. In the exact mode every
 // rank receives every part's gradient and sums them in part order with the same
 // function (add_part_gradient): the same bits as one process with --micro-batches P.
+// The gradients leave during each part's backward (train/gradient_exchange.h).
 // Memory: P gradients per rank; traffic: each rank sends its P/K part gradients to
 // every other rank. The native mode sums a rank's own parts, then MPI_Allreduce sums
 // the ranks (one gradient of memory and about 2 gradients of traffic per rank, in an
@@ -44,7 +45,10 @@ void add_part_gradient(Tensor& sum, const Tensor& grad, float weight);
 // included) since it started: the communication share of a data-parallel step.
 double exchange_seconds();
 
+// The exact mode sends gradients during backward in messages of about bucket_floats
+// floats per rank (train/gradient_exchange.h).
 float micro_batch_backward(Task& task, Optimizer& opt, const Sites& sites, int64_t parts,
-                           int64_t examples, Allreduce mode = Allreduce::Exact);
+                           int64_t examples, Allreduce mode = Allreduce::Exact,
+                           int64_t bucket_floats = int64_t{1} << 18);
 
 }  // namespace dapa

@@ -84,6 +84,11 @@ void add_run_flags(CLI::App& app, RunOptions& o) {
                  "data-parallel runs: the longest wait for the other ranks, in seconds")
       ->check(cli::positive())
       ->capture_default_str();
+  app.add_option("--bucket-mb", o.bucket_mb,
+                 "data-parallel runs, exact mode: send the gradients during backward in "
+                 "messages of about this many MB per rank")
+      ->check(cli::positive())
+      ->capture_default_str();
   app.add_option("--check-every", o.check_every,
                  "data-parallel runs: compare the ranks' parameter hashes every N steps (0: never)")
       ->check(cli::non_negative())
@@ -101,7 +106,7 @@ std::string run_problem(const RunOptions& o, const Recipe& r, const CLI::App& ap
     return e.what();
   }
   if (comm::size() == 1) {
-    for (const char* flag : {"--allreduce", "--mpi-timeout", "--check-every"})
+    for (const char* flag : {"--allreduce", "--mpi-timeout", "--check-every", "--bucket-mb"})
       if (app.count(flag))
         return std::string(flag) + " applies to data-parallel runs (mpirun -np K " + o.program +
                " ...)";
@@ -312,7 +317,8 @@ float TrainingRun::step(int64_t step, double lr, int64_t examples) {
     for (auto& [name, site] : sites_) site->start_recording();
   if (!o_.fixed_threads) governor_.begin_step();
   const float value =
-      micro_batch_backward(task_, *opt_, sites_, r_.micro_batches, examples, allreduce_);
+      micro_batch_backward(task_, *opt_, sites_, r_.micro_batches, examples, allreduce_,
+                           static_cast<int64_t>(o_.bucket_mb * (1 << 20) / sizeof(float)));
   if (std::isfinite(value)) {
     ProfileScope scope("optimizer");
     if (r_.clip > 0) opt_->clip_grad_norm(r_.clip);

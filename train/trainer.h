@@ -36,6 +36,7 @@ struct RunOptions {
   std::string allreduce = "exact";
   double mpi_timeout = 600;
   int64_t check_every = 100;
+  double bucket_mb = 1;  // the exact mode's gradient messages (train/gradient_exchange.h)
 };
 void add_run_flags(CLI::App& app, RunOptions& o);
 // The first flag that is out of range, contradicts another or would be silently

@@ -29,6 +29,30 @@ TEST(Tape, SharedUpstreamGradientIsNotAliased) {
   EXPECT_FLOAT_EQ(b.grad().item(), 1.0f);
 }
 
+// A watched leaf is reported once no later node adds to it: here w2 (used last in the
+// forward) before w1, and w1 only after its second use (the first on the tape) is through;
+// each reported gradient is already the final one. A leaf on no node is not reported.
+TEST(Tape, WatchedLeavesAreReportedWhenTheirGradientIsFinal) {
+  Var x(Tensor::from({1.0f, 2.0f}, {2}), true);
+  Var w1(Tensor::from({3.0f, -1.0f}, {2}), true), w2(Tensor::from({0.5f, 4.0f}, {2}), true);
+  Var unused(Tensor::from({1.0f}, {1}), true);
+  Var h = mul(w1, x);                   // h = w1 x
+  Var y = sum(mul(add(h, w1), w2), 0);  // y = sum((w1 x + w1) w2)
+  const std::vector<const Var*> watched{&w1, &w2, &unused, &x};
+  std::vector<std::pair<size_t, std::vector<float>>> reports;  // (leaf, its grad then)
+  backward(y, watched, [&](size_t i) { reports.emplace_back(i, watched[i]->grad().to_vector()); });
+  ASSERT_EQ(reports.size(), 3u);
+  EXPECT_EQ(reports[0].first, 1u);  // w2: dy/dw2 = w1 x + w1
+  EXPECT_EQ(reports[0].second, (std::vector<float>{6.0f, -3.0f}));
+  EXPECT_EQ(reports[1].first, 0u);  // w1 and x share the first node: w1 listed first
+  EXPECT_EQ(reports[1].second, (std::vector<float>{1.0f, 12.0f}));  // (x + 1) w2
+  EXPECT_EQ(reports[2].first, 3u);
+  EXPECT_EQ(reports[2].second, (std::vector<float>{1.5f, -4.0f}));  // w1 w2
+  EXPECT_EQ(w1.grad().to_vector(), reports[1].second);
+  EXPECT_FALSE(unused.grad().defined());
+  EXPECT_EQ(tape_size(), 0u);
+}
+
 // The profile counts each op's calls, its products' FLOPs and its traffic from the
 // shapes, times forward and backward, and changes no value or gradient.
 TEST(Tape, ProfileCountsOpsAndChangesNothing) {
