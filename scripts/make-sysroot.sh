@@ -18,7 +18,10 @@ packages=(
   libhdf5-dev zlib1g-dev libopenblas-openmp-dev libpcre2-dev
   libeigen3-dev xtensor-dev xtl-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
+  libopenmpi-dev openmpi-bin
 )
+# Open MPI: data-parallel training on the boards; openmpi-bin is the target's mpirun,
+# which the emulated data-parallel test runs (tests/train/mpi_emulated.sh).
 # Kept when complete and made from this package list (a package added here rebuilds it).
 if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "${packages[*]}" ]; then
   exit 0
