@@ -21,7 +21,7 @@ class GradientExchange {
  public:
   // For `local_parts` parts per rank, every rank the same number. A bucket is closed
   // once it holds bucket_floats floats: large enough that a message's fixed cost does
-  // not matter, small enough that the first one leaves early (--bucket-mb, 1 MB).
+  // not matter, small enough that the first one leaves early (--bucket-mb).
   GradientExchange(const std::vector<ParamGroup>& groups, int64_t local_parts,
                    int64_t bucket_floats);
 

@@ -46,9 +46,8 @@ void add_part_gradient(Tensor& sum, const Tensor& grad, float weight);
 double exchange_seconds();
 
 // The exact mode sends gradients during backward in messages of about bucket_floats
-// floats per rank (train/gradient_exchange.h).
+// floats per rank (train/gradient_exchange.h; --bucket-mb, RunOptions).
 float micro_batch_backward(Task& task, Optimizer& opt, const Sites& sites, int64_t parts,
-                           int64_t examples, Allreduce mode = Allreduce::Exact,
-                           int64_t bucket_floats = int64_t{1} << 18);
+                           int64_t examples, Allreduce mode, int64_t bucket_floats);
 
 }  // namespace dapa

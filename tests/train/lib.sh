@@ -43,3 +43,21 @@ finish() {
   echo "$1: $passed passed, $failed failed"
   [ "$failed" -eq 0 ]
 }
+
+# identical MESSAGE RUN1 RUN2 SPLIT: two training runs with the same training and
+# held-out rows (not the timing columns), checkpoints with the same datasets and
+# attributes, and the same DAPA tables when RUN1 has any (the data-parallel tests:
+# bit-exact against micro-batches).
+identical() {
+  local fields=1-5,8,9
+  if ! diff <(grep -E "^(train|$4)" "$2/metrics.csv" | cut -d, -f$fields) \
+            <(grep -E "^(train|$4)" "$3/metrics.csv" | cut -d, -f$fields) >/dev/null; then
+    bad "$1: losses differ"
+  elif ! h5diff "$2/checkpoint.h5" "$3/checkpoint.h5" >/dev/null; then
+    bad "$1: checkpoints differ"; h5diff "$2/checkpoint.h5" "$3/checkpoint.h5" | head -5
+  elif [ -e "$2/dapa_tables.h5" ] && ! h5diff "$2/dapa_tables.h5" "$3/dapa_tables.h5" >/dev/null; then
+    bad "$1: DAPA tables differ"
+  else
+    ok
+  fi
+}

@@ -38,16 +38,7 @@ vit=(--data fm.h5 --limit-train 256 --limit-test 64 --batch 32 --steps 6 --warmu
 timeout 600 "${emu[@]}" "$sysroot/usr/bin/orterun" --allow-run-as-root --oversubscribe \
   --bind-to none -np 2 "${emu[@]}" "$bin/train_vit" "${vit[@]}" --out np2 >np2.log 2>&1 ||
   { bad "mpirun -np 2"; tail -20 np2.log; }
-if ! diff <(grep -E '^(train|test)' single/metrics.csv | cut -d, -f1-5,8,9) \
-          <(grep -E '^(train|test)' np2/metrics.csv | cut -d, -f1-5,8,9) >/dev/null; then
-  bad "np 2 under qemu: losses differ from one process with 2 micro-batches"
-elif ! h5diff single/checkpoint.h5 np2/checkpoint.h5 >/dev/null; then
-  bad "np 2 under qemu: checkpoints differ"
-elif ! h5diff single/dapa_tables.h5 np2/dapa_tables.h5 >/dev/null; then
-  bad "np 2 under qemu: DAPA tables differ"
-else
-  ok
-fi
+[ -e single/dapa_tables.h5 ] && ok || bad "one process wrote no DAPA tables"
+identical "np 2 under qemu" single np2 test
 grep -q '"processes": 2' np2/summary.json && ok || bad "summary.json lacks the process count"
-echo "mpi_emulated: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish mpi_emulated

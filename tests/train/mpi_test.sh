@@ -34,22 +34,6 @@ dapa=(--act dapa:16:fixed --softmax dapa:16 --dapa-refit-every 5)
 gpt=(--data text.h5 --context 16 --batch 8 --steps 12 --warmup 2 --eval-every 6 --limit-test 600
   --threads 1 --fixed-threads --log-every 2 --act dapa:8 --dapa-refit-every 5)
 
-# identical MESSAGE RUN1 RUN2 SPLIT: the same training and held-out rows (not the timing
-# columns), and checkpoints with the same datasets and attributes.
-identical() {
-  local fields=1-5,8,9
-  if ! diff <(grep -E "^(train|$4)" "$2/metrics.csv" | cut -d, -f$fields) \
-            <(grep -E "^(train|$4)" "$3/metrics.csv" | cut -d, -f$fields) >/dev/null; then
-    bad "$1: losses differ"
-  elif ! h5diff "$2/checkpoint.h5" "$3/checkpoint.h5" >/dev/null; then
-    bad "$1: checkpoints differ"; h5diff "$2/checkpoint.h5" "$3/checkpoint.h5" | head -5
-  elif [ -e "$2/dapa_tables.h5" ] && ! h5diff "$2/dapa_tables.h5" "$3/dapa_tables.h5" >/dev/null; then
-    bad "$1: DAPA tables differ"
-  else
-    ok
-  fi
-}
-
 "$bin/prepare_data" --fashion-mnist --out fm.h5 >/dev/null || bad "prepare_data"
 mkdir -p corpus
 for i in $(seq -w 1 40); do
