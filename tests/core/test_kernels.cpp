@@ -2,10 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <thread>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/gemm.h"
 #include "core/kernels.h"
@@ -152,22 +155,28 @@ TEST(ThreadGovernor, RunsOneThreadOnlyWhileThatIsClearlyFaster) {
   set_num_threads(before);
 }
 
-// With every CPU busy (a spinning thread on each), once on one thread the governor does
+// With every CPU busy (a spinning process on each), once on one thread the governor does
 // not time two threads again: /proc/stat shows no idle CPU for them, and a probe would
-// cost a stalled step for nothing.
+// cost a stalled step for nothing. The spinners are other processes, as a real load is:
+// threads of this one would count in its CPU time and hide the stall of two threads.
 TEST(ThreadGovernor, DoesNotProbeTwoThreadsWhileTheCpusAreBusy) {
   if (max_threads() < 2) GTEST_SKIP() << "needs two CPUs";
   int before = num_threads(), switches = 0, twos_after = 0;
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> spinners;
-  for (int i = 0; i < max_threads(); ++i)
-    spinners.emplace_back([&stop] {
-      while (!stop.load(std::memory_order_relaxed)) {
-      }
-    });
+  std::vector<pid_t> spinners;
+  for (int i = 0; i < max_threads(); ++i) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0) << "fork failed";
+    if (pid == 0) {
+      volatile uint64_t spins = 0;  // volatile: a loop with effects, so it is kept
+      for (;;) spins = spins + 1;
+    }
+    spinners.push_back(pid);
+  }
   int ones = steps_on_one_thread(2, 20, &switches, &twos_after);
-  stop = true;
-  for (std::thread& t : spinners) t.join();
+  for (pid_t pid : spinners) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
   set_num_threads(before);
   EXPECT_EQ(switches, 1);
   EXPECT_GE(ones, 35);
