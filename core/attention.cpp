@@ -47,24 +47,24 @@ void head_scores(const Dims& d, const float* q, float* s) {
   sgemm(false, true, d.T, d.T, d.D, d.scale(), q, d.ld(), q + d.C, d.ld(), 0.0f, s, d.T);
 }
 
-// One head's output P V (T, D) into its slice `out` of (B, T, C).
-void head_output(const Dims& d, const float* p, const float* q, float* out) {
-  sgemm(false, false, d.T, d.D, d.T, 1.0f, p, d.T, q + 2 * d.C, d.ld(), 0.0f, out, d.C);
+// One head's output P V (T, D) into its slice `out` of (B, T, C); P has row stride ldp.
+void head_output(const Dims& d, const float* p, int64_t ldp, const float* q, float* out) {
+  sgemm(false, false, d.T, d.D, d.T, 1.0f, p, ldp, q + 2 * d.C, d.ld(), 0.0f, out, d.C);
 }
 
 // One head's backward around its softmax P (T, T), given dL/dout `go` (row stride C):
 // out = P V: dV = P^T dOut, dP = dOut V^T into g; softmax_backward(g) turns dP into
 // dL/dscores in place; S = s Q K^T: dQ = dS K, dK = dS^T Q. gq: the head's slice of
-// dL/dqkv.
+// dL/dqkv. P and g have row stride ldp.
 template <class SoftmaxBackward>
-void head_backward(const Dims& d, const float* q, const float* go, const float* p, float* gq,
-                   float* g, SoftmaxBackward softmax_backward) {
+void head_backward(const Dims& d, const float* q, const float* go, const float* p, int64_t ldp,
+                   float* gq, float* g, SoftmaxBackward softmax_backward) {
   const int64_t ld = d.ld();
-  sgemm(true, false, d.T, d.D, d.T, 1.0f, p, d.T, go, d.C, 0.0f, gq + 2 * d.C, ld);
-  sgemm(false, true, d.T, d.T, d.D, 1.0f, go, d.C, q + 2 * d.C, ld, 0.0f, g, d.T);
+  sgemm(true, false, d.T, d.D, d.T, 1.0f, p, ldp, go, d.C, 0.0f, gq + 2 * d.C, ld);
+  sgemm(false, true, d.T, d.T, d.D, 1.0f, go, d.C, q + 2 * d.C, ld, 0.0f, g, ldp);
   softmax_backward(g);
-  sgemm(false, false, d.T, d.D, d.T, 1.0f, g, d.T, q + d.C, ld, 0.0f, gq, ld);
-  sgemm(true, false, d.T, d.D, d.T, 1.0f, g, d.T, q, ld, 0.0f, gq + d.C, ld);
+  sgemm(false, false, d.T, d.D, d.T, 1.0f, g, ldp, q + d.C, ld, 0.0f, gq, ld);
+  sgemm(true, false, d.T, d.D, d.T, 1.0f, g, ldp, q, ld, 0.0f, gq + d.C, ld);
 }
 
 // The entries row r of a head sees: all T, or r + 1 when causal; and where a row starts
@@ -75,45 +75,56 @@ struct VisibleRows {
   int64_t per_head() const { return causal ? T * (T + 1) / 2 : T * T; }
   int64_t row_start(int64_t r) const { return causal ? r * (r + 1) / 2 : r * T; }
   int64_t row_length(int64_t r) const { return causal ? r + 1 : T; }
-  // fn(at, n) over a head's visible entries as runs of (T, T) positions: the whole head
-  // at once (long runs vectorise best), or each causal row's visible part (the masked
-  // half costs nothing).
-  template <class Fn>
-  void for_each_run(Fn fn) const {
-    if (!causal) return fn(int64_t{0}, T * T);
-    for (int64_t r = 0; r < T; ++r) fn(r * T, r + 1);
-  }
 };
+
+// The table softmax keeps each head's probabilities (and, in backward, its derivative
+// factors and dL/dscores) at a row stride of T rounded up to whole lane_sum blocks, with
+// 0 in the entries past a row's visible ones: the row loops then run over whole blocks,
+// vectorised, with no scalar tail, and the zeros change no sum (lane_padded).
 
 // The backward of a softmax whose exp is a table e, per row of n visible entries:
 //   p_j = e'_j / S with e'_j = max(e(z_j), 0), S = sum e', z_j = s_j - max_i s_i;
 //   dL/de'_j = (g_j - sum_i g_i p_i) / S;  dL/dz_j = that * e'(z_j) where e(z_j) > 0;
 //   dL/ds_j = dL/dz_j - [j = argmax] sum_i dL/dz_i (the max shift: a table is not
 //   shift-invariant like exp, so it has a gradient), times the score scale.
-// First, from the table's value e and derivative de: p, and de turned into
-// [e > 0] de / S in place; returns the argmax, the first entry with z = 0 (the one the
-// forward's max took).
-int64_t exp_row_probabilities(const float* z, const float* e, float* de, float* p, int64_t n) {
-  const float inverse = normalize_exp_row(e, p, n);
-  ArrayMap der(de, n);
-  der = (ConstArrayMap(e, n) > 0.0f).select(der * inverse, 0.0f);
-  int64_t argmax = 0;
-  while (argmax < n - 1 && z[argmax] != 0.0f) ++argmax;
-  return argmax;
+// normalize_exp_row gives p again and d = [e > 0] e'(z) scale / S; then this turns
+// g = dL/dp into dL/ds in place over a padded row (d = 0 past the visible entries, so
+// g ends 0 there). The argmax is the first entry with z = 0, the one the forward's max
+// took (first_zero).
+DAPA_VECTOR_CLONES void exp_row_backward(const float* p, const float* d, int64_t argmax, float* g,
+                                         int64_t n) {
+  const float dot = lane_sum(n, [&](int64_t i) { return g[i] * p[i]; });
+  g[argmax] -= lane_sum(n, [&](int64_t i) { return g[i] = (g[i] - dot) * d[i]; });
 }
 
-// Then g = dL/dp in, dL/ds out, in place.
-void exp_row_backward(const float* p, const float* de, int64_t argmax, float* g, int64_t n,
-                      float scale) {
-  ConstArrayMap pr(p, n), der(de, n);
-  ArrayMap gr(g, n);
-  const float dot = (gr * pr).sum();
-  gr = (gr - dot) * der;
-  g[argmax] -= gr.sum();
-  gr *= scale;
+DAPA_VECTOR_CLONES int64_t first_zero(const float* z, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {  // whole blocks: a vector compare to a bit mask each
+    int32_t zeros = 0;
+    // Not unrolled: GCC 12 vectorises this loop, but not the 16 statements of its unrolling.
+#pragma GCC unroll 1
+    for (int32_t l = 0; l < 16; ++l) zeros |= (z[i + l] == 0.0f) << l;
+    if (zeros) return i + __builtin_ctz(static_cast<uint32_t>(zeros));
+  }
+  while (i < n - 1 && z[i] != 0.0f) ++i;
+  return i;
 }
 
 }  // namespace
+
+DAPA_VECTOR_CLONES float normalize_exp_row(const float* e, float* p, int64_t n, float* d,
+                                           float d_scale) {
+  const float inverse = 1.0f / lane_sum(n, [&](int64_t i) { return std::max(e[i], 0.0f); });
+  const float d_factor = inverse * d_scale;
+  if (d)
+    for (int64_t i = 0; i < n; ++i) {
+      d[i] = e[i] > 0.0f ? d[i] * d_factor : 0.0f;  // before p: e may be p
+      p[i] = std::max(e[i], 0.0f) * inverse;
+    }
+  else
+    for (int64_t i = 0; i < n; ++i) p[i] = std::max(e[i], 0.0f) * inverse;
+  return inverse;
+}
 
 AttentionResult attention(const Tensor& qkv_in, int64_t heads, bool causal) {
   Dims d = attention_dims(qkv_in, heads, "attention");
@@ -132,7 +143,7 @@ AttentionResult attention(const Tensor& qkv_in, int64_t heads, bool causal) {
         softmax_row(p + row * d.T, p + row * d.T, n);
         std::fill(p + row * d.T + n, p + (row + 1) * d.T, 0.0f);
       }
-      head_output(d, p, q, r.out.data() + d.out_offset(i));
+      head_output(d, p, d.T, q, r.out.data() + d.out_offset(i));
     }
   });
   return r;
@@ -148,7 +159,7 @@ Tensor attention_backward(const Tensor& gout_in, const Tensor& qkv_in, const Ten
     std::vector<float> gs(d.T * d.T);  // dL/dscores for one head
     for (int64_t i = i0; i < i1; ++i) {
       const float* p = probs.data() + i * d.T * d.T;
-      head_backward(d, qkv.data() + d.qkv_offset(i), gout.data() + d.out_offset(i), p,
+      head_backward(d, qkv.data() + d.qkv_offset(i), gout.data() + d.out_offset(i), p, d.T,
                     gqkv.data() + d.qkv_offset(i), gs.data(), [&](float* g) {
                       // P = softmax(S): dS = P * (dP - rowsum(dP * P)), times the scale.
                       for (int64_t row = 0; row < d.T; ++row) {
@@ -168,25 +179,22 @@ TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, boo
   VisibleRows rows{d.T, causal};
   Tensor qkv = qkv_in.contiguous();
   TableAttentionResult r{Tensor::empty({d.B, d.T, d.C}), Tensor::empty({d.B, d.H, d.T, d.T})};
+  const int64_t ldp = lane_padded(d.T);
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
-    std::vector<float> p(d.T * d.T);  // p: (T, T), one head's probabilities
+    std::vector<float> p(d.T * ldp, 0.0f);  // p: (T, T) at row stride ldp, one head's
     for (int64_t i = i0; i < i1; ++i) {
       const float* q = qkv.data() + d.qkv_offset(i);
       float* z = r.z.data() + i * d.T * d.T;  // z: (T, T), saved for backward
       head_scores(d, q, z);
-      for (int64_t row = 0; row < d.T; ++row) {
-        const int64_t n = rows.row_length(row), at = row * d.T;
-        ArrayMap zr(z + at, n);
-        zr -= zr.maxCoeff();
-        std::fill(z + at + n, z + at + d.T, 0.0f);
+      for (int64_t row = 0; row < d.T; ++row) {  // masked entries: 0 in z and p
+        const int64_t n = rows.row_length(row);
+        float* zr = z + row * d.T;
+        ArrayMap(zr, n) -= ConstArrayMap(zr, n).maxCoeff();
+        std::fill(zr + n, zr + d.T, 0.0f);
+        exp.value(zr, p.data() + row * ldp, n);
+        normalize_exp_row(p.data() + row * ldp, p.data() + row * ldp, lane_padded(n));
       }
-      rows.for_each_run([&](int64_t at, int64_t n) { exp.value(z + at, p.data() + at, n); });
-      for (int64_t row = 0; row < d.T; ++row) {  // masked entries: 0
-        const int64_t n = rows.row_length(row), at = row * d.T;
-        normalize_exp_row(p.data() + at, p.data() + at, n);
-        std::fill(p.data() + at + n, p.data() + at + d.T, 0.0f);
-      }
-      head_output(d, p.data(), q, r.out.data() + d.out_offset(i));
+      head_output(d, p.data(), ldp, q, r.out.data() + d.out_offset(i));
     }
   });
   return r;
@@ -202,27 +210,28 @@ Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in, 
   Tensor qkv = qkv_in.contiguous(), gout = gout_in.contiguous(), z = z_in.contiguous();
   Tensor gqkv = Tensor::empty(qkv.shape());
   const float scale = d.scale();
+  const int64_t ldp = lane_padded(d.T);
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
-    // One head's table values and derivatives, probabilities and dL/dscores: (T, T) each.
-    std::vector<float> e(d.T * d.T), de(d.T * d.T), p(d.T * d.T, 0.0f), gs(d.T * d.T);
+    // One head's probabilities, derivative factors d (exp_row_backward) and dL/dscores:
+    // (T, T) each at row stride ldp, 0 past each row's visible entries.
+    std::vector<float> p(d.T * ldp, 0.0f), de(d.T * ldp, 0.0f), gs(d.T * ldp, 0.0f);
     std::vector<int64_t> argmax(d.T);
     for (int64_t i = i0; i < i1; ++i) {
       const float* zh = z.data() + i * d.T * d.T;
-      rows.for_each_run([&](int64_t at, int64_t n) {
-        exp.value_and_derivative(zh + at, e.data() + at, de.data() + at, n);
-      });
       for (int64_t row = 0; row < d.T; ++row) {  // the forward's probabilities again
-        const int64_t n = rows.row_length(row), at = row * d.T;
-        argmax[row] =
-            exp_row_probabilities(zh + at, e.data() + at, de.data() + at, p.data() + at, n);
+        const int64_t n = rows.row_length(row);
+        float *pr = p.data() + row * ldp, *dr = de.data() + row * ldp;
+        exp.value_and_derivative(zh + row * d.T, pr, dr, n);
+        normalize_exp_row(pr, pr, lane_padded(n), dr, scale);
+        argmax[row] = first_zero(zh + row * d.T, n);
       }
-      head_backward(d, qkv.data() + d.qkv_offset(i), gout.data() + d.out_offset(i), p.data(),
+      head_backward(d, qkv.data() + d.qkv_offset(i), gout.data() + d.out_offset(i), p.data(), ldp,
                     gqkv.data() + d.qkv_offset(i), gs.data(), [&](float* g) {
                       for (int64_t row = 0; row < d.T; ++row) {
-                        int64_t n = rows.row_length(row), at = row * d.T;
-                        exp_row_backward(p.data() + at, de.data() + at, argmax[row], g + at, n,
-                                         scale);
-                        std::fill(g + at + n, g + at + d.T, 0.0f);
+                        const int64_t n = rows.row_length(row), at = row * ldp;
+                        exp_row_backward(p.data() + at, de.data() + at, argmax[row], g + at,
+                                         lane_padded(n));
+                        std::fill(g + at + std::min(lane_padded(n), d.T), g + at + d.T, 0.0f);
                       }
                     });
     }

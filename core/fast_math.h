@@ -85,18 +85,24 @@ inline void softmax_row(const float* x, float* y, int64_t n) {
   yr *= 1.0f / yr.sum();
 }
 
-// p = max(e, 0) / sum(max(e, 0)) (p may be e): the normalisation of a softmax whose
-// exp is a table e of the max-shifted scores (negative table values count as 0);
-// returns 1 / sum. The sum is positive for every softmax table: the row's maximum entry
-// maps to the table's positive value at 0 (dapa/softmax_table.h). The sum runs over p
-// in place, so that its order (Eigen's, set by p's alignment) is the same for every
-// caller.
-inline float normalize_exp_row(const float* e, float* p, int64_t n) {
-  Eigen::Map<Eigen::ArrayXf> pr(p, n);
-  pr = Eigen::Map<const Eigen::ArrayXf>(e, n).max(0.0f);  // elementwise: safe in place
-  const float inverse = 1.0f / pr.sum();
-  pr *= inverse;
-  return inverse;
+// sum of term(i) for i < n, n a multiple of kSumLanes, in an order that does not depend
+// on the instruction set: 16 running sums (lane l takes i = l mod 16), folded in halves
+// at the end. GCC vectorises the lanes (16 floats: one AVX-512 register, two AVX2, four
+// SSE2 or NEON) without reordering any addition, so every DAPA_VECTOR_CLONES clone of a
+// caller gets the same bits. Callers pad their rows with zeros to whole blocks.
+constexpr int64_t kSumLanes = 16;
+inline int64_t lane_padded(int64_t n) {
+  return (n + kSumLanes - 1) / kSumLanes * kSumLanes;
+}
+template <class Term>
+inline float lane_sum(int64_t n, Term term) {
+  float acc[16] = {};
+  for (int64_t i = 0; i < n; i += 16)
+    for (int64_t l = 0; l < 16; ++l) acc[l] += term(i + l);
+  float half[8], quarter[4];
+  for (int l = 0; l < 8; ++l) half[l] = acc[l] + acc[l + 8];
+  for (int l = 0; l < 4; ++l) quarter[l] = half[l] + half[l + 4];
+  return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
 }
 
 }  // namespace dapa

@@ -89,6 +89,16 @@ TableAttentionResult attention_with_exp(const Tensor& qkv, int64_t heads, bool c
                                         const RowFunction& exp);
 Tensor attention_with_exp_backward(const Tensor& gout, const Tensor& qkv, const Tensor& z,
                                    int64_t heads, bool causal, const RowFunction& exp);
+// p = max(e, 0) / sum(max(e, 0)) (p may be e): the normalisation of a softmax whose exp
+// is a table e of the max-shifted scores (negative table values count as 0); returns
+// 1 / sum. The sum is positive for every softmax table: the row's maximum entry maps to
+// the table's positive value at 0 (dapa/softmax_table.h). Its order is lane_sum's
+// (core/fast_math.h): the same bits on every CPU. n must be a multiple of kSumLanes:
+// pad the row with zeros (lane_padded), which change nothing.
+// With d (the table's derivatives at the row), also d = [e > 0] d d_scale / sum, the
+// factor backward multiplies by.
+float normalize_exp_row(const float* e, float* p, int64_t n, float* d = nullptr,
+                        float d_scale = 1.0f);
 // What enters the exp, for recording it (calibration): z's visible entries (T per row,
 // r + 1 in row r when causal), packed per (batch, head) row after row.
 Tensor visible_scores(const Tensor& z, bool causal);

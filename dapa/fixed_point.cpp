@@ -212,7 +212,7 @@ constexpr int64_t kChunk = 256;
 // file has no contraction: every clone gives the same bits).
 // words[i] = to_fixed(x[i], frac) + 32768 (the lookup tables' index) for n <= kChunk.
 DAPA_VECTOR_CLONES void offset_words(const float* x, int64_t n, int frac, int32_t* words) {
-  for (int64_t i = 0; i < n; ++i) words[i] = to_fixed_wide(x[i], frac) + 32768;
+  for (int64_t i = 0; i < n; ++i) words[i] = float_to_fixed_wide(x[i], frac) + 32768;
 }
 
 DAPA_VECTOR_CLONES void gather(const float* table, const int32_t* words, int64_t n, float* out) {

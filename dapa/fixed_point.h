@@ -55,6 +55,19 @@ inline int32_t to_fixed_wide(double v, int frac) {
   auto t = static_cast<int32_t>(s);
   return t - (static_cast<double>(t) > s ? 1 : 0);
 }
+// The same word from a float, for the kernels: every step is exact in float (the
+// product by 2^frac is a power-of-two scaling; after the clamp |t| < 2^16, where the
+// 1.5 * 2^23 trick gives the nearest integer, ties to even, and t - r is exact), so it
+// equals to_fixed_wide(double(x), frac) for every float x (test: FixedPoint.
+// FloatWordsEqualDoubleWords), with twice the vector lanes of the double version.
+inline int32_t float_to_fixed_wide(float x, int frac) {
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: its ulp is 1
+  const float t = std::clamp(x * static_cast<float>(1 << frac), -32769.0f, 32768.0f);
+  float r = (t + kRound) - kRound;
+  r += t - r == 0.5f ? 1.0f : 0.0f;  // ties toward +infinity
+  r = std::clamp(r, -32768.0f, 32767.0f);
+  return static_cast<int32_t>(t == t ? r : 0.0f);  // NaN (which the clamps keep): 0
+}
 inline int16_t to_fixed(double v, int frac) {
   return static_cast<int16_t>(to_fixed_wide(v, frac));
 }

@@ -5,7 +5,8 @@
 // coefficients with permutes. Products and sums stay separate, as in the portable loop,
 // so every path gives the same bits. A bounded table's clamp is max(lo, x) then min(hi,
 // .) in registers: with the bound first, a NaN x stays NaN and a -0 stays -0, as
-// std::clamp leaves them. Tails shorter than a vector take the portable loop.
+// std::clamp leaves them. A tail shorter than a vector is one more vector under a mask
+// (masked loads and stores), so short rows (an attention's) stay in registers too.
 #include "dapa/kernel_isa.h"
 
 #ifdef DAPA_X86_KERNELS
@@ -15,6 +16,9 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
 
 #define DAPA_AVX2 __attribute__((target("avx2")))
 #define DAPA_AVX512 __attribute__((target("avx512f")))
@@ -41,13 +45,18 @@ DAPA_AVX512 inline __m512i segment512(const TableKernel& t, __m512 v) {
   return k;
 }
 
+// The lanes of the vector at i that hold elements: all 16, or a tail's.
+DAPA_AVX512 inline __mmask16 lanes512(int64_t i, int64_t n) {
+  return n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+}
+
 template <int L>
 DAPA_AVX512 void eval512(const TableKernel& t, const float* x, int64_t n, float* y, uint8_t* index,
                          float* d) {
   bool fitted = t.mode == DerivativeMode::Fitted;
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m512 v = _mm512_loadu_ps(x + i);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 lanes = lanes512(i, n);
+    __m512 v = _mm512_maskz_loadu_ps(lanes, x + i);
     __mmask16 inside = 0xffff;
     if (t.bounded) {
       __m512 c =
@@ -58,31 +67,32 @@ DAPA_AVX512 void eval512(const TableKernel& t, const float* x, int64_t n, float*
     __m512i k = segment512<L>(t, v);
     if (y) {
       __m512 a = lookup512<L>(t.lut_slope, k), b = lookup512<L>(t.lut_intercept, k);
-      _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_mul_ps(a, v), b));
+      _mm512_mask_storeu_ps(y + i, lanes, _mm512_add_ps(_mm512_mul_ps(a, v), b));
     }
-    if (index) _mm_storeu_si128(reinterpret_cast<__m128i*>(index + i), _mm512_cvtepi32_epi8(k));
+    if (index) _mm512_mask_cvtepi32_storeu_epi8(index + i, lanes, k);
     if (d) {
       __m512 dv = lookup512<L>(t.lut_slope, k);
       if (fitted)
         dv = _mm512_add_ps(_mm512_mul_ps(lookup512<L>(t.lut_dslope, k), v),
                            lookup512<L>(t.lut_dintercept, k));
-      _mm512_storeu_ps(d + i, _mm512_maskz_mov_ps(inside, dv));
+      _mm512_mask_storeu_ps(d + i, lanes, _mm512_maskz_mov_ps(inside, dv));
     }
   }
-  if (i < n)
-    portable().eval(t, x + i, n - i, y ? y + i : nullptr, index ? index + i : nullptr,
-                    d ? d + i : nullptr);
 }
 
 template <int L>
 DAPA_AVX512 void index_backward512(const TableKernel& t, const uint8_t* index, const float* g,
                                    int64_t n, float* dx) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m512i k = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(index + i)));
-    _mm512_storeu_ps(dx + i, _mm512_mul_ps(_mm512_loadu_ps(g + i), lookup512<L>(t.lut_slope, k)));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 lanes = lanes512(i, n);
+    alignas(16) uint8_t tail[16] = {};  // a byte-masked load needs AVX-512BW
+    const uint8_t* at = index + i;
+    if (lanes != 0xffff) at = static_cast<const uint8_t*>(std::memcpy(tail, at, n - i));
+    __m512i k = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(at)));
+    _mm512_mask_storeu_ps(
+        dx + i, lanes,
+        _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, g + i), lookup512<L>(t.lut_slope, k)));
   }
-  if (i < n) portable().index_backward(t, index + i, g + i, n - i, dx + i);
 }
 
 DAPA_AVX512 void eval_avx512(const TableKernel& t, const float* x, int64_t n, float* y,
@@ -114,13 +124,19 @@ DAPA_AVX2 inline __m256i segment256(const TableKernel& t, __m256 v) {
   return k;
 }
 
+// The lanes of the vector at i that hold elements, as a load/store mask.
+DAPA_AVX2 inline __m256i lanes256(int64_t i, int64_t n) {
+  const int32_t left = static_cast<int32_t>(std::min<int64_t>(n - i, 8));
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 DAPA_AVX2 void eval_avx2(const TableKernel& t, const float* x, int64_t n, float* y, uint8_t* index,
                          float* d) {
   bool fitted = t.mode == DerivativeMode::Fitted;
-  int64_t i = 0;
   alignas(32) int32_t ks[8];
-  for (; i + 8 <= n; i += 8) {
-    __m256 v = _mm256_loadu_ps(x + i);
+  for (int64_t i = 0; i < n; i += 8) {
+    const __m256i lanes = lanes256(i, n);
+    __m256 v = _mm256_maskload_ps(x + i, lanes);
     __m256 inside = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
     if (t.bounded) {
       __m256 c =
@@ -130,33 +146,34 @@ DAPA_AVX2 void eval_avx2(const TableKernel& t, const float* x, int64_t n, float*
     }
     __m256i k = segment256(t, v);
     if (y)
-      _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_mul_ps(lookup256(t.lut_slope, k), v),
-                                            lookup256(t.lut_intercept, k)));
+      _mm256_maskstore_ps(y + i, lanes,
+                          _mm256_add_ps(_mm256_mul_ps(lookup256(t.lut_slope, k), v),
+                                        lookup256(t.lut_intercept, k)));
     if (index) {
       _mm256_store_si256(reinterpret_cast<__m256i*>(ks), k);
-      for (int j = 0; j < 8; ++j) index[i + j] = static_cast<uint8_t>(ks[j]);
+      for (int64_t j = 0; j < 8 && i + j < n; ++j) index[i + j] = static_cast<uint8_t>(ks[j]);
     }
     if (d) {
       __m256 dv = lookup256(t.lut_slope, k);
       if (fitted)
         dv = _mm256_add_ps(_mm256_mul_ps(lookup256(t.lut_dslope, k), v),
                            lookup256(t.lut_dintercept, k));
-      _mm256_storeu_ps(d + i, _mm256_and_ps(dv, inside));
+      _mm256_maskstore_ps(d + i, lanes, _mm256_and_ps(dv, inside));
     }
   }
-  if (i < n)
-    portable().eval(t, x + i, n - i, y ? y + i : nullptr, index ? index + i : nullptr,
-                    d ? d + i : nullptr);
 }
 
 DAPA_AVX2 void index_backward_avx2(const TableKernel& t, const uint8_t* index, const float* g,
                                    int64_t n, float* dx) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256i k = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(index + i)));
-    _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(g + i), lookup256(t.lut_slope, k)));
+  for (int64_t i = 0; i < n; i += 8) {
+    const __m256i lanes = lanes256(i, n);
+    alignas(8) uint8_t tail[8] = {};
+    const uint8_t* at =
+        n - i >= 8 ? index + i : static_cast<const uint8_t*>(std::memcpy(tail, index + i, n - i));
+    __m256i k = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(at)));
+    _mm256_maskstore_ps(dx + i, lanes,
+                        _mm256_mul_ps(_mm256_maskload_ps(g + i, lanes), lookup256(t.lut_slope, k)));
   }
-  if (i < n) portable().index_backward(t, index + i, g + i, n - i, dx + i);
 }
 }  // namespace
 

@@ -89,7 +89,7 @@ void attention_softmax_row(const RowFunction* exp, float* scores, int64_t n) {
   Eigen::Map<Eigen::ArrayXf> z(scores, n);
   z -= z.maxCoeff();
   exp->value(scores, scores, n);
-  normalize_exp_row(scores, scores, n);
+  normalize_exp_row(scores, scores, lane_padded(n));  // zeros past n: see next()
 }
 }  // namespace
 
@@ -109,7 +109,8 @@ std::vector<float> GptDecoder::next(int32_t token) {
   Tensor x = add(embedding(model_.wte.value(), {token}, {1}),
                  model_.wpe.value().slice(0, t, t + 1));  // x: (1, C)
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  std::vector<float> scores(static_cast<size_t>(t + 1));
+  // One head's scores at a time, then its probabilities; zeros to whole lane blocks.
+  std::vector<float> scores(static_cast<size_t>(lane_padded(t + 1)), 0.0f);
   for (size_t l = 0; l < model_.h.size(); ++l) {
     Block& b = *model_.h[l];
     Tensor a = layer_norm(x, b.norm1.weight.value(), b.norm1.bias.value(), b.norm1.eps).y;

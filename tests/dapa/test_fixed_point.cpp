@@ -4,7 +4,9 @@
 // table file round trip and the hardware exports.
 #include <gtest/gtest.h>
 
+#include <cfloat>
 #include <cmath>
+#include <cstring>
 
 #include "core/rng.h"
 #include "dapa/export.h"
@@ -49,6 +51,29 @@ Quantised quantised(const Distribution& d, int segments, DerivativeMode mode) {
   q.table = fit_dapa(d, segments, find_function("gelu"), mode);
   q.fixed = quantize_table(q.table, d, {}, &q.report);
   return q;
+}
+
+// The kernels' float conversion against the double one it replaces: every tie and its
+// float neighbours across the word range and past both ends, random bit patterns
+// (denormals, infinities and NaNs among them), at several fractions.
+TEST(FixedPoint, FloatWordsEqualDoubleWords) {
+  std::vector<float> xs = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e-45f, -1e-45f, FLT_MAX};
+  for (float t = -33000.0f; t <= 33000.0f; t += 0.25f)
+    for (float x : {t, std::nextafter(t, -INFINITY), std::nextafter(t, INFINITY)}) xs.push_back(x);
+  Rng rng(7);
+  for (int i = 0; i < 1000000; ++i) {
+    const uint32_t bits = static_cast<uint32_t>(rng.next_u64());
+    float x;
+    std::memcpy(&x, &bits, sizeof x);
+    xs.push_back(x);
+  }
+  for (int frac : {0, 1, 7, 12, 15})
+    for (float x : xs) {
+      const float scaled = frac ? std::ldexp(x, -frac) : x;  // the ties in every format
+      for (float v : {x, scaled})
+        ASSERT_EQ(float_to_fixed_wide(v, frac), to_fixed_wide(v, frac))
+            << "x = " << v << " (frac " << frac << ")";
+    }
 }
 
 TEST(FixedPoint, FormatsAreTheFewestBitsWithinTheBound) {

@@ -103,6 +103,13 @@ TEST(TableKernel, EveryInstructionSetGivesThePortableBits) {
         ASSERT_EQ(std::memcmp(vd.derivative.data(), vd0.derivative.data(), 4 * x.numel()), 0)
             << isa << " N=" << n;
         ASSERT_EQ(table_backward_from_index(k, index, g).to_vector(), gx0) << isa;
+        // Short runs (an attention row's), each ending in a masked partial vector.
+        for (int64_t len = 1; len <= 40; ++len) {
+          std::vector<float> y_run(len), d_run(len);
+          run_rows(k, x.data() + 3, y_run.data(), d_run.data(), len);
+          ASSERT_EQ(std::memcmp(y_run.data(), vd0.value.data() + 3, 4 * len), 0) << isa;
+          ASSERT_EQ(std::memcmp(d_run.data(), vd0.derivative.data() + 3, 4 * len), 0) << isa;
+        }
       }
     }
   }
