@@ -339,8 +339,12 @@ void H5Store::read_rows(const std::string& name, const std::vector<int64_t>& row
     Shape shape = checked_shape(path_, name, ds);
     if (shape.empty()) fail(path_, "dataset '" + name + "' has no rows");
     int64_t row_size = shape_numel(shape) / std::max<int64_t>(shape[0], 1);
-    // HDF5 reads a selection in file order: sort the rows, read them in one call, then
-    // put each where it was asked for.
+    // Sort the rows (duplicates read once), read each run of consecutive rows into a
+    // memory space of the run's own shape, then put each row where it was asked for.
+    // HDF5 1.10 maps a file selection onto the chunks element by element unless the
+    // memory selection has the same shape; a union of many row blocks is slower still
+    // (128 random Fashion-MNIST rows: 8-10 ms as one union into a flat buffer, 2 ms
+    // run by run into same-shaped buffers).
     std::vector<int64_t> order(rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
       if (rows[i] < 0 || rows[i] >= shape[0])
@@ -348,25 +352,22 @@ void H5Store::read_rows(const std::string& name, const std::vector<int64_t>& row
       order[i] = static_cast<int64_t>(i);
     }
     std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return rows[a] < rows[b]; });
+    std::vector<int64_t> distinct;  // sorted rows, each once
+    for (int64_t o : order)
+      if (distinct.empty() || distinct.back() != rows[o]) distinct.push_back(rows[o]);
+    std::vector<uint8_t> sorted(distinct.size() * row_size);
     H5::DataSpace file_space = ds.getSpace();
-    file_space.selectNone();
     std::vector<hsize_t> start(shape.size(), 0), count(shape.begin(), shape.end());
-    for (size_t i = 0; i < order.size();) {  // runs of consecutive rows become one block
+    for (size_t i = 0; i < distinct.size();) {
       size_t j = i + 1;
-      while (j < order.size() && rows[order[j]] <= rows[order[j - 1]] + 1) ++j;
-      start[0] = static_cast<hsize_t>(rows[order[i]]);
-      count[0] = static_cast<hsize_t>(rows[order[j - 1]] - rows[order[i]] + 1);
-      file_space.selectHyperslab(H5S_SELECT_OR, count.data(), start.data());
+      while (j < distinct.size() && distinct[j] == distinct[j - 1] + 1) ++j;
+      start[0] = static_cast<hsize_t>(distinct[i]);
+      count[0] = static_cast<hsize_t>(j - i);
+      file_space.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
+      H5::DataSpace mem_space(static_cast<int>(count.size()), count.data());
+      ds.read(sorted.data() + i * row_size, H5::PredType::NATIVE_UINT8, mem_space, file_space);
       i = j;
     }
-    // Duplicate rows collapse in the selection; read distinct rows, then scatter.
-    std::vector<int64_t> distinct;
-    for (int64_t o : order)
-      if (distinct.empty() || rows[distinct.back()] != rows[o]) distinct.push_back(o);
-    std::vector<uint8_t> sorted(distinct.size() * row_size);
-    hsize_t n = sorted.size();
-    H5::DataSpace mem_space(1, &n);
-    ds.read(sorted.data(), H5::PredType::NATIVE_UINT8, mem_space, file_space);
     size_t d = 0;
     for (size_t k = 0; k < order.size(); ++k) {
       if (k > 0 && rows[order[k]] != rows[order[k - 1]]) ++d;
