@@ -97,6 +97,12 @@ DAPA_VECTOR_CLONES void exp_row_backward(const float* p, const float* d, int64_t
   g[argmax] -= lane_sum(n, [&](int64_t i) { return g[i] = (g[i] - dot) * d[i]; });
 }
 
+// z -= max(z) over a row of n.
+DAPA_VECTOR_CLONES void subtract_row_max(float* z, int64_t n) {
+  const float m = lane_max(z, n);
+  for (int64_t i = 0; i < n; ++i) z[i] -= m;
+}
+
 DAPA_VECTOR_CLONES int64_t first_zero(const float* z, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {  // whole blocks: a vector compare to a bit mask each
@@ -111,6 +117,19 @@ DAPA_VECTOR_CLONES int64_t first_zero(const float* z, int64_t n) {
 }
 
 }  // namespace
+
+DAPA_VECTOR_CLONES void softmax_row(const float* x, float* y, int64_t n) {
+  const float m = lane_max(x, n);
+  for (int64_t i = 0; i < n; ++i) y[i] = fast_exp(x[i] - m);
+  const float inverse = 1.0f / lane_sum(n, [&](int64_t i) { return y[i]; });
+  for (int64_t i = 0; i < n; ++i) y[i] *= inverse;
+}
+
+DAPA_VECTOR_CLONES void softmax_row_backward(const float* y, const float* g, float* gx, int64_t n,
+                                             float scale) {
+  const float dot = lane_sum(n, [&](int64_t i) { return g[i] * y[i]; });
+  for (int64_t i = 0; i < n; ++i) gx[i] = scale * y[i] * (g[i] - dot);
+}
 
 DAPA_VECTOR_CLONES float normalize_exp_row(const float* e, float* p, int64_t n, float* d,
                                            float d_scale) {
@@ -161,12 +180,9 @@ Tensor attention_backward(const Tensor& gout_in, const Tensor& qkv_in, const Ten
       const float* p = probs.data() + i * d.T * d.T;
       head_backward(d, qkv.data() + d.qkv_offset(i), gout.data() + d.out_offset(i), p, d.T,
                     gqkv.data() + d.qkv_offset(i), gs.data(), [&](float* g) {
-                      // P = softmax(S): dS = P * (dP - rowsum(dP * P)), times the scale.
-                      for (int64_t row = 0; row < d.T; ++row) {
-                        ConstArrayMap pr(p + row * d.T, d.T);
-                        ArrayMap gr(g + row * d.T, d.T);
-                        gr = scale * pr * (gr - (gr * pr).sum());
-                      }
+                      for (int64_t row = 0; row < d.T; ++row)  // times the score scale
+                        softmax_row_backward(p + row * d.T, g + row * d.T, g + row * d.T, d.T,
+                                             scale);
                     });
     }
   });
@@ -189,7 +205,7 @@ TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, boo
       for (int64_t row = 0; row < d.T; ++row) {  // masked entries: 0 in z and p
         const int64_t n = rows.row_length(row);
         float* zr = z + row * d.T;
-        ArrayMap(zr, n) -= ConstArrayMap(zr, n).maxCoeff();
+        subtract_row_max(zr, n);
         std::fill(zr + n, zr + d.T, 0.0f);
         exp.value(zr, p.data() + row * ldp, n);
         normalize_exp_row(p.data() + row * ldp, p.data() + row * ldp, lane_padded(n));

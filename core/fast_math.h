@@ -75,21 +75,25 @@ inline NormalCdfPdf normal_cdf_pdf(float x) {
   return {x < 0.0f ? lower : 1.0f - lower, pdf};
 }
 
-// y = softmax(x) over n contiguous values (x and y may be the same buffer). The
-// reductions go through Eigen, which vectorises them (GCC will not reassociate a float
-// sum); the exps are a plain loop that GCC vectorises.
-inline void softmax_row(const float* x, float* y, int64_t n) {
-  const float m = Eigen::Map<const Eigen::ArrayXf>(x, n).maxCoeff();
-  for (int64_t i = 0; i < n; ++i) y[i] = fast_exp(x[i] - m);
-  Eigen::Map<Eigen::ArrayXf> yr(y, n);
-  yr *= 1.0f / yr.sum();
+// The largest of x[0..n) (n >= 1; NaN entries are passed over), in 16 lanes like
+// lane_sum below: a maximum does not depend on the order, the lanes let GCC vectorise.
+inline float lane_max(const float* x, int64_t n) {
+  float acc[16];
+  for (int64_t l = 0; l < 16; ++l) acc[l] = x[0];
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int64_t l = 0; l < 16; ++l) acc[l] = acc[l] < x[i + l] ? x[i + l] : acc[l];
+  for (int64_t l = 0; i + l < n; ++l) acc[l] = acc[l] < x[i + l] ? x[i + l] : acc[l];
+  for (int64_t l = 1; l < 16; ++l) acc[0] = acc[0] < acc[l] ? acc[l] : acc[0];
+  return acc[0];
 }
 
-// sum of term(i) for i < n, n a multiple of kSumLanes, in an order that does not depend
-// on the instruction set: 16 running sums (lane l takes i = l mod 16), folded in halves
-// at the end. GCC vectorises the lanes (16 floats: one AVX-512 register, two AVX2, four
-// SSE2 or NEON) without reordering any addition, so every DAPA_VECTOR_CLONES clone of a
-// caller gets the same bits. Callers pad their rows with zeros to whole blocks.
+// sum of term(i) for i < n in an order that does not depend on the instruction set: 16
+// running sums (lane l takes i = l mod 16), folded in halves at the end. GCC vectorises
+// the lanes (16 floats: one AVX-512 register, two AVX2, four SSE2 or NEON) without
+// reordering any addition, so every DAPA_VECTOR_CLONES clone of a caller gets the same
+// bits. A tail past the last whole block of 16 runs one element at a time: hot callers
+// pad their rows with zeros to whole blocks (lane_padded), which change no sum.
 constexpr int64_t kSumLanes = 16;
 inline int64_t lane_padded(int64_t n) {
   return (n + kSumLanes - 1) / kSumLanes * kSumLanes;
@@ -97,8 +101,10 @@ inline int64_t lane_padded(int64_t n) {
 template <class Term>
 inline float lane_sum(int64_t n, Term term) {
   float acc[16] = {};
-  for (int64_t i = 0; i < n; i += 16)
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
     for (int64_t l = 0; l < 16; ++l) acc[l] += term(i + l);
+  for (int64_t l = 0; i + l < n; ++l) acc[l] += term(i + l);
   float half[8], quarter[4];
   for (int l = 0; l < 8; ++l) half[l] = acc[l] + acc[l + 8];
   for (int l = 0; l < 4; ++l) quarter[l] = half[l] + half[l + 4];

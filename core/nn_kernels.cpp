@@ -56,10 +56,8 @@ Tensor softmax_backward(const Tensor& y, const Tensor& gy) {
   const float *py = yc.data(), *pg = gc.data();
   float* px = gx.data();
   parallel_for(rows, row_grain(width), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      ConstArrayMap yr(py + r * width, width), gr(pg + r * width, width);
-      ArrayMap(px + r * width, width) = yr * (gr - (gr * yr).sum());
-    }
+    for (int64_t r = r0; r < r1; ++r)
+      softmax_row_backward(py + r * width, pg + r * width, px + r * width, width);
   });
   return gx;
 }
