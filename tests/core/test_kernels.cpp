@@ -6,6 +6,7 @@
 #include <cmath>
 #include <thread>
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -162,21 +163,48 @@ TEST(ThreadGovernor, RunsOneThreadOnlyWhileThatIsClearlyFaster) {
 TEST(ThreadGovernor, DoesNotProbeTwoThreadsWhileTheCpusAreBusy) {
   if (max_threads() < 2) GTEST_SKIP() << "needs two CPUs";
   int before = num_threads(), switches = 0, twos_after = 0;
-  std::vector<pid_t> spinners;
-  for (int i = 0; i < max_threads(); ++i) {
+  // Each spinner is pinned to one of our CPUs and reports through a pipe once it spins:
+  // /proc/stat counts idle time in 10 ms ticks, and one idle tick inside a 2 ms step
+  // (a spinner not yet started, or two sharing a CPU) reads as five idle cores.
+  cpu_set_t allowed;
+  ASSERT_EQ(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  struct Spinners {  // killed however the test ends
+    std::vector<pid_t> pids;
+    ~Spinners() {
+      for (pid_t pid : pids) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+      }
+    }
+  } spinners;
+  for (int cpu : cpus) {
     pid_t pid = fork();
     ASSERT_GE(pid, 0) << "fork failed";
     if (pid == 0) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      sched_setaffinity(0, sizeof one, &one);
+      char byte = 1;
+      if (write(ready[1], &byte, 1) != 1) _exit(1);
       volatile uint64_t spins = 0;  // volatile: a loop with effects, so it is kept
       for (;;) spins = spins + 1;
     }
-    spinners.push_back(pid);
+    spinners.pids.push_back(pid);
   }
+  close(ready[1]);  // a spinner that died before writing then ends the read with 0
+  for (size_t i = 0; i < spinners.pids.size(); ++i) {
+    char byte;
+    ASSERT_EQ(read(ready[0], &byte, 1), 1) << "a spinner did not start";
+  }
+  close(ready[0]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));  // past the ticks before
   int ones = steps_on_one_thread(2, 20, &switches, &twos_after);
-  for (pid_t pid : spinners) {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-  }
   set_num_threads(before);
   EXPECT_EQ(switches, 1);
   EXPECT_GE(ones, 35);
