@@ -81,7 +81,7 @@ struct VisibleRows {
 // factors and dL/dscores) at a row stride of T rounded up to whole lane_sum blocks, with
 // 0 in the entries past a row's visible ones: the row loops then run over whole blocks,
 // vectorised, with no scalar tail, and the zeros change no sum (lane_padded).
-
+//
 // The backward of a softmax whose exp is a table e, per row of n visible entries:
 //   p_j = e'_j / S with e'_j = max(e(z_j), 0), S = sum e', z_j = s_j - max_i s_i;
 //   dL/de'_j = (g_j - sum_i g_i p_i) / S;  dL/dz_j = that * e'(z_j) where e(z_j) > 0;

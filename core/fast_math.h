@@ -4,8 +4,6 @@
 // -fno-trapping-math, without which GCC keeps the clamps scalar.
 #pragma once
 
-#include <Eigen/Core>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

@@ -99,8 +99,8 @@ void softmax_row_backward(const float* y, const float* g, float* gx, int64_t n, 
 // is a table e of the max-shifted scores (negative table values count as 0); returns
 // 1 / sum. The sum is positive for every softmax table: the row's maximum entry maps to
 // the table's positive value at 0 (dapa/softmax_table.h). Its order is lane_sum's
-// (core/fast_math.h): the same bits on every CPU. n must be a multiple of kSumLanes:
-// pad the row with zeros (lane_padded), which change nothing.
+// (core/fast_math.h): the same bits on every CPU. Rows padded with zeros to whole
+// blocks (lane_padded) give the same result without a scalar tail.
 // With d (the table's derivatives at the row), also d = [e > 0] d d_scale / sum, the
 // factor backward multiplies by.
 float normalize_exp_row(const float* e, float* p, int64_t n, float* d = nullptr,
