@@ -141,11 +141,12 @@ Var attention(const Var& qkv, int64_t heads, bool causal, Pointwise* exp) {
     if (!rows) throw std::invalid_argument("attention: '" + exp->name() + "' has no row kernel");
     TableAttentionResult r = attention_with_exp(qv, heads, causal, *rows);
     if (exp->recording()) exp->observe(visible_scores(r.z, causal));
-    Tensor z = r.z;
-    return record("attention", r.out, {qkv},
-                  [qv, z, heads, causal, rows](const Tensor& gy, const Needs&) -> Grads {
-                    return {attention_with_exp_backward(gy, qv, z, heads, causal, *rows)};
-                  });
+    Tensor z = r.z, inverse_sum = r.inverse_sum;
+    return record(
+        "attention", r.out, {qkv},
+        [qv, z, inverse_sum, heads, causal, rows](const Tensor& gy, const Needs&) -> Grads {
+          return {attention_with_exp_backward(gy, qv, z, inverse_sum, heads, causal, *rows)};
+        });
   }
   AttentionResult r = dapa::attention(qv, heads, causal);
   Tensor probs = r.probs;

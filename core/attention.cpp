@@ -52,19 +52,27 @@ void head_output(const Dims& d, const float* p, int64_t ldp, const float* q, flo
   sgemm(false, false, d.T, d.D, d.T, 1.0f, p, ldp, q + 2 * d.C, d.ld(), 0.0f, out, d.C);
 }
 
-// One head's backward around its softmax P (T, T), given dL/dout `go` (row stride C):
-// out = P V: dV = P^T dOut, dP = dOut V^T into g; softmax_backward(g) turns dP into
-// dL/dscores in place; S = s Q K^T: dQ = dS K, dK = dS^T Q. gq: the head's slice of
-// dL/dqkv. P and g have row stride ldp.
+// One head's backward around its softmax P (T, T), given dL/dout `go` (T, D) at row
+// stride ldgo: out = P V: dV = P^T dOut, dP = dOut V^T into g; softmax_backward(g) turns
+// dP into dL/dS in place, up to the factor ds_scale; S = s Q K^T: dQ = dS K, dK = dS^T Q.
+// gq: the head's slice of dL/dqkv. P and g are (T, T) at row stride T.
 template <class SoftmaxBackward>
-void head_backward(const Dims& d, const float* q, const float* go, const float* p, int64_t ldp,
-                   float* gq, float* g, SoftmaxBackward softmax_backward) {
-  const int64_t ld = d.ld();
-  sgemm(true, false, d.T, d.D, d.T, 1.0f, p, ldp, go, d.C, 0.0f, gq + 2 * d.C, ld);
-  sgemm(false, true, d.T, d.T, d.D, 1.0f, go, d.C, q + 2 * d.C, ld, 0.0f, g, ldp);
+void head_backward(const Dims& d, const float* q, const float* go, int64_t ldgo, const float* p,
+                   float* gq, float* g, float ds_scale, SoftmaxBackward softmax_backward) {
+  const int64_t ld = d.ld(), T = d.T;
+  sgemm(true, false, T, d.D, T, 1.0f, p, T, go, ldgo, 0.0f, gq + 2 * d.C, ld);
+  sgemm(false, true, T, T, d.D, 1.0f, go, ldgo, q + 2 * d.C, ld, 0.0f, g, T);
   softmax_backward(g);
-  sgemm(false, false, d.T, d.D, d.T, 1.0f, g, ldp, q + d.C, ld, 0.0f, gq, ld);
-  sgemm(true, false, d.T, d.D, d.T, 1.0f, g, ldp, q, ld, 0.0f, gq + d.C, ld);
+  sgemm(false, false, T, d.D, T, ds_scale, g, T, q + d.C, ld, 0.0f, gq, ld);
+  sgemm(true, false, T, d.D, T, ds_scale, g, T, q, ld, 0.0f, gq + d.C, ld);
+}
+
+// y = x with row r times s[r], for a (rows, cols) block at row strides ldx and ldy (y
+// may be x).
+DAPA_VECTOR_CLONES void scale_rows(const float* x, int64_t ldx, const float* s, float* y,
+                                   int64_t ldy, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) y[r * ldy + c] = x[r * ldx + c] * s[r];
 }
 
 // The entries row r of a head sees: all T, or r + 1 when causal; and where a row starts
@@ -77,24 +85,52 @@ struct VisibleRows {
   int64_t row_length(int64_t r) const { return causal ? r + 1 : T; }
 };
 
-// The table softmax keeps each head's probabilities (and, in backward, its derivative
-// factors and dL/dscores) at a row stride of T rounded up to whole lane_sum blocks, with
-// 0 in the entries past a row's visible ones: the row loops then run over whole blocks,
-// vectorised, with no scalar tail, and the zeros change no sum (lane_padded).
-//
-// The backward of a softmax whose exp is a table e, per row of n visible entries:
-//   p_j = e'_j / S with e'_j = max(e(z_j), 0), S = sum e', z_j = s_j - max_i s_i;
-//   dL/de'_j = (g_j - sum_i g_i p_i) / S;  dL/dz_j = that * e'(z_j) where e(z_j) > 0;
-//   dL/ds_j = dL/dz_j - [j = argmax] sum_i dL/dz_i (the max shift: a table is not
-//   shift-invariant like exp, so it has a gradient), times the score scale.
-// normalize_exp_row gives p again and d = [e > 0] e'(z) scale / S; then this turns
-// g = dL/dp into dL/ds in place over a padded row (d = 0 past the visible entries, so
-// g ends 0 there). The argmax is the first entry with z = 0, the one the forward's max
-// took (first_zero).
-DAPA_VECTOR_CLONES void exp_row_backward(const float* p, const float* d, int64_t argmax, float* g,
-                                         int64_t n) {
-  const float dot = lane_sum(n, [&](int64_t i) { return g[i] * p[i]; });
-  g[argmax] -= lane_sum(n, [&](int64_t i) { return g[i] = (g[i] - dot) * d[i]; });
+// The table softmax, per row of n visible entries:
+//   z_j = s_j - max_i s_i, e_j = exp(z_j) by the table (floored at 0), S = sum_j e_j,
+//   p_j = e_j / S.
+// Neither forward nor backward forms P: out = P V = diag(1/S) (E V) scales a (T, D)
+// product instead of the (T, T) probabilities, and backward takes dV = E^T (dOut / S),
+// g' = (dOut / S) V^T = dL/dp / S. The forward saves z and 1/S per row.
+// From g', per row (dot = sum_i dL/dp_i p_i = sum_i g'_i e_i):
+//   dL/dz_j = (dL/dp_j - dot) / S e'(z_j) = (g'_j - dot / S) e'(z_j);
+//   dL/ds_j = dL/dz_j - [j = argmax] sum_i dL/dz_i: the max shift has a gradient, since a
+//   table, unlike exp, is not shift-invariant. The score scale is the products' alpha.
+// This turns g' into dL/dz in place. The argmax is the first entry with z = 0, the one
+// the forward's max took (first_zero). Past a causal row's visible entries e and e' are
+// 0 (never written), so a pass may run on to the row's whole blocks (lane_padded): the
+// products there add nothing, and g ends 0.
+DAPA_VECTOR_CLONES void exp_row_backward(const float* e, const float* de, float inverse_sum,
+                                         int64_t argmax, float* g, int64_t n) {
+  // One pass for dot and for the sum of dL/dz = sum g' e' - (dot / S) sum e'.
+  const auto [dot, g_de, de_sum] = lane_sums<3>(n, [&](int64_t i) {
+    return std::array<float, 3>{g[i] * e[i], g[i] * de[i], de[i]};
+  });
+  const float dot_over_sum = dot * inverse_sum;
+  for (int64_t i = 0; i < n; ++i) g[i] = (g[i] - dot_over_sum) * de[i];
+  g[argmax] -= g_de - dot_over_sum * de_sum;
+}
+
+DAPA_VECTOR_CLONES float row_sum(const float* e, int64_t n) {
+  return lane_sum(n, [&](int64_t i) { return e[i]; });
+}
+
+// The row pass length for row r: its visible entries, or on to its whole blocks when
+// the row is shorter than T (causal), not past T.
+int64_t row_pass(const VisibleRows& rows, int64_t r) {
+  const int64_t n = rows.row_length(r);
+  return n < rows.T ? std::min(lane_padded(n), rows.T) : n;
+}
+
+// e = exp(z) (and de = exp'(z) unless null) over one head's (T, T) scores at row stride
+// T: all in one run when every entry is visible (the table's loops keep its registers),
+// else row by row over the visible entries, leaving the rest of e and de as they are.
+void exp_of_head(const RowFunction& exp, const VisibleRows& rows, const float* z, float* e,
+                 float* de) {
+  auto run = [&](int64_t at, int64_t n) {
+    de ? exp.value_and_derivative(z + at, e + at, de + at, n) : exp.value(z + at, e + at, n);
+  };
+  if (!rows.causal) return run(0, rows.T * rows.T);
+  for (int64_t r = 0; r < rows.T; ++r) run(r * rows.T, rows.row_length(r));
 }
 
 // z -= max(z) over a row of n.
@@ -131,17 +167,9 @@ DAPA_VECTOR_CLONES void softmax_row_backward(const float* y, const float* g, flo
   for (int64_t i = 0; i < n; ++i) gx[i] = scale * y[i] * (g[i] - dot);
 }
 
-DAPA_VECTOR_CLONES float normalize_exp_row(const float* e, float* p, int64_t n, float* d,
-                                           float d_scale) {
+DAPA_VECTOR_CLONES float normalize_exp_row(const float* e, float* p, int64_t n) {
   const float inverse = 1.0f / lane_sum(n, [&](int64_t i) { return std::max(e[i], 0.0f); });
-  const float d_factor = inverse * d_scale;
-  if (d)
-    for (int64_t i = 0; i < n; ++i) {
-      d[i] = e[i] > 0.0f ? d[i] * d_factor : 0.0f;  // before p: e may be p
-      p[i] = std::max(e[i], 0.0f) * inverse;
-    }
-  else
-    for (int64_t i = 0; i < n; ++i) p[i] = std::max(e[i], 0.0f) * inverse;
+  for (int64_t i = 0; i < n; ++i) p[i] = std::max(e[i], 0.0f) * inverse;
   return inverse;
 }
 
@@ -178,8 +206,8 @@ Tensor attention_backward(const Tensor& gout_in, const Tensor& qkv_in, const Ten
     std::vector<float> gs(d.T * d.T);  // dL/dscores for one head
     for (int64_t i = i0; i < i1; ++i) {
       const float* p = probs.data() + i * d.T * d.T;
-      head_backward(d, qkv.data() + d.qkv_offset(i), gout.data() + d.out_offset(i), p, d.T,
-                    gqkv.data() + d.qkv_offset(i), gs.data(), [&](float* g) {
+      head_backward(d, qkv.data() + d.qkv_offset(i), gout.data() + d.out_offset(i), d.C, p,
+                    gqkv.data() + d.qkv_offset(i), gs.data(), 1.0f, [&](float* g) {
                       for (int64_t row = 0; row < d.T; ++row)  // times the score scale
                         softmax_row_backward(p + row * d.T, g + row * d.T, g + row * d.T, d.T,
                                              scale);
@@ -194,60 +222,63 @@ TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, boo
   Dims d = attention_dims(qkv_in, heads, "attention_with_exp");
   VisibleRows rows{d.T, causal};
   Tensor qkv = qkv_in.contiguous();
-  TableAttentionResult r{Tensor::empty({d.B, d.T, d.C}), Tensor::empty({d.B, d.H, d.T, d.T})};
-  const int64_t ldp = lane_padded(d.T);
+  TableAttentionResult r{Tensor::empty({d.B, d.T, d.C}), Tensor::empty({d.B, d.H, d.T, d.T}),
+                         Tensor::empty({d.B, d.H, d.T})};
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
-    std::vector<float> p(d.T * ldp, 0.0f);  // p: (T, T) at row stride ldp, one head's
+    std::vector<float> e(d.T * d.T, 0.0f);  // e: (T, T), one head's table values
     for (int64_t i = i0; i < i1; ++i) {
       const float* q = qkv.data() + d.qkv_offset(i);
-      float* z = r.z.data() + i * d.T * d.T;  // z: (T, T), saved for backward
+      float* z = r.z.data() + i * d.T * d.T;                // z: (T, T), saved for backward
+      float* inverse_sum = r.inverse_sum.data() + i * d.T;  // (T), saved too
       head_scores(d, q, z);
-      for (int64_t row = 0; row < d.T; ++row) {  // masked entries: 0 in z and p
+      for (int64_t row = 0; row < d.T; ++row) {  // masked entries: 0 in z
         const int64_t n = rows.row_length(row);
-        float* zr = z + row * d.T;
-        subtract_row_max(zr, n);
-        std::fill(zr + n, zr + d.T, 0.0f);
-        exp.value(zr, p.data() + row * ldp, n);
-        normalize_exp_row(p.data() + row * ldp, p.data() + row * ldp, lane_padded(n));
+        subtract_row_max(z + row * d.T, n);
+        std::fill(z + row * d.T + n, z + (row + 1) * d.T, 0.0f);
       }
-      head_output(d, p.data(), ldp, q, r.out.data() + d.out_offset(i));
+      exp_of_head(exp, rows, z, e.data(), nullptr);
+      for (int64_t row = 0; row < d.T; ++row)
+        inverse_sum[row] = 1.0f / row_sum(e.data() + row * d.T, row_pass(rows, row));
+      float* out = r.out.data() + d.out_offset(i);  // out: (T, D) at row stride C
+      head_output(d, e.data(), d.T, q, out);
+      scale_rows(out, d.C, inverse_sum, out, d.C, d.T, d.D);
     }
   });
   return r;
 }
 
 Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in, const Tensor& z_in,
-                                   int64_t heads, bool causal, const RowFunction& exp) {
-  Dims d = backward_dims(gout_in, qkv_in, heads, "attention_with_exp_backward");
+                                   const Tensor& inverse_sum_in, int64_t heads, bool causal,
+                                   const RowFunction& exp) {
+  const char* op = "attention_with_exp_backward";
+  Dims d = backward_dims(gout_in, qkv_in, heads, op);
   if (z_in.shape() != Shape{d.B, d.H, d.T, d.T})
-    shape_error("attention_with_exp_backward", z_in.shape(), qkv_in.shape(),
+    shape_error(op, z_in.shape(), qkv_in.shape(),
                 "scores must be (B, heads, T, T) for qkv (B, T, 3C)");
+  if (inverse_sum_in.shape() != Shape{d.B, d.H, d.T})
+    shape_error(op, inverse_sum_in.shape(), qkv_in.shape(),
+                "row sums must be (B, heads, T) for qkv (B, T, 3C)");
   VisibleRows rows{d.T, causal};
   Tensor qkv = qkv_in.contiguous(), gout = gout_in.contiguous(), z = z_in.contiguous();
+  Tensor inverse_sum = inverse_sum_in.contiguous();
   Tensor gqkv = Tensor::empty(qkv.shape());
-  const float scale = d.scale();
-  const int64_t ldp = lane_padded(d.T);
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
-    // One head's probabilities, derivative factors d (exp_row_backward) and dL/dscores:
-    // (T, T) each at row stride ldp, 0 past each row's visible entries.
-    std::vector<float> p(d.T * ldp, 0.0f), de(d.T * ldp, 0.0f), gs(d.T * ldp, 0.0f);
-    std::vector<int64_t> argmax(d.T);
+    // One head's table values e, derivatives de and dL/dscores: (T, T) each; and dOut / S
+    // (T, D).
+    std::vector<float> e(d.T * d.T, 0.0f), de(d.T * d.T, 0.0f), gs(d.T * d.T);
+    std::vector<float> gout_over_sum(d.T * d.D);
     for (int64_t i = i0; i < i1; ++i) {
       const float* zh = z.data() + i * d.T * d.T;
-      for (int64_t row = 0; row < d.T; ++row) {  // the forward's probabilities again
-        const int64_t n = rows.row_length(row);
-        float *pr = p.data() + row * ldp, *dr = de.data() + row * ldp;
-        exp.value_and_derivative(zh + row * d.T, pr, dr, n);
-        normalize_exp_row(pr, pr, lane_padded(n), dr, scale);
-        argmax[row] = first_zero(zh + row * d.T, n);
-      }
-      head_backward(d, qkv.data() + d.qkv_offset(i), gout.data() + d.out_offset(i), p.data(), ldp,
-                    gqkv.data() + d.qkv_offset(i), gs.data(), [&](float* g) {
+      const float* inv = inverse_sum.data() + i * d.T;
+      exp_of_head(exp, rows, zh, e.data(), de.data());
+      scale_rows(gout.data() + d.out_offset(i), d.C, inv, gout_over_sum.data(), d.D, d.T, d.D);
+      head_backward(d, qkv.data() + d.qkv_offset(i), gout_over_sum.data(), d.D, e.data(),
+                    gqkv.data() + d.qkv_offset(i), gs.data(), d.scale(), [&](float* g) {
                       for (int64_t row = 0; row < d.T; ++row) {
-                        const int64_t n = rows.row_length(row), at = row * ldp;
-                        exp_row_backward(p.data() + at, de.data() + at, argmax[row], g + at,
-                                         lane_padded(n));
-                        std::fill(g + at + std::min(lane_padded(n), d.T), g + at + d.T, 0.0f);
+                        const int64_t at = row * d.T, m = row_pass(rows, row);
+                        exp_row_backward(e.data() + at, de.data() + at, inv[row],
+                                         first_zero(zh + at, rows.row_length(row)), g + at, m);
+                        std::fill(g + at + m, g + at + d.T, 0.0f);
                       }
                     });
     }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -90,23 +91,51 @@ inline float lane_max(const float* x, int64_t n) {
 // running sums (lane l takes i = l mod 16), folded in halves at the end. GCC vectorises
 // the lanes (16 floats: one AVX-512 register, two AVX2, four SSE2 or NEON) without
 // reordering any addition, so every DAPA_VECTOR_CLONES clone of a caller gets the same
-// bits. A tail past the last whole block of 16 runs one element at a time: hot callers
-// pad their rows with zeros to whole blocks (lane_padded), which change no sum.
+// bits. A tail past the last whole block of 16 is one more block whose missing lanes add
+// nothing (a masked vector where the instruction set has masks); callers may also pad
+// their rows with zeros to whole blocks (lane_padded), which change no sum.
 constexpr int64_t kSumLanes = 16;
 inline int64_t lane_padded(int64_t n) {
   return (n + kSumLanes - 1) / kSumLanes * kSumLanes;
 }
-template <class Term>
-inline float lane_sum(int64_t n, Term term) {
-  float acc[16] = {};
+// 16 lanes folded in halves (lane_sum's last step).
+inline float fold_lanes(const float* acc) {
+  // In vector types: as arrays GCC folds them through the stack, whose wide stores the
+  // narrower loads cannot forward from.
+  using Lanes16 = float __attribute__((vector_size(64)));
+  using Lanes8 = float __attribute__((vector_size(32)));
+  using Lanes4 = float __attribute__((vector_size(16)));
+  Lanes16 all;
+  std::memcpy(&all, acc, sizeof all);
+  const Lanes8 half = __builtin_shufflevector(all, all, 0, 1, 2, 3, 4, 5, 6, 7) +
+                      __builtin_shufflevector(all, all, 8, 9, 10, 11, 12, 13, 14, 15);
+  const Lanes4 quarter = __builtin_shufflevector(half, half, 0, 1, 2, 3) +
+                         __builtin_shufflevector(half, half, 4, 5, 6, 7);
+  return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
+}
+
+// K sums in one pass, each in lane_sum's order: term(i) gives the K terms of entry i.
+template <int K, class Term>
+inline std::array<float, K> lane_sums(int64_t n, Term term) {
+  float acc[K][16] = {};
+  auto add = [&](int64_t i, int64_t l) {
+    const std::array<float, K> t = term(i + l);
+    for (int k = 0; k < K; ++k) acc[k][l] += t[k];
+  };
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
-    for (int64_t l = 0; l < 16; ++l) acc[l] += term(i + l);
-  for (int64_t l = 0; i + l < n; ++l) acc[l] += term(i + l);
-  float half[8], quarter[4];
-  for (int l = 0; l < 8; ++l) half[l] = acc[l] + acc[l + 8];
-  for (int l = 0; l < 4; ++l) quarter[l] = half[l] + half[l + 4];
-  return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
+    for (int64_t l = 0; l < 16; ++l) add(i, l);
+  if (i < n)  // the tail as one more block, its missing lanes adding nothing
+    for (int64_t l = 0; l < 16; ++l)
+      if (i + l < n) add(i, l);
+  std::array<float, K> sums;
+  for (int k = 0; k < K; ++k) sums[k] = fold_lanes(acc[k]);
+  return sums;
+}
+
+template <class Term>
+inline float lane_sum(int64_t n, Term term) {
+  return lane_sums<1>(n, [&](int64_t i) { return std::array<float, 1>{term(i)}; })[0];
 }
 
 }  // namespace dapa

@@ -76,19 +76,23 @@ AttentionResult attention(const Tensor& qkv, int64_t heads, bool causal = false)
 Tensor attention_backward(const Tensor& gout, const Tensor& qkv, const Tensor& probs,
                           int64_t heads);  // -> (B, T, 3C)
 
-// Attention with the softmax's exp replaced by `exp` of the max-shifted scores z <= 0
-// (negative values count as 0), fused per head like attention(). It saves z instead of
-// the probabilities (the same size: exact attention's memory): backward gets the
-// probabilities, the table's values and its derivatives back from z in one pass per row
-// and takes the exact gradient of this softmax (the formula is in attention.cpp).
+// Attention with the softmax's exp replaced by `exp` of the max-shifted scores z <= 0,
+// fused per head like attention(). `exp` must give values >= 0, with derivative 0 where
+// it gives 0 (a softmax table's kernel floors at 0: dapa/kernel.h). The forward saves z
+// instead of the probabilities (the same size: exact attention's memory) and 1 / S per
+// row (4 bytes per query and head); backward gets the table's values and derivatives
+// back from z in one pass and takes the exact gradient of this softmax (the formula is
+// in attention.cpp).
 struct TableAttentionResult {
-  Tensor out;  // (B, T, C)
-  Tensor z;    // (B, heads, T, T): scores minus their row's maximum, masked entries 0
+  Tensor out;          // (B, T, C)
+  Tensor z;            // (B, heads, T, T): scores minus their row's maximum, masked entries 0
+  Tensor inverse_sum;  // (B, heads, T): 1 / each row's sum of exp(z)
 };
 TableAttentionResult attention_with_exp(const Tensor& qkv, int64_t heads, bool causal,
                                         const RowFunction& exp);
 Tensor attention_with_exp_backward(const Tensor& gout, const Tensor& qkv, const Tensor& z,
-                                   int64_t heads, bool causal, const RowFunction& exp);
+                                   const Tensor& inverse_sum, int64_t heads, bool causal,
+                                   const RowFunction& exp);
 // y = softmax(x) over n contiguous values (x and y may be the same buffer): the exps of
 // fast_exp (core/fast_math.h) in loops cloned per instruction set, the sum lane_sum's,
 // so the same bits on every CPU.
@@ -101,10 +105,7 @@ void softmax_row_backward(const float* y, const float* g, float* gx, int64_t n, 
 // the table's positive value at 0 (dapa/softmax_table.h). Its order is lane_sum's
 // (core/fast_math.h): the same bits on every CPU. Rows padded with zeros to whole
 // blocks (lane_padded) give the same result without a scalar tail.
-// With d (the table's derivatives at the row), also d = [e > 0] d d_scale / sum, the
-// factor backward multiplies by.
-float normalize_exp_row(const float* e, float* p, int64_t n, float* d = nullptr,
-                        float d_scale = 1.0f);
+float normalize_exp_row(const float* e, float* p, int64_t n);
 // What enters the exp, for recording it (calibration): z's visible entries (T per row,
 // r + 1 in row r when causal), packed per (batch, head) row after row.
 Tensor visible_scores(const Tensor& z, bool causal);

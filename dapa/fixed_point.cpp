@@ -187,7 +187,7 @@ double mse_uniform(const FixedTable& f, double lo, double hi, bool derivative, i
   return metrics::mse_uniform(f, lo, hi, derivative, points);
 }
 
-FixedKernel::FixedKernel(const FixedTable& t) : table(t) {
+FixedKernel::FixedKernel(const FixedTable& t, bool floor_at_zero) : table(t) {
   table.validate();
   if (table.segments() > 256)
     throw std::invalid_argument("the fixed-point kernel takes at most 256 segments, got " +
@@ -198,9 +198,11 @@ FixedKernel::FixedKernel(const FixedTable& t) : table(t) {
   for (int32_t w = INT16_MIN; w <= INT16_MAX; ++w) {
     auto x = table.clamp(static_cast<int16_t>(w));
     int k = table.segment_index(x);
-    value[w + 32768] = table.forward(x, k) * value_scale;
-    derivative[w + 32768] =
-        table.in_domain(static_cast<int16_t>(w)) ? table.derivative(x, k) * derivative_scale : 0.0f;
+    const bool floored = floor_at_zero && table.forward(x, k) <= 0;
+    value[w + 32768] = floored ? 0.0f : table.forward(x, k) * value_scale;
+    derivative[w + 32768] = table.in_domain(static_cast<int16_t>(w)) && !floored
+                                ? table.derivative(x, k) * derivative_scale
+                                : 0.0f;
     segment[w + 32768] = static_cast<uint8_t>(k);
   }
 }

@@ -163,7 +163,9 @@ double mse_uniform(const FixedTable& f, double lo, double hi, bool derivative = 
 // kernels round x to Q(frac_x) and look up: bit-exact with FixedTable by construction.
 // The words are kept dequantised (exact in float32), so the lookups are float gathers.
 struct FixedKernel {
-  explicit FixedKernel(const FixedTable& table);  // at most 256 segments
+  // At most 256 segments; floor_at_zero as for TableKernel (dapa/kernel.h): negative
+  // value words read as 0, with derivative 0.
+  explicit FixedKernel(const FixedTable& table, bool floor_at_zero = false);
   FixedTable table;
   std::vector<float> value, derivative;  // by word + 32768: the words times 2^-frac
   std::vector<uint8_t> segment;

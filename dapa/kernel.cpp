@@ -37,13 +37,18 @@ void eval_portable(const TableKernel& t, const float* x, int64_t n, float* y, ui
       xs = clamped;
     }
     segments_of(t, xs, m, seg);
+    // The value before the floor: with floor_at_zero, the derivative is 0 where it is not
+    // positive (NaN included, as the vector loops' ordered compare).
+    auto line = [&](int64_t i) { return t.slope[seg[i]] * xs[i] + t.intercept[seg[i]]; };
+    auto floored = [&](int64_t i) { return t.floor_at_zero && !(line(i) > 0.0f); };
     if (y)
-      for (int64_t i = 0; i < m; ++i) y[off + i] = t.slope[seg[i]] * xs[i] + t.intercept[seg[i]];
+      for (int64_t i = 0; i < m; ++i) y[off + i] = floored(i) ? 0.0f : line(i);
     if (index)
       for (int64_t i = 0; i < m; ++i) index[off + i] = static_cast<uint8_t>(seg[i]);
     if (d)
       for (int64_t i = 0; i < m; ++i)
-        d[off + i] = t.bounded && xs[i] != x[off + i] ? 0.0f  // outside the domain
+        d[off + i] = (t.bounded && xs[i] != x[off + i]) || floored(i)
+                         ? 0.0f  // outside the domain, or floored
                      : fitted ? t.dslope[seg[i]] * xs[i] + t.dintercept[seg[i]]
                               : t.slope[seg[i]];
   }
@@ -101,7 +106,8 @@ void set_table_kernel_isa(const std::string& name) {
                               "' is unknown or not supported by this CPU");
 }
 
-TableKernel::TableKernel(const PiecewiseLinear& table) : mode(table.mode) {
+TableKernel::TableKernel(const PiecewiseLinear& table, bool floor_at_zero)
+    : mode(table.mode), floor_at_zero(floor_at_zero) {
   table.validate();
   if (table.segments() > 256)
     throw std::invalid_argument("the fused kernel takes at most 256 segments, got " +
@@ -168,10 +174,10 @@ Tensor table_forward(const TableKernel& t, const Tensor& x_in, std::vector<uint8
 
 Tensor table_backward_from_index(const TableKernel& t, const std::vector<uint8_t>& index,
                                  const Tensor& gy_in) {
-  if (t.bounded)
+  if (t.bounded || t.floor_at_zero)
     throw std::invalid_argument(
-        "table_backward_from_index: a bounded table's derivative also "
-        "depends on whether x was inside the domain; use table_backward");
+        "table_backward_from_index: the derivative of a bounded or floored table also "
+        "depends on whether x was inside the domain or the value above 0; use table_backward");
   Tensor gy = gy_in.contiguous();
   if (static_cast<int64_t>(index.size()) != gy.numel())
     shape_error("table_backward_from_index", "index holds " + std::to_string(index.size()) +

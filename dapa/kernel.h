@@ -22,8 +22,11 @@
 namespace dapa {
 
 struct TableKernel {
-  explicit TableKernel(const PiecewiseLinear& table);  // at most 256 segments
+  // At most 256 segments. floor_at_zero: values below 0 (NaN too) are 0, with derivative
+  // 0 there: a softmax's exp, whose negative table values count as 0 (attention_with_exp).
+  explicit TableKernel(const PiecewiseLinear& table, bool floor_at_zero = false);
   DerivativeMode mode;
+  bool floor_at_zero;
   std::vector<float> breakpoints, slope, intercept, dslope, dintercept;
   // A bounded table (PiecewiseLinear::domain_lo/hi): inputs are clamped to the domain,
   // the derivative is 0 outside it.
@@ -37,7 +40,8 @@ struct TableKernel {
 
 // y = table(x); when `index` is given it receives each element's segment.
 Tensor table_forward(const TableKernel& t, const Tensor& x, std::vector<uint8_t>* index = nullptr);
-// dx = dy * slope[k] from saved segment indices (`slope` mode; unbounded tables only).
+// dx = dy * slope[k] from saved segment indices (`slope` mode; unbounded tables without
+// the floor only).
 Tensor table_backward_from_index(const TableKernel& t, const std::vector<uint8_t>& index,
                                  const Tensor& gy);
 // dx = dy * table'(x), either mode.

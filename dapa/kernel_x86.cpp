@@ -28,17 +28,24 @@ namespace dapa::isa {
 namespace {
 
 // ---- AVX-512: 16 lanes, tables of 16 (one register) or 32 (two) entries ----
+// A table's entries in registers, loaded once per run: the loops store through float
+// pointers, which could alias the kernel's arrays, so the compiler would reload them.
 template <int L>
-DAPA_AVX512 inline __m512 lookup512(const float* table, __m512i k) {
-  if constexpr (L == 16) return _mm512_permutexvar_ps(k, _mm512_loadu_ps(table));
-  return _mm512_permutex2var_ps(_mm512_loadu_ps(table), k, _mm512_loadu_ps(table + 16));
-}
+struct Lut512 {
+  __m512 lo, hi;
+  DAPA_AVX512 explicit Lut512(const float* table)
+      : lo(_mm512_loadu_ps(table)), hi(L == 32 ? _mm512_loadu_ps(table + 16) : lo) {}
+  DAPA_AVX512 __m512 operator[](__m512i k) const {
+    if constexpr (L == 16) return _mm512_permutexvar_ps(k, lo);
+    return _mm512_permutex2var_ps(lo, k, hi);
+  }
+};
 
 template <int L>
-DAPA_AVX512 inline __m512i segment512(const TableKernel& t, __m512 v) {
+DAPA_AVX512 inline __m512i segment512(const Lut512<L>& b, __m512 v) {
   __m512i k = _mm512_setzero_si512();
   for (int step = L / 2; step >= 1; step /= 2) {
-    __m512 probe = lookup512<L>(t.lut_b, _mm512_add_epi32(k, _mm512_set1_epi32(step - 1)));
+    __m512 probe = b[_mm512_add_epi32(k, _mm512_set1_epi32(step - 1))];
     __mmask16 ge = _mm512_cmp_ps_mask(v, probe, _CMP_GE_OQ);  // NaN padding: never
     k = _mm512_mask_add_epi32(k, ge, k, _mm512_set1_epi32(step));
   }
@@ -53,28 +60,34 @@ DAPA_AVX512 inline __mmask16 lanes512(int64_t i, int64_t n) {
 template <int L>
 DAPA_AVX512 void eval512(const TableKernel& t, const float* x, int64_t n, float* y, uint8_t* index,
                          float* d) {
-  bool fitted = t.mode == DerivativeMode::Fitted;
+  const bool fitted = t.mode == DerivativeMode::Fitted, bounded = t.bounded;
+  const bool floor = t.floor_at_zero;
+  const Lut512<L> b(t.lut_b), slope(t.lut_slope), intercept(t.lut_intercept);
+  const Lut512<L> dslope(t.lut_dslope), dintercept(t.lut_dintercept);
+  const __m512 lo = _mm512_set1_ps(t.domain_lo), hi = _mm512_set1_ps(t.domain_hi);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 lanes = lanes512(i, n);
     __m512 v = _mm512_maskz_loadu_ps(lanes, x + i);
     __mmask16 inside = 0xffff;
-    if (t.bounded) {
-      __m512 c =
-          _mm512_min_ps(_mm512_set1_ps(t.domain_hi), _mm512_max_ps(_mm512_set1_ps(t.domain_lo), v));
+    if (bounded) {
+      __m512 c = _mm512_min_ps(hi, _mm512_max_ps(lo, v));
       inside = _mm512_cmp_ps_mask(c, v, _CMP_EQ_OQ);
       v = c;
     }
-    __m512i k = segment512<L>(t, v);
-    if (y) {
-      __m512 a = lookup512<L>(t.lut_slope, k), b = lookup512<L>(t.lut_intercept, k);
-      _mm512_mask_storeu_ps(y + i, lanes, _mm512_add_ps(_mm512_mul_ps(a, v), b));
+    __m512i k = segment512<L>(b, v);
+    if (y || floor) {
+      __m512 yv = _mm512_add_ps(_mm512_mul_ps(slope[k], v), intercept[k]);
+      if (floor) {
+        const __mmask16 positive = _mm512_cmp_ps_mask(yv, _mm512_setzero_ps(), _CMP_GT_OQ);
+        yv = _mm512_maskz_mov_ps(positive, yv);
+        inside &= positive;
+      }
+      if (y) _mm512_mask_storeu_ps(y + i, lanes, yv);
     }
     if (index) _mm512_mask_cvtepi32_storeu_epi8(index + i, lanes, k);
     if (d) {
-      __m512 dv = lookup512<L>(t.lut_slope, k);
-      if (fitted)
-        dv = _mm512_add_ps(_mm512_mul_ps(lookup512<L>(t.lut_dslope, k), v),
-                           lookup512<L>(t.lut_dintercept, k));
+      __m512 dv = slope[k];
+      if (fitted) dv = _mm512_add_ps(_mm512_mul_ps(dslope[k], v), dintercept[k]);
       _mm512_mask_storeu_ps(d + i, lanes, _mm512_maskz_mov_ps(inside, dv));
     }
   }
@@ -83,15 +96,15 @@ DAPA_AVX512 void eval512(const TableKernel& t, const float* x, int64_t n, float*
 template <int L>
 DAPA_AVX512 void index_backward512(const TableKernel& t, const uint8_t* index, const float* g,
                                    int64_t n, float* dx) {
+  const Lut512<L> slope(t.lut_slope);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 lanes = lanes512(i, n);
     alignas(16) uint8_t tail[16] = {};  // a byte-masked load needs AVX-512BW
     const uint8_t* at = index + i;
     if (lanes != 0xffff) at = static_cast<const uint8_t*>(std::memcpy(tail, at, n - i));
     __m512i k = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(at)));
-    _mm512_mask_storeu_ps(
-        dx + i, lanes,
-        _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, g + i), lookup512<L>(t.lut_slope, k)));
+    _mm512_mask_storeu_ps(dx + i, lanes,
+                          _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, g + i), slope[k]));
   }
 }
 
@@ -107,17 +120,21 @@ DAPA_AVX512 void index_backward_avx512(const TableKernel& t, const uint8_t* inde
 }
 
 // ---- AVX2: 8 lanes, tables of 16 entries (two registers, blended on bit 3) ----
-DAPA_AVX2 inline __m256 lookup256(const float* table, __m256i k) {
-  __m256 lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), k);
-  __m256 hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table + 8), k);
-  __m256i upper = _mm256_cmpgt_epi32(k, _mm256_set1_epi32(7));
-  return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(upper));
-}
+struct Lut256 {
+  __m256 lo, hi;
+  DAPA_AVX2 explicit Lut256(const float* table)
+      : lo(_mm256_loadu_ps(table)), hi(_mm256_loadu_ps(table + 8)) {}
+  DAPA_AVX2 __m256 operator[](__m256i k) const {
+    __m256i upper = _mm256_cmpgt_epi32(k, _mm256_set1_epi32(7));
+    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, k), _mm256_permutevar8x32_ps(hi, k),
+                            _mm256_castsi256_ps(upper));
+  }
+};
 
-DAPA_AVX2 inline __m256i segment256(const TableKernel& t, __m256 v) {
+DAPA_AVX2 inline __m256i segment256(const Lut256& b, __m256 v) {
   __m256i k = _mm256_setzero_si256();
   for (int step = 8; step >= 1; step /= 2) {
-    __m256 probe = lookup256(t.lut_b, _mm256_add_epi32(k, _mm256_set1_epi32(step - 1)));
+    __m256 probe = b[_mm256_add_epi32(k, _mm256_set1_epi32(step - 1))];
     __m256 ge = _mm256_cmp_ps(v, probe, _CMP_GE_OQ);
     k = _mm256_add_epi32(k, _mm256_and_si256(_mm256_castps_si256(ge), _mm256_set1_epi32(step)));
   }
@@ -132,32 +149,38 @@ DAPA_AVX2 inline __m256i lanes256(int64_t i, int64_t n) {
 
 DAPA_AVX2 void eval_avx2(const TableKernel& t, const float* x, int64_t n, float* y, uint8_t* index,
                          float* d) {
-  bool fitted = t.mode == DerivativeMode::Fitted;
+  const bool fitted = t.mode == DerivativeMode::Fitted, bounded = t.bounded;
+  const bool floor = t.floor_at_zero;
+  const Lut256 b(t.lut_b), slope(t.lut_slope), intercept(t.lut_intercept);
+  const Lut256 dslope(t.lut_dslope), dintercept(t.lut_dintercept);
+  const __m256 lo = _mm256_set1_ps(t.domain_lo), hi = _mm256_set1_ps(t.domain_hi);
   alignas(32) int32_t ks[8];
   for (int64_t i = 0; i < n; i += 8) {
     const __m256i lanes = lanes256(i, n);
     __m256 v = _mm256_maskload_ps(x + i, lanes);
     __m256 inside = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-    if (t.bounded) {
-      __m256 c =
-          _mm256_min_ps(_mm256_set1_ps(t.domain_hi), _mm256_max_ps(_mm256_set1_ps(t.domain_lo), v));
+    if (bounded) {
+      __m256 c = _mm256_min_ps(hi, _mm256_max_ps(lo, v));
       inside = _mm256_cmp_ps(c, v, _CMP_EQ_OQ);
       v = c;
     }
-    __m256i k = segment256(t, v);
-    if (y)
-      _mm256_maskstore_ps(y + i, lanes,
-                          _mm256_add_ps(_mm256_mul_ps(lookup256(t.lut_slope, k), v),
-                                        lookup256(t.lut_intercept, k)));
+    __m256i k = segment256(b, v);
+    if (y || floor) {
+      __m256 yv = _mm256_add_ps(_mm256_mul_ps(slope[k], v), intercept[k]);
+      if (floor) {
+        const __m256 positive = _mm256_cmp_ps(yv, _mm256_setzero_ps(), _CMP_GT_OQ);
+        yv = _mm256_and_ps(yv, positive);
+        inside = _mm256_and_ps(inside, positive);
+      }
+      if (y) _mm256_maskstore_ps(y + i, lanes, yv);
+    }
     if (index) {
       _mm256_store_si256(reinterpret_cast<__m256i*>(ks), k);
       for (int64_t j = 0; j < 8 && i + j < n; ++j) index[i + j] = static_cast<uint8_t>(ks[j]);
     }
     if (d) {
-      __m256 dv = lookup256(t.lut_slope, k);
-      if (fitted)
-        dv = _mm256_add_ps(_mm256_mul_ps(lookup256(t.lut_dslope, k), v),
-                           lookup256(t.lut_dintercept, k));
+      __m256 dv = slope[k];
+      if (fitted) dv = _mm256_add_ps(_mm256_mul_ps(dslope[k], v), dintercept[k]);
       _mm256_maskstore_ps(d + i, lanes, _mm256_and_ps(dv, inside));
     }
   }
@@ -165,14 +188,14 @@ DAPA_AVX2 void eval_avx2(const TableKernel& t, const float* x, int64_t n, float*
 
 DAPA_AVX2 void index_backward_avx2(const TableKernel& t, const uint8_t* index, const float* g,
                                    int64_t n, float* dx) {
+  const Lut256 slope(t.lut_slope);
   for (int64_t i = 0; i < n; i += 8) {
     const __m256i lanes = lanes256(i, n);
     alignas(8) uint8_t tail[8] = {};
     const uint8_t* at =
         n - i >= 8 ? index + i : static_cast<const uint8_t*>(std::memcpy(tail, index + i, n - i));
     __m256i k = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(at)));
-    _mm256_maskstore_ps(dx + i, lanes,
-                        _mm256_mul_ps(_mm256_maskload_ps(g + i, lanes), lookup256(t.lut_slope, k)));
+    _mm256_maskstore_ps(dx + i, lanes, _mm256_mul_ps(_mm256_maskload_ps(g + i, lanes), slope[k]));
   }
 }
 }  // namespace

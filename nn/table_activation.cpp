@@ -110,15 +110,15 @@ void TableActivation::set_table(const PiecewiseLinear& table, const FixedTable* 
     set_domain_words(q, t);
     if (spec_.softmax) check_softmax_table(q);
     q.validate();
-    f = std::make_shared<const FixedKernel>(q);
+    f = std::make_shared<const FixedKernel>(q, spec_.softmax);
     // The dequantised words as a float table: the index backward's slopes.
     PiecewiseLinear dq = t;
     for (size_t j = 0; j < dq.breakpoints.size(); ++j)
       dq.breakpoints[j] = from_fixed(q.breakpoints[j], q.frac_x);
     for (int k = 0; k < q.segments(); ++k) dq.slope[k] = from_fixed(q.slope[k], q.frac_slope);
-    kernel_ = std::make_shared<const TableKernel>(dq);
+    kernel_ = std::make_shared<const TableKernel>(dq, spec_.softmax);
   } else {
-    kernel_ = std::make_shared<const TableKernel>(t);
+    kernel_ = std::make_shared<const TableKernel>(t, spec_.softmax);
   }
   table_ = t;
   fixed_ = f;

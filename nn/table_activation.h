@@ -26,7 +26,8 @@ struct TableSpec {
   bool refined = false;  // breakpoints moved from the quantiles to lower the DWMSE
   bool fixed = false;
   // The exp of an attention softmax (`--softmax`): its table is bounded to the scores'
-  // domain [lo, 0] and checked as dapa/softmax_table.h says; PWL is fitted on that
+  // domain [lo, 0] and checked as dapa/softmax_table.h says, and its kernels floor the
+  // values at 0 (a softmax counts negative table values as 0); PWL is fitted on that
   // domain too, so it also calibrates first.
   bool softmax = false;
 };

@@ -172,6 +172,17 @@ TEST(FixedPoint, TensorKernelsAreBitExactWithTheGoldenModel) {
     ASSERT_EQ(vd.derivative.data()[i],
               static_cast<float>(from_fixed(f.derivative(xq, k), f.frac_d)));
   }
+  // With the floor at 0 (a softmax's exp; GELU's table dips below 0): the value words
+  // that are not positive read as 0, and their derivative too.
+  ValueAndDerivative floored = fixed_value_and_derivative(FixedKernel(f, true), x);
+  int64_t below = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const bool positive = vd.value.data()[i] > 0.0f;
+    below += !positive;
+    ASSERT_EQ(floored.value.data()[i], positive ? vd.value.data()[i] : 0.0f);
+    ASSERT_EQ(floored.derivative.data()[i], positive ? vd.derivative.data()[i] : 0.0f);
+  }
+  EXPECT_GT(below, x.numel() / 4);
   // Close to GELU where the data is.
   EXPECT_NEAR(f.value(1.0), 0.8413447, 0.01);
   EXPECT_NEAR(f.value(-0.5), -0.1542688, 0.01);

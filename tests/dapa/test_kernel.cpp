@@ -62,7 +62,8 @@ TEST(TableKernel, FittedDerivativeMode) {
 }
 
 // Every instruction-set path this CPU has gives the portable loop's bits: values,
-// segments, derivatives (both modes) and the index backward, for tables that fill one
+// segments, derivatives (both modes, with and without the floor at 0, which the portable
+// loop is checked to apply) and the index backward, for tables that fill one
 // register, two, or none (the fallback), on lengths with tails, at the breakpoints
 // themselves and on NaN and infinities.
 TEST(TableKernel, EveryInstructionSetGivesThePortableBits) {
@@ -74,9 +75,12 @@ TEST(TableKernel, EveryInstructionSetGivesThePortableBits) {
   Tensor gy = Tensor::empty({static_cast<int64_t>(xs.size())});
   rng.fill_normal(gy, 0.0f, 1.0f);
   for (int n : {2, 3, 8, 16, 17, 32, 33}) {
-    for (DerivativeMode mode : {DerivativeMode::Slope, DerivativeMode::Fitted}) {
+    for (auto [mode, floor] : {std::pair{DerivativeMode::Slope, false},
+                               {DerivativeMode::Fitted, false},
+                               {DerivativeMode::Slope, true},
+                               {DerivativeMode::Fitted, true}}) {
       PiecewiseLinear table = fit_dapa(sample(n), n, find_function("gelu"), mode);
-      TableKernel k(table);
+      TableKernel k(table, floor);
       std::vector<float> with_bps = xs;
       for (double b : table.breakpoints) with_bps.push_back(static_cast<float>(b));
       Tensor x = Tensor::from(with_bps, {static_cast<int64_t>(with_bps.size())});
@@ -86,7 +90,22 @@ TEST(TableKernel, EveryInstructionSetGivesThePortableBits) {
       std::vector<uint8_t> index0;
       std::vector<float> y0 = table_forward(k, x, &index0).to_vector();
       ValueAndDerivative vd0 = table_value_and_derivative(k, x);
-      std::vector<float> gx0 = table_backward_from_index(k, index0, g).to_vector();
+      if (floor) {
+        EXPECT_THROW(table_backward_from_index(k, index0, g), std::invalid_argument);
+      }
+      std::vector<float> gx0 =
+          table_backward_from_index(floor ? TableKernel(table) : k, index0, g).to_vector();
+      if (floor) {  // GELU's table dips below 0: there the floor gives 0, derivative 0 too
+        ValueAndDerivative line = table_value_and_derivative(TableKernel(table), x);
+        int floored = 0;
+        for (int64_t i = 0; i < x.numel(); ++i) {
+          const bool positive = line.value.data()[i] > 0.0f;
+          floored += !positive;
+          ASSERT_EQ(vd0.value.data()[i], positive ? line.value.data()[i] : 0.0f) << x.data()[i];
+          ASSERT_EQ(vd0.derivative.data()[i], positive ? line.derivative.data()[i] : 0.0f);
+        }
+        ASSERT_GT(floored, x.numel() / 4);
+      }
       for (std::string isa : {"avx2", "avx512"}) {
         try {
           set_table_kernel_isa(isa);
@@ -102,7 +121,9 @@ TEST(TableKernel, EveryInstructionSetGivesThePortableBits) {
         ASSERT_EQ(std::memcmp(vd.value.data(), vd0.value.data(), 4 * x.numel()), 0) << isa;
         ASSERT_EQ(std::memcmp(vd.derivative.data(), vd0.derivative.data(), 4 * x.numel()), 0)
             << isa << " N=" << n;
-        ASSERT_EQ(table_backward_from_index(k, index, g).to_vector(), gx0) << isa;
+        ASSERT_EQ(table_backward_from_index(floor ? TableKernel(table) : k, index, g).to_vector(),
+                  gx0)
+            << isa;
         // Short runs (an attention row's), each ending in a masked partial vector.
         for (int64_t len = 1; len <= 40; ++len) {
           std::vector<float> y_run(len), d_run(len);
