@@ -141,12 +141,13 @@ Var attention(const Var& qkv, int64_t heads, bool causal, Pointwise* exp) {
     if (!rows) throw std::invalid_argument("attention: '" + exp->name() + "' has no row kernel");
     TableAttentionResult r = attention_with_exp(qv, heads, causal, *rows);
     if (exp->recording()) exp->observe(visible_scores(r.z, causal));
-    Tensor z = r.z, inverse_sum = r.inverse_sum;
-    return record(
-        "attention", r.out, {qkv},
-        [qv, z, inverse_sum, heads, causal, rows](const Tensor& gy, const Needs&) -> Grads {
-          return {attention_with_exp_backward(gy, qv, z, inverse_sum, heads, causal, *rows)};
-        });
+    // What backward takes: z, and 1/S and the argmax of each row (shared by the closure).
+    auto saved = std::make_shared<const TableAttentionResult>(std::move(r));
+    return record("attention", saved->out, {qkv},
+                  [qv, saved, heads, causal, rows](const Tensor& gy, const Needs&) -> Grads {
+                    return {attention_with_exp_backward(gy, qv, saved->z, saved->inverse_sum,
+                                                        saved->argmax, heads, causal, *rows)};
+                  });
   }
   AttentionResult r = dapa::attention(qv, heads, causal);
   Tensor probs = r.probs;

@@ -90,14 +90,14 @@ struct VisibleRows {
 //   p_j = e_j / S.
 // Neither forward nor backward forms P: out = P V = diag(1/S) (E V) scales a (T, D)
 // product instead of the (T, T) probabilities, and backward takes dV = E^T (dOut / S),
-// g' = (dOut / S) V^T = dL/dp / S. The forward saves z and 1/S per row.
+// g' = (dOut / S) V^T = dL/dp / S. The forward saves z, and 1/S and the argmax per row.
 // From g', per row (dot = sum_i dL/dp_i p_i = sum_i g'_i e_i):
 //   dL/dz_j = (dL/dp_j - dot) / S e'(z_j) = (g'_j - dot / S) e'(z_j);
 //   dL/ds_j = dL/dz_j - [j = argmax] sum_i dL/dz_i: the max shift has a gradient, since a
 //   table, unlike exp, is not shift-invariant. The score scale is the products' alpha.
 // This turns g' into dL/dz in place. The argmax is the first entry with z = 0, the one
-// the forward's max took (first_zero). Past a causal row's visible entries e and e' are
-// 0 (never written), so a pass may run on to the row's whole blocks (lane_padded): the
+// the forward's max took (subtract_row_max; saved per row). Past a causal row's visible entries e
+// and e' are 0 (never written), so a pass may run on to the row's whole blocks (lane_padded): the
 // products there add nothing, and g ends 0.
 DAPA_VECTOR_CLONES void exp_row_backward(const float* e, const float* de, float inverse_sum,
                                          int64_t argmax, float* g, int64_t n) {
@@ -133,23 +133,27 @@ void exp_of_head(const RowFunction& exp, const VisibleRows& rows, const float* z
   for (int64_t r = 0; r < rows.T; ++r) run(r * rows.T, rows.row_length(r));
 }
 
-// z -= max(z) over a row of n.
-DAPA_VECTOR_CLONES void subtract_row_max(float* z, int64_t n) {
+// z -= max(z) over a row of n; returns the first index of the maximum, where z is now 0
+// (the entry the max shift's gradient goes to), found by a vector compare per block in
+// the same pass. n - 1 if there is none (a row of NaN).
+DAPA_VECTOR_CLONES int64_t subtract_row_max(float* z, int64_t n) {
   const float m = lane_max(z, n);
-  for (int64_t i = 0; i < n; ++i) z[i] -= m;
-}
-
-DAPA_VECTOR_CLONES int64_t first_zero(const float* z, int64_t n) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {  // whole blocks: a vector compare to a bit mask each
+  int64_t argmax = -1, i = 0;
+  for (; i + 16 <= n; i += 16) {
     int32_t zeros = 0;
     // Not unrolled: GCC 12 vectorises this loop, but not the 16 statements of its unrolling.
 #pragma GCC unroll 1
-    for (int32_t l = 0; l < 16; ++l) zeros |= (z[i + l] == 0.0f) << l;
-    if (zeros) return i + __builtin_ctz(static_cast<uint32_t>(zeros));
+    for (int32_t l = 0; l < 16; ++l) {
+      z[i + l] -= m;
+      zeros |= (z[i + l] == 0.0f) << l;
+    }
+    if (argmax < 0 && zeros) argmax = i + __builtin_ctz(static_cast<uint32_t>(zeros));
   }
-  while (i < n - 1 && z[i] != 0.0f) ++i;
-  return i;
+  for (; i < n; ++i) {
+    z[i] -= m;
+    if (argmax < 0 && z[i] == 0.0f) argmax = i;
+  }
+  return argmax < 0 ? n - 1 : argmax;
 }
 
 }  // namespace
@@ -223,17 +227,18 @@ TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, boo
   VisibleRows rows{d.T, causal};
   Tensor qkv = qkv_in.contiguous();
   TableAttentionResult r{Tensor::empty({d.B, d.T, d.C}), Tensor::empty({d.B, d.H, d.T, d.T}),
-                         Tensor::empty({d.B, d.H, d.T})};
+                         Tensor::empty({d.B, d.H, d.T}),
+                         std::vector<int32_t>(static_cast<size_t>(d.B * d.H * d.T))};
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
     std::vector<float> e(d.T * d.T, 0.0f);  // e: (T, T), one head's table values
     for (int64_t i = i0; i < i1; ++i) {
       const float* q = qkv.data() + d.qkv_offset(i);
       float* z = r.z.data() + i * d.T * d.T;                // z: (T, T), saved for backward
-      float* inverse_sum = r.inverse_sum.data() + i * d.T;  // (T), saved too
+      float* inverse_sum = r.inverse_sum.data() + i * d.T;  // (T), saved too, as argmax
       head_scores(d, q, z);
       for (int64_t row = 0; row < d.T; ++row) {  // masked entries: 0 in z
         const int64_t n = rows.row_length(row);
-        subtract_row_max(z + row * d.T, n);
+        r.argmax[i * d.T + row] = static_cast<int32_t>(subtract_row_max(z + row * d.T, n));
         std::fill(z + row * d.T + n, z + (row + 1) * d.T, 0.0f);
       }
       exp_of_head(exp, rows, z, e.data(), nullptr);
@@ -248,8 +253,8 @@ TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, boo
 }
 
 Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in, const Tensor& z_in,
-                                   const Tensor& inverse_sum_in, int64_t heads, bool causal,
-                                   const RowFunction& exp) {
+                                   const Tensor& inverse_sum_in, const std::vector<int32_t>& argmax,
+                                   int64_t heads, bool causal, const RowFunction& exp) {
   const char* op = "attention_with_exp_backward";
   Dims d = backward_dims(gout_in, qkv_in, heads, op);
   if (z_in.shape() != Shape{d.B, d.H, d.T, d.T})
@@ -258,6 +263,9 @@ Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in, 
   if (inverse_sum_in.shape() != Shape{d.B, d.H, d.T})
     shape_error(op, inverse_sum_in.shape(), qkv_in.shape(),
                 "row sums must be (B, heads, T) for qkv (B, T, 3C)");
+  if (static_cast<int64_t>(argmax.size()) != d.B * d.H * d.T)
+    shape_error(op, "argmax holds " + std::to_string(argmax.size()) +
+                        " rows, not B heads T = " + std::to_string(d.B * d.H * d.T));
   VisibleRows rows{d.T, causal};
   Tensor qkv = qkv_in.contiguous(), gout = gout_in.contiguous(), z = z_in.contiguous();
   Tensor inverse_sum = inverse_sum_in.contiguous();
@@ -277,7 +285,7 @@ Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in, 
                       for (int64_t row = 0; row < d.T; ++row) {
                         const int64_t at = row * d.T, m = row_pass(rows, row);
                         exp_row_backward(e.data() + at, de.data() + at, inv[row],
-                                         first_zero(zh + at, rows.row_length(row)), g + at, m);
+                                         argmax[i * d.T + row], g + at, m);
                         std::fill(g + at + m, g + at + d.T, 0.0f);
                       }
                     });

@@ -74,6 +74,16 @@ inline NormalCdfPdf normal_cdf_pdf(float x) {
   return {x < 0.0f ? lower : 1.0f - lower, pdf};
 }
 
+// The folds below use vector types: as arrays GCC folds lanes through the stack, whose
+// wide stores the narrower loads cannot forward from.
+using Lanes16 = float __attribute__((vector_size(64)));
+using Lanes8 = float __attribute__((vector_size(32)));
+using Lanes4 = float __attribute__((vector_size(16)));
+#define DAPA_LOWER8(v) __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7)
+#define DAPA_UPPER8(v) __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)
+#define DAPA_LOWER4(v) __builtin_shufflevector(v, v, 0, 1, 2, 3)
+#define DAPA_UPPER4(v) __builtin_shufflevector(v, v, 4, 5, 6, 7)
+
 // The largest of x[0..n) (n >= 1; NaN entries are passed over), in 16 lanes like
 // lane_sum below: a maximum does not depend on the order, the lanes let GCC vectorise.
 inline float lane_max(const float* x, int64_t n) {
@@ -82,9 +92,16 @@ inline float lane_max(const float* x, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
     for (int64_t l = 0; l < 16; ++l) acc[l] = acc[l] < x[i + l] ? x[i + l] : acc[l];
-  for (int64_t l = 0; i + l < n; ++l) acc[l] = acc[l] < x[i + l] ? x[i + l] : acc[l];
-  for (int64_t l = 1; l < 16; ++l) acc[0] = acc[0] < acc[l] ? acc[l] : acc[0];
-  return acc[0];
+  if (i < n)  // the tail as one more block
+    for (int64_t l = 0; l < 16; ++l)
+      if (i + l < n) acc[l] = acc[l] < x[i + l] ? x[i + l] : acc[l];
+  Lanes16 all;
+  std::memcpy(&all, acc, sizeof all);
+  const Lanes8 lo8 = DAPA_LOWER8(all), hi8 = DAPA_UPPER8(all), half = lo8 < hi8 ? hi8 : lo8;
+  const Lanes4 lo4 = DAPA_LOWER4(half), hi4 = DAPA_UPPER4(half), quarter = lo4 < hi4 ? hi4 : lo4;
+  float m = quarter[0];
+  for (int l = 1; l < 4; ++l) m = m < quarter[l] ? quarter[l] : m;
+  return m;
 }
 
 // sum of term(i) for i < n in an order that does not depend on the instruction set: 16
@@ -100,17 +117,10 @@ inline int64_t lane_padded(int64_t n) {
 }
 // 16 lanes folded in halves (lane_sum's last step).
 inline float fold_lanes(const float* acc) {
-  // In vector types: as arrays GCC folds them through the stack, whose wide stores the
-  // narrower loads cannot forward from.
-  using Lanes16 = float __attribute__((vector_size(64)));
-  using Lanes8 = float __attribute__((vector_size(32)));
-  using Lanes4 = float __attribute__((vector_size(16)));
   Lanes16 all;
   std::memcpy(&all, acc, sizeof all);
-  const Lanes8 half = __builtin_shufflevector(all, all, 0, 1, 2, 3, 4, 5, 6, 7) +
-                      __builtin_shufflevector(all, all, 8, 9, 10, 11, 12, 13, 14, 15);
-  const Lanes4 quarter = __builtin_shufflevector(half, half, 0, 1, 2, 3) +
-                         __builtin_shufflevector(half, half, 4, 5, 6, 7);
+  const Lanes8 half = DAPA_LOWER8(all) + DAPA_UPPER8(all);
+  const Lanes4 quarter = DAPA_LOWER4(half) + DAPA_UPPER4(half);
   return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
 }
 

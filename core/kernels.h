@@ -79,20 +79,21 @@ Tensor attention_backward(const Tensor& gout, const Tensor& qkv, const Tensor& p
 // Attention with the softmax's exp replaced by `exp` of the max-shifted scores z <= 0,
 // fused per head like attention(). `exp` must give values >= 0, with derivative 0 where
 // it gives 0 (a softmax table's kernel floors at 0: dapa/kernel.h). The forward saves z
-// instead of the probabilities (the same size: exact attention's memory) and 1 / S per
-// row (4 bytes per query and head); backward gets the table's values and derivatives
-// back from z in one pass and takes the exact gradient of this softmax (the formula is
-// in attention.cpp).
+// instead of the probabilities (the same size: exact attention's memory) and two
+// statistics per row (8 bytes per query and head); backward gets the table's values and
+// derivatives back from z in one pass and takes the exact gradient of this softmax (the
+// formula is in attention.cpp).
 struct TableAttentionResult {
   Tensor out;          // (B, T, C)
   Tensor z;            // (B, heads, T, T): scores minus their row's maximum, masked entries 0
   Tensor inverse_sum;  // (B, heads, T): 1 / each row's sum of exp(z)
+  std::vector<int32_t> argmax;  // (B heads T): each row's first maximum, where z = 0
 };
 TableAttentionResult attention_with_exp(const Tensor& qkv, int64_t heads, bool causal,
                                         const RowFunction& exp);
 Tensor attention_with_exp_backward(const Tensor& gout, const Tensor& qkv, const Tensor& z,
-                                   const Tensor& inverse_sum, int64_t heads, bool causal,
-                                   const RowFunction& exp);
+                                   const Tensor& inverse_sum, const std::vector<int32_t>& argmax,
+                                   int64_t heads, bool causal, const RowFunction& exp);
 // y = softmax(x) over n contiguous values (x and y may be the same buffer): the exps of
 // fast_exp (core/fast_math.h) in loops cloned per instruction set, the sum lane_sum's,
 // so the same bits on every CPU.

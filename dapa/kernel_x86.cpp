@@ -41,12 +41,31 @@ struct Lut512 {
   }
 };
 
+// The breakpoints for the binary search. Its first two probes need no permute: every
+// lane compares with breakpoint L/2 - 1 first, then with L/4 - 1 or 3L/4 - 1 (a blend of
+// two broadcasts), so two of the search's permutes (the busiest port's) are saved.
 template <int L>
-DAPA_AVX512 inline __m512i segment512(const Lut512<L>& b, __m512 v) {
-  __m512i k = _mm512_setzero_si512();
-  for (int step = L / 2; step >= 1; step /= 2) {
-    __m512 probe = b[_mm512_add_epi32(k, _mm512_set1_epi32(step - 1))];
-    __mmask16 ge = _mm512_cmp_ps_mask(v, probe, _CMP_GE_OQ);  // NaN padding: never
+struct Search512 {
+  Lut512<L> b;
+  __m512 first, second_lo, second_hi;
+  DAPA_AVX512 explicit Search512(const float* bp)
+      : b(bp),
+        first(_mm512_set1_ps(bp[L / 2 - 1])),
+        second_lo(_mm512_set1_ps(bp[L / 4 - 1])),
+        second_hi(_mm512_set1_ps(bp[3 * L / 4 - 1])) {}
+};
+
+template <int L>
+DAPA_AVX512 inline __m512i segment512(const Search512<L>& s, __m512 v) {
+  // NaN padding compares false: never >=.
+  const __mmask16 upper = _mm512_cmp_ps_mask(v, s.first, _CMP_GE_OQ);
+  __m512i k = _mm512_maskz_mov_epi32(upper, _mm512_set1_epi32(L / 2));
+  const __m512 second = _mm512_mask_blend_ps(upper, s.second_lo, s.second_hi);
+  k = _mm512_mask_add_epi32(k, _mm512_cmp_ps_mask(v, second, _CMP_GE_OQ), k,
+                            _mm512_set1_epi32(L / 4));
+  for (int step = L / 8; step >= 1; step /= 2) {
+    __m512 probe = s.b[_mm512_add_epi32(k, _mm512_set1_epi32(step - 1))];
+    __mmask16 ge = _mm512_cmp_ps_mask(v, probe, _CMP_GE_OQ);
     k = _mm512_mask_add_epi32(k, ge, k, _mm512_set1_epi32(step));
   }
   return k;
@@ -62,7 +81,8 @@ DAPA_AVX512 void eval512(const TableKernel& t, const float* x, int64_t n, float*
                          float* d) {
   const bool fitted = t.mode == DerivativeMode::Fitted, bounded = t.bounded;
   const bool floor = t.floor_at_zero;
-  const Lut512<L> b(t.lut_b), slope(t.lut_slope), intercept(t.lut_intercept);
+  const Search512<L> b(t.lut_b);
+  const Lut512<L> slope(t.lut_slope), intercept(t.lut_intercept);
   const Lut512<L> dslope(t.lut_dslope), dintercept(t.lut_dintercept);
   const __m512 lo = _mm512_set1_ps(t.domain_lo), hi = _mm512_set1_ps(t.domain_hi);
   for (int64_t i = 0; i < n; i += 16) {
@@ -131,10 +151,25 @@ struct Lut256 {
   }
 };
 
-DAPA_AVX2 inline __m256i segment256(const Lut256& b, __m256 v) {
-  __m256i k = _mm256_setzero_si256();
-  for (int step = 8; step >= 1; step /= 2) {
-    __m256 probe = b[_mm256_add_epi32(k, _mm256_set1_epi32(step - 1))];
+// The binary search as on AVX-512 (Search512): its first two probes are broadcasts.
+struct Search256 {
+  Lut256 b;
+  __m256 first, second_lo, second_hi;
+  DAPA_AVX2 explicit Search256(const float* bp)
+      : b(bp),
+        first(_mm256_set1_ps(bp[7])),
+        second_lo(_mm256_set1_ps(bp[3])),
+        second_hi(_mm256_set1_ps(bp[11])) {}
+};
+
+DAPA_AVX2 inline __m256i segment256(const Search256& s, __m256 v) {
+  const __m256 upper = _mm256_cmp_ps(v, s.first, _CMP_GE_OQ);
+  __m256i k = _mm256_and_si256(_mm256_castps_si256(upper), _mm256_set1_epi32(8));
+  const __m256 second = _mm256_blendv_ps(s.second_lo, s.second_hi, upper);
+  const __m256 ge2 = _mm256_cmp_ps(v, second, _CMP_GE_OQ);
+  k = _mm256_add_epi32(k, _mm256_and_si256(_mm256_castps_si256(ge2), _mm256_set1_epi32(4)));
+  for (int step = 2; step >= 1; step /= 2) {
+    __m256 probe = s.b[_mm256_add_epi32(k, _mm256_set1_epi32(step - 1))];
     __m256 ge = _mm256_cmp_ps(v, probe, _CMP_GE_OQ);
     k = _mm256_add_epi32(k, _mm256_and_si256(_mm256_castps_si256(ge), _mm256_set1_epi32(step)));
   }
@@ -151,7 +186,8 @@ DAPA_AVX2 void eval_avx2(const TableKernel& t, const float* x, int64_t n, float*
                          float* d) {
   const bool fitted = t.mode == DerivativeMode::Fitted, bounded = t.bounded;
   const bool floor = t.floor_at_zero;
-  const Lut256 b(t.lut_b), slope(t.lut_slope), intercept(t.lut_intercept);
+  const Search256 b(t.lut_b);
+  const Lut256 slope(t.lut_slope), intercept(t.lut_intercept);
   const Lut256 dslope(t.lut_dslope), dintercept(t.lut_dintercept);
   const __m256 lo = _mm256_set1_ps(t.domain_lo), hi = _mm256_set1_ps(t.domain_hi);
   alignas(32) int32_t ks[8];

@@ -138,6 +138,14 @@ TEST(SoftmaxTable, GradientIsTheApproximatedSoftmaxsOwn) {
     for (uint64_t seed : {1u, 2u, 3u}) check_against_reference({2, 5, 8, 2, causal}, *exp, seed);
 }
 
+// Rows longer than a vector block (16 lanes), so that the max shift, the argmax search
+// and the row sums take their block paths with a tail, and the table runs over a whole
+// head at once when no row is masked.
+TEST(SoftmaxTable, LongRowsTakeTheBlockPaths) {
+  auto exp = calibrated_exp("dapa:8", 3);
+  for (bool causal : {false, true}) check_against_reference({1, 37, 8, 2, causal}, *exp, 5);
+}
+
 // Recording (a refit's forward) shows the table every visible max-shifted score and
 // changes nothing the forward computes.
 TEST(SoftmaxTable, RecordingSeesEveryVisibleScore) {
