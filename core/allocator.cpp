@@ -114,4 +114,12 @@ int64_t available_memory_bytes() {
   return avail;
 }
 
+int64_t peak_rss_bytes() {
+  const int64_t hwm = proc_kb_field("/proc/self/status", "VmHWM");
+  if (hwm >= 0) return hwm;
+  struct rusage u {};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<int64_t>(u.ru_maxrss) * 1024;
+}
+
 }  // namespace dapa

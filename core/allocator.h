@@ -25,4 +25,10 @@ AllocatorStats allocator_stats();
 // -1 when neither is known. Checked before large allocations that a flag asked for.
 int64_t available_memory_bytes();
 
+// The peak resident set of this process in bytes: /proc/self/status's VmHWM, which
+// belongs to this program's memory map. Not getrusage's ru_maxrss where /proc is there:
+// Linux carries ru_maxrss across execve, so a program started by a large process (a
+// Python script that imported PyTorch) would report its parent's peak.
+int64_t peak_rss_bytes();
+
 }  // namespace dapa

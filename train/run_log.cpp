@@ -3,7 +3,6 @@
 
 #include "core/atomic_file.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -188,12 +187,6 @@ bool plot_metrics(const std::string& csv, const std::string& png, const std::str
   std::remove((script + ".log").c_str());
   std::remove(script.c_str());
   return true;
-}
-
-int64_t peak_rss_bytes() {
-  struct rusage u {};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<int64_t>(u.ru_maxrss) * 1024;
 }
 
 }  // namespace dapa

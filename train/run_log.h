@@ -79,7 +79,5 @@ std::string gnuplot_series(const std::string& kind, const std::string& column);
 bool plot_metrics(const std::string& metrics_csv, const std::string& png, const std::string& title,
                   const std::string& split, bool with_accuracy);
 
-// Peak resident set size of this process so far, in bytes.
-int64_t peak_rss_bytes();
 
 }  // namespace dapa

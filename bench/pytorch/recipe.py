@@ -61,4 +61,13 @@ def make_step(model, args, total, loss_fn):
 
 
 def peak_rss_mb():
+    """This process's peak resident set: VmHWM (Linux keeps getrusage's ru_maxrss across
+    execve, so a program started by a large process would report that process's peak)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

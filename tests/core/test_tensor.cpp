@@ -1,8 +1,16 @@
 // Tensor storage, views, copies and shape errors.
 #include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
 
+#include "core/allocator.h"
 #include "core/tensor.h"
 
 namespace dapa {
@@ -115,6 +123,37 @@ TEST(Tensor, EigenMatrixMapSeesTheData) {
   EXPECT_FLOAT_EQ(m(1, 2), 5.0f);
   m(0, 1) = 42.0f;
   EXPECT_FLOAT_EQ(t.at({0, 1}), 42.0f);
+}
+
+// The peak resident set is this program's own: it grows past anything touched, and a
+// program started by a larger process does not report that process's peak (Linux keeps
+// getrusage's ru_maxrss across execve): this binary, started again from here after
+// touching 256 MiB more than its peak so far, runs PeakOfAFreshProgram below, which
+// checks its own peak.
+TEST(Allocator, PeakResidentSetIsThisProgramsOwn) {
+  const int64_t before = peak_rss_bytes();
+  ASSERT_GT(before, 0);
+  const int64_t touched = before + (int64_t{256} << 20);
+  std::vector<char> big(static_cast<size_t>(touched), 1);
+  EXPECT_GE(peak_rss_bytes(), touched - (int64_t{4} << 20)) << "bytes";
+  std::string filter = "--gtest_filter=Allocator.PeakOfAFreshProgram";
+  std::string flag = "DAPA_TEST_FRESH_PEAK=1";
+  char* argv[] = {const_cast<char*>("/proc/self/exe"), filter.data(), nullptr};
+  char* envp[] = {flag.data(), nullptr};
+  pid_t child = 0;
+  const int spawned = posix_spawn(&child, "/proc/self/exe", nullptr, nullptr, argv, envp);
+  // Under qemu-user without binfmt_misc the host cannot start a foreign binary.
+  if (spawned == ENOEXEC) GTEST_SKIP() << "this binary cannot be started again here";
+  ASSERT_EQ(spawned, 0) << std::strerror(spawned);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the started program failed";
+  EXPECT_EQ(big[big.size() / 2], 1);
+}
+
+TEST(Allocator, PeakOfAFreshProgram) {
+  if (!std::getenv("DAPA_TEST_FRESH_PEAK")) GTEST_SKIP() << "run by PeakResidentSetIsThisProgramsOwn";
+  EXPECT_LT(peak_rss_bytes(), int64_t{200} << 20);  // its parent: 256 MiB more
 }
 
 }  // namespace

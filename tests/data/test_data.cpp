@@ -1,13 +1,12 @@
 // IDX reading, data set files and the loader: known answers and every bad input.
 #include <gtest/gtest.h>
 
-#include <sys/resource.h>
-
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 
+#include "core/allocator.h"
 #include "core/h5.h"
 #include "data/dataset.h"
 
@@ -96,13 +95,10 @@ TEST(Idx, HeaderClaimingMoreThanTheFileHoldsCostsNoMemory) {
   // 0xFF000000 x 1 x 1 bytes declared (4 GiB), 3 bytes present.
   std::ofstream(tmp("huge.idx"), std::ios::binary)
       << std::string("\0\0\x08\x03\xff\0\0\0\0\0\0\x01\0\0\0\x01xyz", 19);
-  struct rusage before {};
-  getrusage(RUSAGE_SELF, &before);
+  const int64_t before = peak_rss_bytes();
   std::string e = error_of([] { read_idx(tmp("huge.idx")); });
-  struct rusage after {};
-  getrusage(RUSAGE_SELF, &after);
   EXPECT_NE(e.find("truncated"), std::string::npos) << e;
-  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 256 * 1024) << "KiB of peak memory grew";
+  EXPECT_LT(peak_rss_bytes() - before, int64_t{256} << 20) << "bytes of peak memory grew";
   std::ofstream(tmp("type.idx"), std::ios::binary) << std::string("\0\0\x0d\x01\0\0\0\1x", 9);
   EXPECT_NE(error_of([] { read_idx(tmp("type.idx")); }).find("IDX data type 0x0d"),
             std::string::npos);
