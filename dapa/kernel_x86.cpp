@@ -6,7 +6,9 @@
 // so every path gives the same bits. A bounded table's clamp is max(lo, x) then min(hi,
 // .) in registers: with the bound first, a NaN x stays NaN and a -0 stays -0, as
 // std::clamp leaves them. A tail shorter than a vector is one more vector under a mask
-// (masked loads and stores), so short rows (an attention's) stay in registers too.
+// (masked loads and stores), so short rows (an attention's) stay in registers too. With
+// floor_at_zero, values that are not positive become +0 and their derivative 0, as in
+// the portable loop.
 #include "dapa/kernel_isa.h"
 
 #ifdef DAPA_X86_KERNELS
