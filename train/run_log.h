@@ -79,5 +79,4 @@ std::string gnuplot_series(const std::string& kind, const std::string& column);
 bool plot_metrics(const std::string& metrics_csv, const std::string& png, const std::string& title,
                   const std::string& split, bool with_accuracy);
 
-
 }  // namespace dapa

@@ -152,7 +152,8 @@ TEST(Allocator, PeakResidentSetIsThisProgramsOwn) {
 }
 
 TEST(Allocator, PeakOfAFreshProgram) {
-  if (!std::getenv("DAPA_TEST_FRESH_PEAK")) GTEST_SKIP() << "run by PeakResidentSetIsThisProgramsOwn";
+  if (!std::getenv("DAPA_TEST_FRESH_PEAK"))
+    GTEST_SKIP() << "run by PeakResidentSetIsThisProgramsOwn";
   EXPECT_LT(peak_rss_bytes(), int64_t{200} << 20);  // its parent: 256 MiB more
 }
 
