@@ -141,9 +141,12 @@ Var attention(const Var& qkv, int64_t heads, bool causal, Pointwise* exp) {
     if (!rows) throw std::invalid_argument("attention: '" + exp->name() + "' has no row kernel");
     TableAttentionResult r = attention_with_exp(qv, heads, causal, *rows);
     if (exp->recording()) exp->observe(visible_scores(r.z, causal));
-    // What backward takes: z, and 1/S and the argmax of each row (shared by the closure).
+    // What backward takes: z, and 1/S and the argmax of each row (shared by the closure;
+    // not the output, which would then live as long as the closure).
+    Tensor out = r.out;
+    r.out = Tensor();
     auto saved = std::make_shared<const TableAttentionResult>(std::move(r));
-    return record("attention", saved->out, {qkv},
+    return record("attention", out, {qkv},
                   [qv, saved, heads, causal, rows](const Tensor& gy, const Needs&) -> Grads {
                     return {attention_with_exp_backward(gy, qv, saved->z, saved->inverse_sum,
                                                         saved->argmax, heads, causal, *rows)};
