@@ -43,7 +43,7 @@ target_include_directories(dapa_openblas SYSTEM INTERFACE ${OPENBLAS_INCLUDE_DIR
 
 # oneDNN's sgemm (x86-64 only): its JIT kernels pack less and run the ViT's large
 # products 1.5-2.7x faster than OpenBLAS here (bench_gemm); the small per-head products
-# stay on OpenBLAS, faster there. Debian builds oneDNN with OpenMP too (one thread
+# go to libxsmm (below), faster there. Debian builds oneDNN with OpenMP too (one thread
 # pool). On ARM, oneDNN has no NEON sgemm kernels, so OpenBLAS does everything.
 add_library(dapa_onednn INTERFACE)
 if(DAPA_ONEDNN AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
@@ -57,6 +57,25 @@ if(DAPA_ONEDNN AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
   target_link_libraries(dapa_onednn INTERFACE ${DNNL_LIBRARY})
   target_include_directories(dapa_onednn SYSTEM INTERFACE ${DNNL_INCLUDE_DIR})
   target_compile_definitions(dapa_onednn INTERFACE DAPA_HAVE_ONEDNN=1)
+endif()
+
+# libxsmm (x86-64 only): JIT kernels for the products below oneDNN's threshold, the
+# attention's per-head products above all. It picks its kernels from the CPU's feature
+# bits, where OpenBLAS 0.3.21 looks the model up in a table and falls back to SSE3
+# kernels on CPUs newer than itself; see docs/design.md. Debian ships it static only.
+add_library(dapa_libxsmm INTERFACE)
+if(DAPA_LIBXSMM AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+  find_library(LIBXSMM_LIBRARY NAMES libxsmm.a xsmm)
+  find_path(LIBXSMM_INCLUDE_DIR NAMES libxsmm.h)
+  if(NOT LIBXSMM_LIBRARY OR NOT LIBXSMM_INCLUDE_DIR)
+    message(FATAL_ERROR "libxsmm not found: install libxsmm-dev (scripts/install-deps.sh), "
+                        "or configure with -DDAPA_LIBXSMM=OFF to use OpenBLAS for small products")
+  endif()
+  message(STATUS "libxsmm: ${LIBXSMM_LIBRARY}")
+  # Its fallback path calls the BLAS's sgemm_, which OpenBLAS provides.
+  target_link_libraries(dapa_libxsmm INTERFACE ${LIBXSMM_LIBRARY} dapa_openblas ${CMAKE_DL_LIBS} rt)
+  target_include_directories(dapa_libxsmm SYSTEM INTERFACE ${LIBXSMM_INCLUDE_DIR})
+  target_compile_definitions(dapa_libxsmm INTERFACE DAPA_HAVE_LIBXSMM=1)
 endif()
 
 # Open MPI (libopenmpi-dev): data-parallel training (train/comm.cpp). Optional: without

@@ -1,4 +1,4 @@
-// Matrix products on OpenBLAS and oneDNN; see gemm.h.
+// Matrix products on OpenBLAS, oneDNN and libxsmm; see gemm.h.
 #include "core/gemm.h"
 
 #include <cblas.h>
@@ -11,19 +11,78 @@
 #ifdef DAPA_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
 #endif
+#ifdef DAPA_HAVE_LIBXSMM
+#include <libxsmm.h>
+
+#include <array>
+#include <vector>
+#endif
 
 #include "core/kernels.h"
 #include "core/parallel.h"
 
 namespace dapa {
 
-#ifdef DAPA_HAVE_ONEDNN
-// Products of at least this many multiply-adds go to oneDNN where it is built in: below,
-// OpenBLAS's small-matrix kernels win (the attention's per-head products, ~40k).
-constexpr int64_t kOneDnnMinWork = int64_t{1} << 20;
-#endif
+// Products of at least this many multiply-adds are large: they go to oneDNN where it is
+// built in. Below, OpenBLAS's small-matrix kernels and libxsmm's win (the attention's
+// per-head products, 40k-500k).
+constexpr int64_t kLargeProductWork = int64_t{1} << 20;
 
 namespace {
+#ifdef DAPA_HAVE_LIBXSMM
+// libxsmm's JIT kernels for the small products, cached per thread by everything that
+// selects one (a dispatch costs ~40 ns, a 50 x 50 x 16 product ~1 us).
+struct SmallKernelKey {
+  libxsmm_blasint m, n, k, lda, ldb, ldc;
+  int flags;
+  float beta;
+  bool operator==(const SmallKernelKey& o) const {
+    return m == o.m && n == o.n && k == o.k && lda == o.lda && ldb == o.ldb && ldc == o.ldc &&
+           flags == o.flags && beta == o.beta;
+  }
+};
+
+libxsmm_smmfunction small_kernel(const SmallKernelKey& key) {
+  struct Entry {
+    SmallKernelKey key;
+    libxsmm_smmfunction kernel;
+  };
+  thread_local std::array<Entry, 16> cache{};
+  thread_local size_t next = 0;
+  for (const Entry& e : cache)
+    if (e.kernel && e.key == key) return e.kernel;
+  const float one = 1.0f;
+  libxsmm_smmfunction kernel = libxsmm_smmdispatch(key.m, key.n, key.k, &key.lda, &key.ldb,
+                                                   &key.ldc, &one, &key.beta, &key.flags, nullptr);
+  if (kernel) cache[next++ % cache.size()] = {key, kernel};
+  return kernel;
+}
+
+// One small product on libxsmm; false when it has no kernel for it (then OpenBLAS runs
+// it). libxsmm is column-major: our row-major C = op(A) op(B) is its C^T = op(B)^T op(A)^T,
+// so B comes first. Its JIT takes alpha = 1 and beta 0 or 1 only, and no transposed
+// first operand: when B is transposed or alpha is not 1, alpha op(B) is packed (K x N)
+// first, K N copies against M N K multiply-adds.
+bool sgemm_libxsmm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (K == 0 || (beta != 0.0f && beta != 1.0f)) return false;
+  thread_local std::vector<float> packed;
+  if (tb || alpha != 1.0f) {
+    packed.resize(static_cast<size_t>(K * N));
+    for (int64_t k = 0; k < K; ++k)  // packed: (K, N)
+      for (int64_t j = 0; j < N; ++j)
+        packed[k * N + j] = alpha * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+    B = packed.data();
+    ldb = N;
+  }
+  auto i = [](int64_t v) { return static_cast<libxsmm_blasint>(v); };
+  libxsmm_smmfunction kernel = small_kernel(
+      {i(N), i(M), i(K), i(ldb), i(lda), i(ldc), ta ? LIBXSMM_GEMM_FLAG_TRANS_B : 0, beta});
+  if (!kernel) return false;
+  kernel(B, A, C);
+  return true;
+}
+#endif
 // One product on one thread, by the backend that suits its size.
 void sgemm_serial(bool onednn, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
@@ -66,11 +125,18 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
   // tiles of at least 16 rows or columns; one tile below 2^16 multiply-adds), the tiles
   // spread over our threads: every product gives the same bits for any thread count, so
   // a run may change its thread count and stay reproducible.
+  // A small product on libxsmm is one call: inside the attention's region over (batch,
+  // head) pairs tiles would only shrink it.
+#ifdef DAPA_HAVE_LIBXSMM
+  if (M * N * K < kLargeProductWork &&
+      sgemm_libxsmm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+    return;
+#endif
   bool by_rows = M >= N;
   int64_t side = by_rows ? M : N;
   int64_t tiles = M * N * K < (int64_t{1} << 16) ? 1 : std::clamp<int64_t>(side / 16, 1, 8);
 #ifdef DAPA_HAVE_ONEDNN
-  const bool onednn = M * N * K >= kOneDnnMinWork;
+  const bool onednn = M * N * K >= kLargeProductWork;
 #else
   const bool onednn = false;
 #endif

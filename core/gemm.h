@@ -1,7 +1,8 @@
 // Matrix products. Routed to OpenBLAS sgemm (OpenMP build), and on x86-64 the large ones
-// to oneDNN's sgemm (DAPA_ONEDNN): Eigen's own GEMM, compiled without -march=native, is
-// SSE-only and far below these libraries' runtime-dispatched AVX2/AVX-512 (x86) and
-// NEON (ARM) kernels; see docs/design.md.
+// to oneDNN's sgemm (DAPA_ONEDNN) and the small ones to libxsmm's JIT kernels
+// (DAPA_LIBXSMM): Eigen's own GEMM, compiled without -march=native, is SSE-only and far
+// below these libraries' runtime-dispatched AVX2/AVX-512 (x86) and NEON (ARM) kernels;
+// see docs/design.md.
 #pragma once
 
 #include "core/tensor.h"

@@ -3,6 +3,7 @@
 # Idempotent: when all packages are present it does nothing (not even apt-get update).
 #   scripts/install-deps.sh              build + test + training data
 #   scripts/install-deps.sh --reference  also PyTorch and h5py (golden fixtures, side-by-side comparisons)
+#                                        and BLIS (a candidate library in bench_gemm)
 #   scripts/install-deps.sh --arm        also the ARM cross compilers and mmdebstrap
 #   scripts/install-deps.sh --npm        also npm, when no npm command exists (a Node.js
 #                                        build may bundle its own, which Debian's conflicts with)
@@ -26,12 +27,13 @@ packages=(
 # clang, libFuzzer (libclang-rt) and clang's OpenMP runtime: the fuzzing build
 # (scripts/fuzz.sh, tests/fuzz).
 # Open MPI: data-parallel training (mpirun -np K train_vit ...; the DAPA_MPI feature).
-# oneDNN's sgemm takes the large matrix products on x86-64 (core/gemm.cpp).
-if [ "$(dpkg --print-architecture)" = amd64 ]; then packages+=(libdnnl-dev); fi
+# oneDNN's sgemm takes the large matrix products on x86-64, libxsmm the small ones
+# (core/gemm.cpp).
+if [ "$(dpkg --print-architecture)" = amd64 ]; then packages+=(libdnnl-dev libxsmm-dev); fi
 
 for arg in "$@"; do
   case "$arg" in
-    --reference) packages+=(python3-torch python3-h5py python3-numpy) ;;
+    --reference) packages+=(python3-torch python3-h5py python3-numpy libblis-dev) ;;
     --arm) packages+=(crossbuild-essential-armhf crossbuild-essential-arm64 mmdebstrap) ;;
     --npm) command -v npm >/dev/null || packages+=(npm) ;;
     -h | --help)
