@@ -202,12 +202,20 @@ Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& 
   Pointwise* fp = &f;
   return record("activation_linear", y.reshape(ys), inputs,
                 [h2, w, hs, out, fp](const Tensor& gy, const Needs& need) -> Grads {
-                  Tensor g2 = gy.reshape({-1, out});  // (R, out)
-                  ValueAndDerivative ad = fp->value_and_derivative(h2);
-                  LinearGrads g = linear_backward(g2, ad.value, w, need[0], need[1],
-                                                  need.size() > 2 && need[2]);
-                  Tensor gh = need[0] ? dapa::mul(g.x, ad.derivative).reshape(hs) : Tensor();
-                  return {gh, g.weight, g.bias};
+                  Tensor g2 = gy.reshape({-1, out});                     // (R, out)
+                  ValueAndDerivative ad = fp->value_and_derivative(h2);  // (R, hidden) each
+                  LinearGrads g =
+                      linear_backward(g2, ad.value, w, false, need[1], need.size() > 2 && need[2]);
+                  // f(h) goes before the input gradient is formed, and f'(h) is applied in
+                  // place: two (R, hidden) temporaries live at once, not four, at a point
+                  // of the step where every layer's saved activations still are.
+                  ad.value = Tensor();
+                  Tensor gh;
+                  if (need[0]) {
+                    gh = matmul(g2, w);  // (R, hidden)
+                    mul_inplace(gh, ad.derivative);
+                  }
+                  return {need[0] ? gh.reshape(hs) : Tensor(), g.weight, g.bias};
                 });
 }
 

@@ -72,6 +72,32 @@ TEST(Gemm, AccumulatesIntoTheOutputWithBetaOne) {
   }
 }
 
+// The raw sgemm as the attention calls it: operands inside wider rows (lda, ldb, ldc
+// above the widths), a scale alpha, and beta 0, 1 and 0.5, every transpose. Small
+// products take libxsmm on x86-64, which packs a transposed or scaled B first and
+// leaves beta 0.5 to OpenBLAS: each path against a double loop.
+TEST(Gemm, StridedScaledProductsMatchNaive) {
+  const int64_t M = 37, N = 29, K = 19, pad = 5;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (float beta : {0.0f, 1.0f, 0.5f}) {
+        const int64_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+        Tensor a = randn({ar, ac + pad}, 11), b = randn({br, bc + pad}, 12);
+        Tensor c = randn({M, N + pad}, 13), c0 = c.clone();
+        const float alpha = 0.375f;
+        sgemm(ta, tb, M, N, K, alpha, a.data(), ac + pad, b.data(), bc + pad, beta, c.data(),
+              N + pad);
+        Tensor expected =
+            naive_matmul(a.slice(1, 0, ac).contiguous(), b.slice(1, 0, bc).contiguous(), ta, tb);
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N + pad; ++j) {
+            float want = j < N ? alpha * expected.at({i, j}) + beta * c0.at({i, j}) : c0.at({i, j});
+            EXPECT_NEAR(c.at({i, j}), want, 1e-4)
+                << "ta=" << ta << " tb=" << tb << " beta=" << beta << " at " << i << "," << j;
+          }
+      }
+}
+
 TEST(Gemm, BatchedMatchesPerMatrix) {
   Tensor a = randn({6, 9, 5}, 3), b = randn({6, 7, 5}, 4);
   Tensor c = bmm(a, b, false, true);
@@ -238,6 +264,15 @@ TEST(Elementwise, BroadcastingAllPaths) {
   EXPECT_EQ(add(a.transpose(0, 1), a.transpose(0, 1)).to_vector(),
             (std::vector<float>{2, 8, 4, 10, 6, 12}));  // strided inputs
   EXPECT_THROW(add(a, Tensor::zeros({2})), ShapeError);
+}
+
+TEST(Elementwise, InPlaceUpdates) {
+  Tensor acc = Tensor::from({1, 2, 3, 4}, {2, 2});
+  add_inplace(acc, Tensor::from({10, 20, 30, 40}, {2, 2}));
+  EXPECT_EQ(acc.to_vector(), (std::vector<float>{11, 22, 33, 44}));
+  mul_inplace(acc, Tensor::from({2, 3, 4, 5}, {2, 2}).transpose(0, 1));  // a strided x
+  EXPECT_EQ(acc.to_vector(), (std::vector<float>{22, 88, 99, 220}));
+  EXPECT_THROW(mul_inplace(acc, Tensor::zeros({4})), ShapeError);
 }
 
 TEST(Elementwise, SumToReversesBroadcast) {
