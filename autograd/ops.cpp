@@ -219,6 +219,32 @@ Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& 
                 });
 }
 
+Var norm_linear(const Var& x, const Var& ln_weight, const Var& ln_bias, float eps,
+                const Var& weight, const Var& bias) {
+  const Shape& xs = x.shape();
+  check_linear_shapes("norm_linear", xs, weight.shape(), bias.defined() ? &bias.shape() : nullptr);
+  int64_t in = weight.shape()[1], out = weight.shape()[0];
+  Tensor xv = x.value(), lw = ln_weight.value(), lb = ln_bias.value(), w = weight.value();
+  LayerNormResult n = dapa::layer_norm(xv, lw, lb, eps);  // n.y: (..., in)
+  Shape ys = xs;
+  ys.back() = out;
+  std::vector<Var> inputs = {x, ln_weight, ln_bias, weight};
+  if (bias.defined()) inputs.push_back(bias);
+  Tensor y = linear_forward(n.y.reshape({-1, in}), w, bias.defined() ? bias.value() : Tensor());
+  Tensor mean = n.mean, rstd = n.rstd;
+  return record(
+      "norm_linear", y.reshape(ys), inputs,
+      [xv, lw, lb, eps, mean, rstd, w, in, out](const Tensor& gy, const Needs& need) -> Grads {
+        // The same function as the forward's, so the same bits of LN(x).
+        Tensor normed = dapa::layer_norm(xv, lw, lb, eps).y.reshape({-1, in});
+        LinearGrads g = linear_backward(gy.reshape({-1, out}), normed, w, true, need[3],
+                                        need.size() > 4 && need[4]);
+        normed = Tensor();
+        LayerNormGrads ln = layer_norm_backward(g.x.reshape(xv.shape()), xv, lw, mean, rstd);
+        return {ln.x, ln.weight, ln.bias, g.weight, g.bias};
+      });
+}
+
 Var cross_entropy(const Var& logits, const Labels& labels) {
   CrossEntropyResult r = dapa::cross_entropy(logits.value(), labels);
   Tensor grad = r.grad;  // d mean-loss / d logits, computed with the forward

@@ -80,6 +80,11 @@ Var apply(const ElementwiseFunction& f, const Var& x);  // a registered function
 // drops the MLP's widest saved tensor (B x T x hidden floats per block) for one extra
 // pass of f.
 Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& bias);
+// y = LN(x) W^T + b for x (..., in): a pre-norm block's layer norm and the linear layer
+// it feeds, fused the same way: x and the norm's statistics are saved, and LN(x) is
+// formed again in backward (one pass over x), instead of saving both x and LN(x).
+Var norm_linear(const Var& x, const Var& ln_weight, const Var& ln_bias, float eps,
+                const Var& weight, const Var& bias);
 // Mean cross-entropy of logits (B, C) against labels; a one-element Var.
 Var cross_entropy(const Var& logits, const Labels& labels);
 

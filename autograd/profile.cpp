@@ -22,13 +22,13 @@ int64_t numel_of(const Shape& s) {
 }
 
 // Forward FLOPs of the products: 2 per multiply-add. A product's output (.., N) takes
-// K = the first input's last extent per element (linear and activation_linear: x (.., K)
+// K = the first input's last extent per element (linear, activation_linear, norm_linear: x (.., K)
 // and W (N, K); matmul and bmm: a (.., M, K) untransposed, which is how the models call
 // them). Attention on qkv (B, T, 3C): scores and weighted values, 2 B T^2 C each (a
 // causal head computes the full square too).
 double product_flops(const char* op, const std::vector<Shape>& in, const Shape& out) {
   if (in.empty() || in[0].empty()) return 0;
-  for (const char* p : {"linear", "activation_linear", "matmul", "bmm"})
+  for (const char* p : {"linear", "activation_linear", "norm_linear", "matmul", "bmm"})
     if (std::strcmp(op, p) == 0) return 2.0 * static_cast<double>(numel_of(out)) * in[0].back();
   if (std::strcmp(op, "attention") == 0 && in[0].size() == 3) {
     double B = in[0][0], T = in[0][1], C = in[0][2] / 3.0;

@@ -44,9 +44,17 @@ Attention::Attention(const BlockConfig& c, std::unique_ptr<Activation> exp, Rng&
   register_module(c.names.proj, proj);
 }
 
-Var Attention::forward(const Var& x) {
-  // x: (B, T, C) -> (B, T, C)
-  return proj.forward(attention(qkv.forward(x), heads, causal, softmax_exp.get()));
+namespace {
+// linear(norm(x)) as one node: the normalised activations are formed again in backward
+// rather than saved.
+Var norm_linear(const LayerNorm& norm, const Linear& linear, const Var& x) {
+  return dapa::norm_linear(x, norm.weight, norm.bias, norm.eps, linear.weight, linear.bias);
+}
+}  // namespace
+
+Var Attention::forward(const Var& x, const LayerNorm& norm) {
+  // x: (B, T, C) -> qkv (B, T, 3C) -> (B, T, C)
+  return proj.forward(attention(norm_linear(norm, qkv, x), heads, causal, softmax_exp.get()));
 }
 
 Mlp::Mlp(const BlockConfig& c, std::unique_ptr<Activation> act_, Rng& rng)
@@ -58,8 +66,8 @@ Mlp::Mlp(const BlockConfig& c, std::unique_ptr<Activation> act_, Rng& rng)
   register_module(c.names.fc2, fc2);
 }
 
-Var Mlp::forward(const Var& x) {
-  return activation_linear(fc1.forward(x), *act, fc2.weight, fc2.bias);  // fc2(act(fc1(x)))
+Var Mlp::forward(const Var& x, const LayerNorm& norm) {
+  return activation_linear(norm_linear(norm, fc1, x), *act, fc2.weight, fc2.bias);
 }
 
 Block::Block(const BlockConfig& c, std::unique_ptr<Activation> act,
@@ -75,8 +83,8 @@ Block::Block(const BlockConfig& c, std::unique_ptr<Activation> act,
 }
 
 Var Block::forward(const Var& x) {
-  Var h = add(x, attn.forward(norm1.forward(x)));
-  return add(h, mlp.forward(norm2.forward(h)));
+  Var h = add(x, attn.forward(x, norm1));
+  return add(h, mlp.forward(h, norm2));
 }
 
 }  // namespace dapa

@@ -52,7 +52,8 @@ struct BlockConfig {
 class Attention : public Module {
  public:
   Attention(const BlockConfig& c, std::unique_ptr<Activation> softmax_exp, Rng& rng);
-  Var forward(const Var& x);  // x: (B, T, C) -> (B, T, C)
+  // Attention over norm(x), the norm fused into the qkv projection (norm_linear).
+  Var forward(const Var& x, const LayerNorm& norm);  // x: (B, T, C) -> (B, T, C)
   int64_t dim, heads;
   bool causal;
   Linear qkv, proj;
@@ -62,7 +63,8 @@ class Attention : public Module {
 class Mlp : public Module {
  public:
   Mlp(const BlockConfig& c, std::unique_ptr<Activation> act, Rng& rng);
-  Var forward(const Var& x);  // fc1 -> act -> fc2
+  // fc2(act(fc1(norm(x)))), the norm fused into fc1 (norm_linear).
+  Var forward(const Var& x, const LayerNorm& norm);
   Linear fc1, fc2;
   std::unique_ptr<Activation> act;
 };

@@ -225,6 +225,14 @@ inline std::vector<OpCase> op_cases() {
          static FunctionPointwise gelu(find_function("gelu"));
          return activation_linear(x[0], gelu, x[1], x[2]);
        }},
+      {"norm_linear",
+       [](Rng& r) {
+         // At least 4 normalised features: a norm over 2 maps every pair to +-1, and
+         // its derivative is then too ill-conditioned for finite differences.
+         int64_t i = dim(r, 4, 8), o = dim(r);
+         return std::vector<Shape>{{dim(r), dim(r), i}, {i}, {i}, {o, i}, {o}};
+       },
+       [](V x, L) { return norm_linear(x[0], x[1], x[2], 1e-5f, x[3], x[4]); }},
       {"cross_entropy",
        [](Rng& r) {
          return std::vector<Shape>{{dim(r), dim(r, 2, 10)}};

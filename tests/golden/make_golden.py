@@ -82,6 +82,8 @@ CASES = {
     "embedding": ([(7, 4)], lambda x, l: F.embedding(
         torch.tensor([[3, 0, 6, 3, 1], [3, 5, 2, 0, 4]]), x[0])),
     "activation_linear": ([(2, 3, 6), (4, 6), (4,)], lambda x, l: F.linear(F.gelu(x[0]), x[1], x[2])),
+    "norm_linear": ([(3, 4, 8), (8,), (8,), (5, 8), (5,)],
+                    lambda x, l: F.linear(F.layer_norm(x[0], (8,), x[1], x[2], 1e-5), x[3], x[4])),
     "cross_entropy": ([(6, 10)], lambda x, l: F.cross_entropy(x[0], l)),
     "reshape": ([(2, 3, 4)], lambda x, l: x[0].reshape(6, 4)),
     "permute": ([(2, 3, 4, 5)], lambda x, l: x[0].permute(0, 2, 1, 3)),
