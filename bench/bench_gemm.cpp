@@ -232,6 +232,47 @@ class RatioReporter : public benchmark::ConsoleReporter {
   std::set<std::string> medians;  // names whose median has been reported
 };
 
+// The candidates for the small products that this build has, each on every shape.
+void register_small_products() {
+  std::vector<Small> small = {Small::ours, Small::openblas};
+#ifdef DAPA_HAVE_ONEDNN
+  small.push_back(Small::onednn);
+#endif
+#ifdef DAPA_HAVE_LIBXSMM
+  small.push_back(Small::libxsmm);
+#endif
+#ifdef DAPA_BENCH_BLIS
+  if (blis_available()) small.push_back(Small::blis);
+#endif
+  for (const GemmShape& s : kSmallShapes)
+    for (Small b : small)
+      if (!(b == Small::libxsmm && s.tb))  // libxsmm's JIT: no transposed first operand
+        benchmark::RegisterBenchmark(
+            (std::string("small/") + kSmallNames[static_cast<int>(b)] + "/" + s.name).c_str(),
+            bench_small, s, b)
+            ->UseRealTime();
+}
+
+void print_small_table(RatioReporter& reporter) {
+  std::printf(
+      "\nThe attention's per-head products, one thread, 64 heads (GFLOP/s; - = not "
+      "built in or no kernel; ratio = ours / the best library)\n");
+  std::printf("%-28s %9s %9s %9s %9s %9s %7s\n", "shape", "ours", "openblas", "onednn", "libxsmm",
+              "blis", "ratio");
+  for (const GemmShape& s : kSmallShapes) {
+    double g[kSmallBackends], best = 0;
+    for (int b = 0; b < kSmallBackends; ++b) {
+      auto it = reporter.gflops.find(std::string("small/") + kSmallNames[b] + "/" + s.name);
+      g[b] = it == reporter.gflops.end() ? 0 : it->second;
+      if (b > 0) best = std::max(best, g[b]);
+    }
+    if (g[0] <= 0 || best <= 0) continue;  // filtered out
+    std::printf("%-28s", s.name);
+    for (double v : g) v > 0 ? std::printf(" %9.1f", v) : std::printf(" %9s", "-");
+    std::printf(" %7.2f\n", g[0] / best);
+  }
+}
+
 }  // namespace
 }  // namespace dapa
 
@@ -258,23 +299,7 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark((std::string("eigen/") + s.name).c_str(), bench_eigen, s)
         ->UseRealTime();
   }
-  std::vector<Small> small = {Small::ours, Small::openblas};
-#ifdef DAPA_HAVE_ONEDNN
-  small.push_back(Small::onednn);
-#endif
-#ifdef DAPA_HAVE_LIBXSMM
-  small.push_back(Small::libxsmm);
-#endif
-#ifdef DAPA_BENCH_BLIS
-  if (blis_available()) small.push_back(Small::blis);
-#endif
-  for (const GemmShape& s : kSmallShapes)
-    for (Small b : small)
-      if (!(b == Small::libxsmm && s.tb))  // libxsmm's JIT: no transposed first operand
-        benchmark::RegisterBenchmark(
-            (std::string("small/") + kSmallNames[static_cast<int>(b)] + "/" + s.name).c_str(),
-            bench_small, s, b)
-            ->UseRealTime();
+  register_small_products();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   RatioReporter reporter;
@@ -288,23 +313,7 @@ int main(int argc, char** argv) {
     double e = reporter.gflops["eigen/" + std::string(s.name)];
     if (b > 0) std::printf("%-44s %9.1f %9.1f %9.1f %7.2f %11.2f\n", s.name, o, b, e, o / b, e / b);
   }
-  std::printf(
-      "\nThe attention's per-head products, one thread, 64 heads (GFLOP/s; - = not "
-      "built in or no kernel; ratio = ours / the best library)\n");
-  std::printf("%-28s %9s %9s %9s %9s %9s %7s\n", "shape", "ours", "openblas", "onednn", "libxsmm",
-              "blis", "ratio");
-  for (const GemmShape& s : kSmallShapes) {
-    double g[kSmallBackends], best = 0;
-    for (int b = 0; b < kSmallBackends; ++b) {
-      auto it = reporter.gflops.find(std::string("small/") + kSmallNames[b] + "/" + s.name);
-      g[b] = it == reporter.gflops.end() ? 0 : it->second;
-      if (b > 0) best = std::max(best, g[b]);
-    }
-    if (g[0] <= 0 || best <= 0) continue;  // filtered out
-    std::printf("%-28s", s.name);
-    for (double v : g) v > 0 ? std::printf(" %9.1f", v) : std::printf(" %9s", "-");
-    std::printf(" %7.2f\n", g[0] / best);
-  }
+  print_small_table(reporter);
   benchmark::Shutdown();
   return 0;
 }
