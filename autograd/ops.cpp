@@ -214,8 +214,9 @@ Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& 
                   if (need[0]) {
                     gh = matmul(g2, w);  // (R, hidden)
                     mul_inplace(gh, ad.derivative);
+                    gh = gh.reshape(hs);
                   }
-                  return {need[0] ? gh.reshape(hs) : Tensor(), g.weight, g.bias};
+                  return {gh, g.weight, g.bias};
                 });
 }
 
@@ -231,18 +232,18 @@ Var norm_linear(const Var& x, const Var& ln_weight, const Var& ln_bias, float ep
   std::vector<Var> inputs = {x, ln_weight, ln_bias, weight};
   if (bias.defined()) inputs.push_back(bias);
   Tensor y = linear_forward(n.y.reshape({-1, in}), w, bias.defined() ? bias.value() : Tensor());
-  Tensor mean = n.mean, rstd = n.rstd;
-  return record(
-      "norm_linear", y.reshape(ys), inputs,
-      [xv, lw, lb, eps, mean, rstd, w, in, out](const Tensor& gy, const Needs& need) -> Grads {
-        // The same function as the forward's, so the same bits of LN(x).
-        Tensor normed = dapa::layer_norm(xv, lw, lb, eps).y.reshape({-1, in});
-        LinearGrads g = linear_backward(gy.reshape({-1, out}), normed, w, true, need[3],
-                                        need.size() > 4 && need[4]);
-        normed = Tensor();
-        LayerNormGrads ln = layer_norm_backward(g.x.reshape(xv.shape()), xv, lw, mean, rstd);
-        return {ln.x, ln.weight, ln.bias, g.weight, g.bias};
-      });
+  return record("norm_linear", y.reshape(ys), inputs,
+                [xv, lw, lb, eps, w, in, out](const Tensor& gy, const Needs& need) -> Grads {
+                  // The same function as the forward's, so the same bits of LN(x) and of its
+                  // statistics, which are therefore not saved either.
+                  LayerNormResult n = dapa::layer_norm(xv, lw, lb, eps);
+                  LinearGrads g = linear_backward(gy.reshape({-1, out}), n.y.reshape({-1, in}), w,
+                                                  true, need[3], need.size() > 4 && need[4]);
+                  n.y = Tensor();
+                  LayerNormGrads ln =
+                      layer_norm_backward(g.x.reshape(xv.shape()), xv, lw, n.mean, n.rstd);
+                  return {ln.x, ln.weight, ln.bias, g.weight, g.bias};
+                });
 }
 
 Var cross_entropy(const Var& logits, const Labels& labels) {

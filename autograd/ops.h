@@ -81,7 +81,7 @@ Var apply(const ElementwiseFunction& f, const Var& x);  // a registered function
 // pass of f.
 Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& bias);
 // y = LN(x) W^T + b for x (..., in): a pre-norm block's layer norm and the linear layer
-// it feeds, fused the same way: x and the norm's statistics are saved, and LN(x) is
+// it feeds, fused the same way: only x is saved, and LN(x) and its statistics are
 // formed again in backward (one pass over x), instead of saving both x and LN(x).
 Var norm_linear(const Var& x, const Var& ln_weight, const Var& ln_bias, float eps,
                 const Var& weight, const Var& bias);

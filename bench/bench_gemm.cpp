@@ -146,6 +146,10 @@ enum class Small { ours, openblas, onednn, libxsmm, blis };
 const char* const kSmallNames[] = {"ours", "openblas", "onednn", "libxsmm", "blis"};
 constexpr int kSmallBackends = 5;
 
+std::string small_name(int backend, const GemmShape& s) {
+  return std::string("small/") + kSmallNames[backend] + "/" + s.name;
+}
+
 // One thread runs the batch's products one after another, as each of the attention's
 // threads does; each library is called directly (libxsmm: its kernel dispatched once).
 void bench_small(benchmark::State& st, GemmShape s, Small backend) {
@@ -247,9 +251,7 @@ void register_small_products() {
   for (const GemmShape& s : kSmallShapes)
     for (Small b : small)
       if (!(b == Small::libxsmm && s.tb))  // libxsmm's JIT: no transposed first operand
-        benchmark::RegisterBenchmark(
-            (std::string("small/") + kSmallNames[static_cast<int>(b)] + "/" + s.name).c_str(),
-            bench_small, s, b)
+        benchmark::RegisterBenchmark(small_name(static_cast<int>(b), s).c_str(), bench_small, s, b)
             ->UseRealTime();
 }
 
@@ -262,7 +264,7 @@ void print_small_table(RatioReporter& reporter) {
   for (const GemmShape& s : kSmallShapes) {
     double g[kSmallBackends], best = 0;
     for (int b = 0; b < kSmallBackends; ++b) {
-      auto it = reporter.gflops.find(std::string("small/") + kSmallNames[b] + "/" + s.name);
+      auto it = reporter.gflops.find(small_name(b, s));
       g[b] = it == reporter.gflops.end() ? 0 : it->second;
       if (b > 0) best = std::max(best, g[b]);
     }

@@ -117,6 +117,13 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   num_threads();  // OpenBLAS is set to one thread before its first call
+  // A small product on libxsmm is one call: inside the attention's region over (batch,
+  // head) pairs tiles would only shrink it.
+#ifdef DAPA_HAVE_LIBXSMM
+  if (M * N * K < kLargeProductWork &&
+      sgemm_libxsmm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+    return;
+#endif
   // Both libraries thread a product themselves, and how they split it depends on the
   // thread count: oneDNN on AVX2 splits a small output next to a long K (weight
   // gradients) along K, and OpenBLAS's kernels for the split edges differ in the last bit
@@ -125,13 +132,6 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
   // tiles of at least 16 rows or columns; one tile below 2^16 multiply-adds), the tiles
   // spread over our threads: every product gives the same bits for any thread count, so
   // a run may change its thread count and stay reproducible.
-  // A small product on libxsmm is one call: inside the attention's region over (batch,
-  // head) pairs tiles would only shrink it.
-#ifdef DAPA_HAVE_LIBXSMM
-  if (M * N * K < kLargeProductWork &&
-      sgemm_libxsmm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
-    return;
-#endif
   bool by_rows = M >= N;
   int64_t side = by_rows ? M : N;
   int64_t tiles = M * N * K < (int64_t{1} << 16) ? 1 : std::clamp<int64_t>(side / 16, 1, 8);
