@@ -102,8 +102,9 @@ struct VisibleRows {
 DAPA_VECTOR_CLONES void exp_row_backward(const float* e, const float* de, float inverse_sum,
                                          int64_t argmax, float* g, int64_t n) {
   // One pass for dot and for the sum of dL/dz = sum g' e' - (dot / S) sum e'.
-  const auto [dot, g_de, de_sum] = lane_sums<3>(n, [&](int64_t i) {
-    return std::array<float, 3>{g[i] * e[i], g[i] * de[i], de[i]};
+  const auto [dot, g_de, de_sum] = lane_sums<3>(n, [&](int64_t i, int64_t count) {
+    const Lanes16 gv = load_lanes(g + i, count), dev = load_lanes(de + i, count);
+    return LaneTerms<3>{gv * load_lanes(e + i, count), gv * dev, dev};
   });
   const float dot_over_sum = dot * inverse_sum;
   for (int64_t i = 0; i < n; ++i) g[i] = (g[i] - dot_over_sum) * de[i];
@@ -111,7 +112,8 @@ DAPA_VECTOR_CLONES void exp_row_backward(const float* e, const float* de, float 
 }
 
 DAPA_VECTOR_CLONES float row_sum(const float* e, int64_t n) {
-  return lane_sum(n, [&](int64_t i) { return e[i]; });
+  return lane_sum(n,
+                  [&](int64_t i, int64_t count) { return LaneTerms<1>{load_lanes(e + i, count)}; });
 }
 
 // The row pass length for row r: its visible entries, or on to its whole blocks when
@@ -134,26 +136,11 @@ void exp_of_head(const RowFunction& exp, const VisibleRows& rows, const float* z
 }
 
 // z -= max(z) over a row of n; returns the first index of the maximum, where z is now 0
-// (the entry the max shift's gradient goes to), found by a vector compare per block in
-// the same pass. n - 1 if there is none (a row of NaN).
+// (the entry the max shift's gradient goes to; n - 1 if there is none: a row of NaN).
 DAPA_VECTOR_CLONES int64_t subtract_row_max(float* z, int64_t n) {
-  const float m = lane_max(z, n);
-  int64_t argmax = -1, i = 0;
-  for (; i + 16 <= n; i += 16) {
-    int32_t zeros = 0;
-    // Not unrolled: GCC 12 vectorises this loop, but not the 16 statements of its unrolling.
-#pragma GCC unroll 1
-    for (int32_t l = 0; l < 16; ++l) {
-      z[i + l] -= m;
-      zeros |= (z[i + l] == 0.0f) << l;
-    }
-    if (argmax < 0 && zeros) argmax = i + __builtin_ctz(static_cast<uint32_t>(zeros));
-  }
-  for (; i < n; ++i) {
-    z[i] -= m;
-    if (argmax < 0 && z[i] == 0.0f) argmax = i;
-  }
-  return argmax < 0 ? n - 1 : argmax;
+  const MaxAt m = lane_argmax(z, n);
+  for (int64_t i = 0; i < n; ++i) z[i] -= m.max;
+  return m.at;
 }
 
 }  // namespace
@@ -161,18 +148,26 @@ DAPA_VECTOR_CLONES int64_t subtract_row_max(float* z, int64_t n) {
 DAPA_VECTOR_CLONES void softmax_row(const float* x, float* y, int64_t n) {
   const float m = lane_max(x, n);
   for (int64_t i = 0; i < n; ++i) y[i] = fast_exp(x[i] - m);
-  const float inverse = 1.0f / lane_sum(n, [&](int64_t i) { return y[i]; });
+  const float inverse = 1.0f / lane_sum(n, [&](int64_t i, int64_t count) {
+                          return LaneTerms<1>{load_lanes(y + i, count)};
+                        });
   for (int64_t i = 0; i < n; ++i) y[i] *= inverse;
 }
 
 DAPA_VECTOR_CLONES void softmax_row_backward(const float* y, const float* g, float* gx, int64_t n,
                                              float scale) {
-  const float dot = lane_sum(n, [&](int64_t i) { return g[i] * y[i]; });
+  const float dot = lane_sum(n, [&](int64_t i, int64_t count) {
+    return LaneTerms<1>{load_lanes(g + i, count) * load_lanes(y + i, count)};
+  });
   for (int64_t i = 0; i < n; ++i) gx[i] = scale * y[i] * (g[i] - dot);
 }
 
 DAPA_VECTOR_CLONES float normalize_exp_row(const float* e, float* p, int64_t n) {
-  const float inverse = 1.0f / lane_sum(n, [&](int64_t i) { return std::max(e[i], 0.0f); });
+  const float inverse =
+      1.0f / lane_sum(n, [&](int64_t i, int64_t count) {
+        const Lanes16 v = load_lanes(e + i, count);
+        return LaneTerms<1>{v < 0.0f ? Lanes16{} : v};  // std::max(v, 0): NaN stays
+      });
   for (int64_t i = 0; i < n; ++i) p[i] = std::max(e[i], 0.0f) * inverse;
   return inverse;
 }

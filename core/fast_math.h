@@ -84,19 +84,8 @@ using Lanes4 = float __attribute__((vector_size(16)));
 #define DAPA_LOWER4(v) __builtin_shufflevector(v, v, 0, 1, 2, 3)
 #define DAPA_UPPER4(v) __builtin_shufflevector(v, v, 4, 5, 6, 7)
 
-// The largest of x[0..n) (n >= 1; NaN entries are passed over), in 16 lanes like
-// lane_sum below: a maximum does not depend on the order, the lanes let GCC vectorise.
-inline float lane_max(const float* x, int64_t n) {
-  float acc[16];
-  for (int64_t l = 0; l < 16; ++l) acc[l] = x[0];
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int64_t l = 0; l < 16; ++l) acc[l] = acc[l] < x[i + l] ? x[i + l] : acc[l];
-  if (i < n)  // the tail as one more block
-    for (int64_t l = 0; l < 16; ++l)
-      if (i + l < n) acc[l] = acc[l] < x[i + l] ? x[i + l] : acc[l];
-  Lanes16 all;
-  std::memcpy(&all, acc, sizeof all);
+// The largest of 16 lanes, folded in halves.
+inline float max_fold(const Lanes16& all) {
   const Lanes8 lo8 = DAPA_LOWER8(all), hi8 = DAPA_UPPER8(all), half = lo8 < hi8 ? hi8 : lo8;
   const Lanes4 lo4 = DAPA_LOWER4(half), hi4 = DAPA_UPPER4(half), quarter = lo4 < hi4 ? hi4 : lo4;
   float m = quarter[0];
@@ -104,48 +93,110 @@ inline float lane_max(const float* x, int64_t n) {
   return m;
 }
 
+// The largest of x[0..n) (n >= 1; NaN entries are passed over), and the first index
+// holding it (n - 1 when none does: a row whose first entry is NaN). One pass in 16
+// lanes as vector types, so the running values stay in registers (a maximum does not
+// depend on the order): per lane the best value and where it was first seen (a later
+// entry must be larger to replace it). Always inlined: the callers' clones then compile
+// it for their instruction set.
+struct MaxAt {
+  float max;
+  int64_t at;
+};
+template <bool kWhere = true>
+__attribute__((always_inline)) inline MaxAt lane_argmax(const float* x, int64_t n) {
+  using Ints16 = int32_t __attribute__((vector_size(64)));
+  using Ints8 = int32_t __attribute__((vector_size(32)));
+  using Ints4 = int32_t __attribute__((vector_size(16)));
+  const Ints16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  float block[16];  // x[0] in every lane: the start, and a tail's missing lanes (never larger)
+  std::fill_n(block, 16, x[0]);
+  Lanes16 best;
+  std::memcpy(&best, block, sizeof best);
+  Ints16 at = {};
+  auto take = [&](const float* from, int64_t i) {
+    Lanes16 v;
+    std::memcpy(&v, from, sizeof v);
+    const Ints16 larger = v > best;
+    best = larger ? v : best;
+    if constexpr (kWhere) at = larger ? lane + static_cast<int32_t>(i) : at;
+  };
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) take(x + i, i);
+  if (i < n) take(std::copy_n(x + i, n - i, block) - (n - i), i);
+  const float m = max_fold(best);
+  if constexpr (!kWhere) return {m, 0};
+  // The smallest index among the lanes that hold the maximum.
+  const Ints16 none = Ints16{} + static_cast<int32_t>(n - 1);
+  const Ints16 where = best == m ? (at < none ? at : none) : none;
+  const Ints8 wlo8 = DAPA_LOWER8(where), whi8 = DAPA_UPPER8(where), w8 = wlo8 < whi8 ? wlo8 : whi8;
+  const Ints4 wlo4 = DAPA_LOWER4(w8), whi4 = DAPA_UPPER4(w8), w4 = wlo4 < whi4 ? wlo4 : whi4;
+  int32_t first = w4[0];
+  for (int l = 1; l < 4; ++l) first = w4[l] < first ? w4[l] : first;
+  return {m, first};
+}
+
+// The largest of x[0..n) (n >= 1; NaN entries are passed over).
+__attribute__((always_inline)) inline float lane_max(const float* x, int64_t n) {
+  return lane_argmax<false>(x, n).max;
+}
+
 // sum of term(i) for i < n in an order that does not depend on the instruction set: 16
-// running sums (lane l takes i = l mod 16), folded in halves at the end. GCC vectorises
-// the lanes (16 floats: one AVX-512 register, two AVX2, four SSE2 or NEON) without
-// reordering any addition, so every DAPA_VECTOR_CLONES clone of a caller gets the same
-// bits. A tail past the last whole block of 16 is one more block whose missing lanes add
-// nothing (a masked vector where the instruction set has masks); callers may also pad
-// their rows with zeros to whole blocks (lane_padded), which change no sum.
+// running sums (lane l takes i = l mod 16), folded in halves at the end. The sums are
+// vector types (16 floats: one AVX-512 register, two AVX2, four SSE2 or NEON), so every
+// DAPA_VECTOR_CLONES clone of a caller gets the same bits, and they stay in registers (as
+// arrays GCC kept them in memory: a store and a reload per block). A tail past the last
+// whole block of 16 is one more block padded with zeros, which change no sum; callers
+// may also pad their rows with zeros to whole blocks (lane_padded).
 constexpr int64_t kSumLanes = 16;
 inline int64_t lane_padded(int64_t n) {
   return (n + kSumLanes - 1) / kSumLanes * kSumLanes;
 }
-// 16 lanes folded in halves (lane_sum's last step).
-inline float fold_lanes(const float* acc) {
-  Lanes16 all;
-  std::memcpy(&all, acc, sizeof all);
+
+// 16 floats from p, or the first `count` < 16 of them and zeros after.
+__attribute__((always_inline)) inline Lanes16 load_lanes(const float* p, int64_t count) {
+  Lanes16 v;
+  if (count >= 16) {
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  }
+  float block[16] = {};
+  std::copy_n(p, count, block);
+  std::memcpy(&v, block, sizeof v);
+  return v;
+}
+
+// 16 lanes folded in halves (the sums' last step).
+inline float fold_lanes(const Lanes16& all) {
   const Lanes8 half = DAPA_LOWER8(all) + DAPA_UPPER8(all);
   const Lanes4 quarter = DAPA_LOWER4(half) + DAPA_UPPER4(half);
   return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
 }
 
-// K sums in one pass, each in lane_sum's order: term(i) gives the K terms of entry i.
-template <int K, class Term>
-inline std::array<float, K> lane_sums(int64_t n, Term term) {
-  float acc[K][16] = {};
-  auto add = [&](int64_t i, int64_t l) {
-    const std::array<float, K> t = term(i + l);
-    for (int k = 0; k < K; ++k) acc[k][l] += t[k];
+// K sums in one pass: block(i, count) gives the K terms of entries i..i+16 as LaneTerms
+// (vectors; returned in a std::array, whose ABI does not depend on the instruction set),
+// from its loads by load_lanes(p + i, count) (zeros past count). Always inlined, so the
+// callers' clones compile it for their instruction set.
+template <int K>
+using LaneTerms = std::array<Lanes16, K>;
+template <int K, class Block>
+__attribute__((always_inline)) inline std::array<float, K> lane_sums(int64_t n, Block block) {
+  LaneTerms<K> acc = {};
+  auto add = [&](int64_t i, int64_t count) {
+    const LaneTerms<K> terms = block(i, count);
+    for (int k = 0; k < K; ++k) acc[k] += terms[k];
   };
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int64_t l = 0; l < 16; ++l) add(i, l);
-  if (i < n)  // the tail as one more block, its missing lanes adding nothing
-    for (int64_t l = 0; l < 16; ++l)
-      if (i + l < n) add(i, l);
+  for (; i + 16 <= n; i += 16) add(i, 16);
+  if (i < n) add(i, n - i);
   std::array<float, K> sums;
   for (int k = 0; k < K; ++k) sums[k] = fold_lanes(acc[k]);
   return sums;
 }
 
-template <class Term>
-inline float lane_sum(int64_t n, Term term) {
-  return lane_sums<1>(n, [&](int64_t i) { return std::array<float, 1>{term(i)}; })[0];
+template <class Block>
+__attribute__((always_inline)) inline float lane_sum(int64_t n, Block block) {
+  return lane_sums<1>(n, block)[0];
 }
 
 }  // namespace dapa
