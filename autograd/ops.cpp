@@ -139,24 +139,25 @@ Var attention(const Var& qkv, int64_t heads, bool causal, Pointwise* exp) {
     // The backward closure keeps the table the forward ran, whatever happens to `exp`.
     std::shared_ptr<const RowFunction> rows = exp->rows();
     if (!rows) throw std::invalid_argument("attention: '" + exp->name() + "' has no row kernel");
-    TableAttentionResult r = attention_with_exp(qv, heads, causal, *rows);
-    if (exp->recording()) exp->observe(visible_scores(r.z, causal));
-    // What backward takes: z, and 1/S and the argmax of each row (shared by the closure;
-    // not the output, which would then live as long as the closure).
+    TableAttentionResult r = attention_with_exp(qv, heads, causal, *rows, exp->recording());
+    if (exp->recording()) exp->observe(r.visible_z);
+    // What backward takes: the row statistics (shared by the closure; not the output,
+    // which would then live as long as the closure).
     Tensor out = r.out;
     r.out = Tensor();
+    r.visible_z = Tensor();
     auto saved = std::make_shared<const TableAttentionResult>(std::move(r));
     return record("attention", out, {qkv},
                   [qv, saved, heads, causal, rows](const Tensor& gy, const Needs&) -> Grads {
-                    return {attention_with_exp_backward(gy, qv, saved->z, saved->inverse_sum,
+                    return {attention_with_exp_backward(gy, qv, saved->row_max, saved->inverse_sum,
                                                         saved->argmax, heads, causal, *rows)};
                   });
   }
   AttentionResult r = dapa::attention(qv, heads, causal);
-  Tensor probs = r.probs;
+  Tensor row_max = r.row_max, inverse_sum = r.inverse_sum;
   return record("attention", r.out, {qkv},
-                [qv, probs, heads](const Tensor& gy, const Needs&) -> Grads {
-                  return {attention_backward(gy, qv, probs, heads)};
+                [qv, row_max, inverse_sum, heads, causal](const Tensor& gy, const Needs&) -> Grads {
+                  return {attention_backward(gy, qv, row_max, inverse_sum, heads, causal)};
                 });
 }
 

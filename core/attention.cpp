@@ -76,7 +76,7 @@ DAPA_VECTOR_CLONES void scale_rows(const float* x, int64_t ldx, const float* s, 
 }
 
 // The entries row r of a head sees: all T, or r + 1 when causal; and where a row starts
-// when the visible entries are packed row after row (visible_scores).
+// when the visible entries are packed row after row (keep_scores).
 struct VisibleRows {
   int64_t T;
   bool causal;
@@ -90,7 +90,8 @@ struct VisibleRows {
 //   p_j = e_j / S.
 // Neither forward nor backward forms P: out = P V = diag(1/S) (E V) scales a (T, D)
 // product instead of the (T, T) probabilities, and backward takes dV = E^T (dOut / S),
-// g' = (dOut / S) V^T = dL/dp / S. The forward saves z, and 1/S and the argmax per row.
+// g' = (dOut / S) V^T = dL/dp / S. The forward saves the max, 1/S and the argmax per row;
+// backward forms the scores again and shifts them by the saved max (the same bits as z).
 // From g', per row (dot = sum_i dL/dp_i p_i = sum_i g'_i e_i):
 //   dL/dz_j = (dL/dp_j - dot) / S e'(z_j) = (g'_j - dot / S) e'(z_j);
 //   dL/ds_j = dL/dz_j - [j = argmax] sum_i dL/dz_i: the max shift has a gradient, since a
@@ -101,14 +102,19 @@ struct VisibleRows {
 // products there add nothing, and g ends 0.
 DAPA_VECTOR_CLONES void exp_row_backward(const float* e, const float* de, float inverse_sum,
                                          int64_t argmax, float* g, int64_t n) {
-  // One pass for dot and for the sum of dL/dz = sum g' e' - (dot / S) sum e'.
-  const auto [dot, g_de, de_sum] = lane_sums<3>(n, [&](int64_t i, int64_t count) {
-    const Lanes16 gv = load_lanes(g + i, count), dev = load_lanes(de + i, count);
-    return LaneTerms<3>{gv * load_lanes(e + i, count), gv * dev, dev};
+  const float dot_over_sum =
+      lane_sum(n,
+               [&](int64_t i, int64_t count) {
+                 return LaneTerms<1>{load_lanes(g + i, count) * load_lanes(e + i, count)};
+               }) *
+      inverse_sum;
+  // dL/dz in place, summed in the same pass for the max shift's gradient.
+  const float dz_sum = lane_sum(n, [&](int64_t i, int64_t count) {
+    const Lanes16 dz = (load_lanes(g + i, count) - dot_over_sum) * load_lanes(de + i, count);
+    store_lanes(dz, g + i, count);
+    return LaneTerms<1>{dz};
   });
-  const float dot_over_sum = dot * inverse_sum;
-  for (int64_t i = 0; i < n; ++i) g[i] = (g[i] - dot_over_sum) * de[i];
-  g[argmax] -= g_de - dot_over_sum * de_sum;
+  g[argmax] -= dz_sum;
 }
 
 DAPA_VECTOR_CLONES float row_sum(const float* e, int64_t n) {
@@ -135,23 +141,45 @@ void exp_of_head(const RowFunction& exp, const VisibleRows& rows, const float* z
   for (int64_t r = 0; r < rows.T; ++r) run(r * rows.T, rows.row_length(r));
 }
 
-// z -= max(z) over a row of n; returns the first index of the maximum, where z is now 0
+// z -= max(z) over a row of n; returns the maximum and its first index, where z is now 0
 // (the entry the max shift's gradient goes to; n - 1 if there is none: a row of NaN).
-DAPA_VECTOR_CLONES int64_t subtract_row_max(float* z, int64_t n) {
+DAPA_VECTOR_CLONES MaxAt subtract_row_max(float* z, int64_t n) {
   const MaxAt m = lane_argmax(z, n);
   for (int64_t i = 0; i < n; ++i) z[i] -= m.max;
-  return m.at;
+  return m;
+}
+
+// z -= m over a row of n: backward's shift, the forward's (subtract_row_max) bit for bit.
+DAPA_VECTOR_CLONES void subtract(float* z, float m, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) z[i] -= m;
 }
 
 }  // namespace
 
-DAPA_VECTOR_CLONES void softmax_row(const float* x, float* y, int64_t n) {
+namespace {
+// softmax_row, also returning the row's maximum and 1 / sum for softmax_row_again.
+struct RowStats {
+  float max, inverse_sum;
+};
+DAPA_VECTOR_CLONES RowStats softmax_row_stats(const float* x, float* y, int64_t n) {
   const float m = lane_max(x, n);
   for (int64_t i = 0; i < n; ++i) y[i] = fast_exp(x[i] - m);
   const float inverse = 1.0f / lane_sum(n, [&](int64_t i, int64_t count) {
                           return LaneTerms<1>{load_lanes(y + i, count)};
                         });
   for (int64_t i = 0; i < n; ++i) y[i] *= inverse;
+  return {m, inverse};
+}
+
+// The probabilities of softmax_row_stats again, from the same scores and its statistics:
+// the same operations in the same order, so the same bits, in one pass.
+DAPA_VECTOR_CLONES void softmax_row_again(const float* x, RowStats stats, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fast_exp(x[i] - stats.max) * stats.inverse_sum;
+}
+}  // namespace
+
+void softmax_row(const float* x, float* y, int64_t n) {
+  softmax_row_stats(x, y, n);
 }
 
 DAPA_VECTOR_CLONES void softmax_row_backward(const float* y, const float* g, float* gx, int64_t n,
@@ -172,44 +200,71 @@ DAPA_VECTOR_CLONES float normalize_exp_row(const float* e, float* p, int64_t n) 
   return inverse;
 }
 
+namespace {
+// Checks backward's saved row statistics against the qkv they came from.
+void check_row_statistics(const Dims& d, const Tensor& row_max, const Tensor& inverse_sum,
+                          const Tensor& qkv, const char* op) {
+  for (const Tensor* t : {&row_max, &inverse_sum})
+    if (t->shape() != Shape{d.B, d.H, d.T})
+      shape_error(op, t->shape(), qkv.shape(),
+                  "row statistics must be (B, heads, T) for qkv (B, T, 3C)");
+}
+}  // namespace
+
 AttentionResult attention(const Tensor& qkv_in, int64_t heads, bool causal) {
   Dims d = attention_dims(qkv_in, heads, "attention");
   VisibleRows rows{d.T, causal};
   Tensor qkv = qkv_in.contiguous();
-  AttentionResult r{Tensor::empty({d.B, d.T, d.C}), Tensor::empty({d.B, d.H, d.T, d.T})};
+  AttentionResult r{Tensor::empty({d.B, d.T, d.C}), Tensor::empty({d.B, d.H, d.T}),
+                    Tensor::empty({d.B, d.H, d.T})};
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
+    std::vector<float> p(d.T * d.T);  // p: (T, T), one head's probabilities
     for (int64_t i = i0; i < i1; ++i) {
       const float* q = qkv.data() + d.qkv_offset(i);
-      float* p = r.probs.data() + i * d.T * d.T;  // p: (T, T)
-      head_scores(d, q, p);
+      head_scores(d, q, p.data());
       // Causal: row r attends to positions 0..r only; the rest of its probabilities are 0,
       // which also zeroes their gradients in backward (dS = P * (...)).
       for (int64_t row = 0; row < d.T; ++row) {
-        int64_t n = rows.row_length(row);
-        softmax_row(p + row * d.T, p + row * d.T, n);
-        std::fill(p + row * d.T + n, p + (row + 1) * d.T, 0.0f);
+        const int64_t n = rows.row_length(row), at = i * d.T + row;
+        float* pr = p.data() + row * d.T;
+        const RowStats stats = softmax_row_stats(pr, pr, n);
+        r.row_max.data()[at] = stats.max;
+        r.inverse_sum.data()[at] = stats.inverse_sum;
+        std::fill(pr + n, pr + d.T, 0.0f);
       }
-      head_output(d, p, d.T, q, r.out.data() + d.out_offset(i));
+      head_output(d, p.data(), d.T, q, r.out.data() + d.out_offset(i));
     }
   });
   return r;
 }
 
-Tensor attention_backward(const Tensor& gout_in, const Tensor& qkv_in, const Tensor& probs,
-                          int64_t heads) {
-  Dims d = backward_dims(gout_in, qkv_in, heads, "attention_backward");
+Tensor attention_backward(const Tensor& gout_in, const Tensor& qkv_in, const Tensor& row_max_in,
+                          const Tensor& inverse_sum_in, int64_t heads, bool causal) {
+  const char* op = "attention_backward";
+  Dims d = backward_dims(gout_in, qkv_in, heads, op);
+  check_row_statistics(d, row_max_in, inverse_sum_in, qkv_in, op);
+  VisibleRows rows{d.T, causal};
   Tensor qkv = qkv_in.contiguous(), gout = gout_in.contiguous();
+  Tensor row_max = row_max_in.contiguous(), inverse_sum = inverse_sum_in.contiguous();
   Tensor gqkv = Tensor::empty(qkv.shape());
   const float scale = d.scale();
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
-    std::vector<float> gs(d.T * d.T);  // dL/dscores for one head
+    // One head's probabilities, formed again as the forward formed them, and dL/dscores.
+    std::vector<float> p(d.T * d.T), gs(d.T * d.T);
     for (int64_t i = i0; i < i1; ++i) {
-      const float* p = probs.data() + i * d.T * d.T;
-      head_backward(d, qkv.data() + d.qkv_offset(i), gout.data() + d.out_offset(i), d.C, p,
+      const float* q = qkv.data() + d.qkv_offset(i);
+      head_scores(d, q, p.data());
+      for (int64_t row = 0; row < d.T; ++row) {
+        const int64_t n = rows.row_length(row), at = i * d.T + row;
+        float* pr = p.data() + row * d.T;
+        softmax_row_again(pr, {row_max.data()[at], inverse_sum.data()[at]}, pr, n);
+        std::fill(pr + n, pr + d.T, 0.0f);
+      }
+      head_backward(d, q, gout.data() + d.out_offset(i), d.C, p.data(),
                     gqkv.data() + d.qkv_offset(i), gs.data(), 1.0f, [&](float* g) {
                       for (int64_t row = 0; row < d.T; ++row)  // times the score scale
-                        softmax_row_backward(p + row * d.T, g + row * d.T, g + row * d.T, d.T,
-                                             scale);
+                        softmax_row_backward(p.data() + row * d.T, g + row * d.T, g + row * d.T,
+                                             d.T, scale);
                     });
     }
   });
@@ -217,26 +272,31 @@ Tensor attention_backward(const Tensor& gout_in, const Tensor& qkv_in, const Ten
 }
 
 TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, bool causal,
-                                        const RowFunction& exp) {
+                                        const RowFunction& exp, bool keep_scores) {
   Dims d = attention_dims(qkv_in, heads, "attention_with_exp");
   VisibleRows rows{d.T, causal};
   Tensor qkv = qkv_in.contiguous();
-  TableAttentionResult r{Tensor::empty({d.B, d.T, d.C}), Tensor::empty({d.B, d.H, d.T, d.T}),
+  TableAttentionResult r{Tensor::empty({d.B, d.T, d.C}), Tensor::empty({d.B, d.H, d.T}),
                          Tensor::empty({d.B, d.H, d.T}),
-                         std::vector<int32_t>(static_cast<size_t>(d.B * d.H * d.T))};
+                         std::vector<int32_t>(static_cast<size_t>(d.B * d.H * d.T)),
+                         keep_scores ? Tensor::empty({d.B * d.H * rows.per_head()}) : Tensor()};
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
-    std::vector<float> e(d.T * d.T, 0.0f);  // e: (T, T), one head's table values
+    // One head's shifted scores z and table values e: (T, T) each.
+    std::vector<float> z(d.T * d.T), e(d.T * d.T, 0.0f);
     for (int64_t i = i0; i < i1; ++i) {
       const float* q = qkv.data() + d.qkv_offset(i);
-      float* z = r.z.data() + i * d.T * d.T;                // z: (T, T), saved for backward
-      float* inverse_sum = r.inverse_sum.data() + i * d.T;  // (T), saved too, as argmax
-      head_scores(d, q, z);
-      for (int64_t row = 0; row < d.T; ++row) {  // masked entries: 0 in z
-        const int64_t n = rows.row_length(row);
-        r.argmax[i * d.T + row] = static_cast<int32_t>(subtract_row_max(z + row * d.T, n));
-        std::fill(z + row * d.T + n, z + (row + 1) * d.T, 0.0f);
+      float* inverse_sum = r.inverse_sum.data() + i * d.T;  // (T), saved, as row_max, argmax
+      head_scores(d, q, z.data());
+      for (int64_t row = 0; row < d.T; ++row) {
+        const int64_t n = rows.row_length(row), at = i * d.T + row;
+        const MaxAt m = subtract_row_max(z.data() + row * d.T, n);
+        r.row_max.data()[at] = m.max;
+        r.argmax[at] = static_cast<int32_t>(m.at);
+        if (keep_scores)
+          std::copy_n(z.data() + row * d.T, n,
+                      r.visible_z.data() + i * rows.per_head() + rows.row_start(row));
       }
-      exp_of_head(exp, rows, z, e.data(), nullptr);
+      exp_of_head(exp, rows, z.data(), e.data(), nullptr);
       for (int64_t row = 0; row < d.T; ++row)
         inverse_sum[row] = 1.0f / row_sum(e.data() + row * d.T, row_pass(rows, row));
       float* out = r.out.data() + d.out_offset(i);  // out: (T, D) at row stride C
@@ -247,36 +307,35 @@ TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, boo
   return r;
 }
 
-Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in, const Tensor& z_in,
-                                   const Tensor& inverse_sum_in, const std::vector<int32_t>& argmax,
-                                   int64_t heads, bool causal, const RowFunction& exp) {
+Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in,
+                                   const Tensor& row_max_in, const Tensor& inverse_sum_in,
+                                   const std::vector<int32_t>& argmax, int64_t heads, bool causal,
+                                   const RowFunction& exp) {
   const char* op = "attention_with_exp_backward";
   Dims d = backward_dims(gout_in, qkv_in, heads, op);
-  if (z_in.shape() != Shape{d.B, d.H, d.T, d.T})
-    shape_error(op, z_in.shape(), qkv_in.shape(),
-                "scores must be (B, heads, T, T) for qkv (B, T, 3C)");
-  if (inverse_sum_in.shape() != Shape{d.B, d.H, d.T})
-    shape_error(op, inverse_sum_in.shape(), qkv_in.shape(),
-                "row sums must be (B, heads, T) for qkv (B, T, 3C)");
+  check_row_statistics(d, row_max_in, inverse_sum_in, qkv_in, op);
   if (static_cast<int64_t>(argmax.size()) != d.B * d.H * d.T)
     shape_error(op, "argmax holds " + std::to_string(argmax.size()) +
                         " rows, not B heads T = " + std::to_string(d.B * d.H * d.T));
   VisibleRows rows{d.T, causal};
-  Tensor qkv = qkv_in.contiguous(), gout = gout_in.contiguous(), z = z_in.contiguous();
-  Tensor inverse_sum = inverse_sum_in.contiguous();
+  Tensor qkv = qkv_in.contiguous(), gout = gout_in.contiguous();
+  Tensor row_max = row_max_in.contiguous(), inverse_sum = inverse_sum_in.contiguous();
   Tensor gqkv = Tensor::empty(qkv.shape());
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
-    // One head's table values e, derivatives de and dL/dscores: (T, T) each; and dOut / S
-    // (T, D).
-    std::vector<float> e(d.T * d.T, 0.0f), de(d.T * d.T, 0.0f), gs(d.T * d.T);
+    // One head's shifted scores z, table values e, derivatives de and dL/dscores: (T, T)
+    // each; and dOut / S (T, D).
+    std::vector<float> z(d.T * d.T), e(d.T * d.T, 0.0f), de(d.T * d.T, 0.0f), gs(d.T * d.T);
     std::vector<float> gout_over_sum(d.T * d.D);
     for (int64_t i = i0; i < i1; ++i) {
-      const float* zh = z.data() + i * d.T * d.T;
+      const float* q = qkv.data() + d.qkv_offset(i);
       const float* inv = inverse_sum.data() + i * d.T;
-      exp_of_head(exp, rows, zh, e.data(), de.data());
+      head_scores(d, q, z.data());  // z = s - max as the forward shifted it: the same bits
+      for (int64_t row = 0; row < d.T; ++row)
+        subtract(z.data() + row * d.T, row_max.data()[i * d.T + row], rows.row_length(row));
+      exp_of_head(exp, rows, z.data(), e.data(), de.data());
       scale_rows(gout.data() + d.out_offset(i), d.C, inv, gout_over_sum.data(), d.D, d.T, d.D);
-      head_backward(d, qkv.data() + d.qkv_offset(i), gout_over_sum.data(), d.D, e.data(),
-                    gqkv.data() + d.qkv_offset(i), gs.data(), d.scale(), [&](float* g) {
+      head_backward(d, q, gout_over_sum.data(), d.D, e.data(), gqkv.data() + d.qkv_offset(i),
+                    gs.data(), d.scale(), [&](float* g) {
                       for (int64_t row = 0; row < d.T; ++row) {
                         const int64_t at = row * d.T, m = row_pass(rows, row);
                         exp_row_backward(e.data() + at, de.data() + at, inv[row],
@@ -287,21 +346,6 @@ Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in, 
     }
   });
   return gqkv;
-}
-
-Tensor visible_scores(const Tensor& z_in, bool causal) {
-  if (z_in.ndim() != 4 || z_in.shape()[2] != z_in.shape()[3])
-    shape_error("visible_scores",
-                "scores must be (B, heads, T, T), got " + shape_str(z_in.shape()));
-  Tensor z = z_in.contiguous();
-  const int64_t T = z.shape()[2], heads = z.shape()[0] * z.shape()[1];
-  VisibleRows pk{T, causal};
-  Tensor packed = Tensor::empty({heads * pk.per_head()});
-  for (int64_t i = 0; i < heads; ++i)
-    for (int64_t r = 0; r < T; ++r)
-      std::copy_n(z.data() + (i * T + r) * T, pk.row_length(r),
-                  packed.data() + i * pk.per_head() + pk.row_start(r));
-  return packed;
 }
 
 }  // namespace dapa

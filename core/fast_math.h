@@ -166,6 +166,17 @@ __attribute__((always_inline)) inline Lanes16 load_lanes(const float* p, int64_t
   return v;
 }
 
+// load_lanes' inverse: v's first `count` lanes (all 16 when count >= 16) to p.
+__attribute__((always_inline)) inline void store_lanes(const Lanes16& v, float* p, int64_t count) {
+  if (count >= 16) {
+    std::memcpy(p, &v, sizeof v);
+    return;
+  }
+  float block[16];
+  std::memcpy(block, &v, sizeof v);
+  std::copy_n(block, count, p);
+}
+
 // 16 lanes folded in halves (the sums' last step).
 inline float fold_lanes(const Lanes16& all) {
   const Lanes8 half = DAPA_LOWER8(all) + DAPA_UPPER8(all);

@@ -67,32 +67,40 @@ RowScores score_rows(const Tensor& logits, const Labels& labels);
 // Multi-head scaled dot-product self-attention on a fused projection (attention.cpp):
 // qkv (B, T, 3C) holds [q | k | v], each split into heads of D = C / heads;
 // out (B, T, C) = softmax(q k^T / sqrt(D)) v per head, heads side by side.
+// Neither direction keeps a (T, T) tensor per head: the forward saves two statistics per
+// row (8 bytes per query and head: the row's largest score and 1 / its sum of exps), and
+// backward forms each head's scores again by Q K^T and its probabilities from them, the
+// same bits as the forward's, in cache (what FlashAttention saves and recomputes).
 struct AttentionResult {
-  Tensor out;    // (B, T, C)
-  Tensor probs;  // (B, heads, T, T), saved for backward
+  Tensor out;          // (B, T, C)
+  Tensor row_max;      // (B, heads, T)
+  Tensor inverse_sum;  // (B, heads, T)
 };
-// causal: position t attends to positions 0..t only (a language model's mask; the
-// masked probabilities are stored as 0, so backward needs no flag).
+// causal: position t attends to positions 0..t only (a language model's mask).
 AttentionResult attention(const Tensor& qkv, int64_t heads, bool causal = false);
-Tensor attention_backward(const Tensor& gout, const Tensor& qkv, const Tensor& probs,
-                          int64_t heads);  // -> (B, T, 3C)
+Tensor attention_backward(const Tensor& gout, const Tensor& qkv, const Tensor& row_max,
+                          const Tensor& inverse_sum, int64_t heads,
+                          bool causal = false);  // -> (B, T, 3C)
 
 // Attention with the softmax's exp replaced by `exp` of the max-shifted scores z <= 0,
 // fused per head like attention(). `exp` must give values >= 0, with derivative 0 where
-// it gives 0 (a softmax table's kernel floors at 0: dapa/kernel.h). The forward saves z
-// instead of the probabilities (the same size: exact attention's memory) and two
-// statistics per row (8 bytes per query and head); backward gets the table's values and
-// derivatives back from z in one pass and takes the exact gradient of this softmax (the
-// formula is in attention.cpp).
+// it gives 0 (a softmax table's kernel floors at 0: dapa/kernel.h). The forward saves
+// three statistics per row (12 bytes per query and head: the max, 1/S and the argmax);
+// backward forms z again as attention_backward forms the scores, gets the table's values
+// and derivatives from it in one pass, and takes the exact gradient of this softmax
+// (the formula is in attention.cpp). keep_scores: also return z's visible entries (T
+// per row, r + 1 in row r when causal), packed per (batch, head) row after row, for
+// recording what enters the exp (calibration).
 struct TableAttentionResult {
-  Tensor out;          // (B, T, C)
-  Tensor z;            // (B, heads, T, T): scores minus their row's maximum, masked entries 0
-  Tensor inverse_sum;  // (B, heads, T): 1 / each row's sum of exp(z)
+  Tensor out;                   // (B, T, C)
+  Tensor row_max;               // (B, heads, T)
+  Tensor inverse_sum;           // (B, heads, T): 1 / each row's sum of exp(z)
   std::vector<int32_t> argmax;  // (B heads T): each row's first maximum, where z = 0
+  Tensor visible_z;             // with keep_scores
 };
 TableAttentionResult attention_with_exp(const Tensor& qkv, int64_t heads, bool causal,
-                                        const RowFunction& exp);
-Tensor attention_with_exp_backward(const Tensor& gout, const Tensor& qkv, const Tensor& z,
+                                        const RowFunction& exp, bool keep_scores = false);
+Tensor attention_with_exp_backward(const Tensor& gout, const Tensor& qkv, const Tensor& row_max,
                                    const Tensor& inverse_sum, const std::vector<int32_t>& argmax,
                                    int64_t heads, bool causal, const RowFunction& exp);
 // y = softmax(x) over n contiguous values (x and y may be the same buffer): the exps of
@@ -108,9 +116,6 @@ void softmax_row_backward(const float* y, const float* g, float* gx, int64_t n, 
 // (core/fast_math.h): the same bits on every CPU. Rows padded with zeros to whole
 // blocks (lane_padded) give the same result without a scalar tail.
 float normalize_exp_row(const float* e, float* p, int64_t n);
-// What enters the exp, for recording it (calibration): z's visible entries (T per row,
-// r + 1 in row r when causal), packed per (batch, head) row after row.
-Tensor visible_scores(const Tensor& z, bool causal);
 
 // Rows of a table by index: out (..., C) = table[ids] for ids of any shape with values in
 // [0, rows); embedding_backward scatter-adds gout into a (rows, C) gradient (in index

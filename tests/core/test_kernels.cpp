@@ -382,22 +382,36 @@ TEST(Embedding, GathersRowsAndRejectsBadIds) {
 
 TEST(Attention, CausalRowsAttendOnlyToThePast) {
   Tensor qkv = randn({2, 5, 3 * 4}, 11);
-  Tensor probs = attention(qkv, 2, true).probs;  // (B, H, T, T)
-  for (int64_t bh = 0; bh < 4; ++bh)
-    for (int64_t r = 0; r < 5; ++r) {
-      const float* row = probs.data() + (bh * 5 + r) * 5;
-      float sum = 0;
-      for (int64_t c = 0; c < 5; ++c) {
-        if (c > r) {
-          EXPECT_EQ(row[c], 0.0f) << "row " << r << " attends to " << c;
-        }
-        sum += row[c];
+  AttentionResult r = attention(qkv, 2, true);
+  // Changing the last position's keys and values leaves every earlier output as it was,
+  // bit for bit, and changes the last one's.
+  Tensor later = qkv.clone();
+  for (int64_t c = 4; c < 12; ++c) later.data()[4 * 12 + c] += 1.0f;
+  Tensor out = attention(later, 2, true).out;
+  for (int64_t t = 0; t < 5; ++t)
+    for (int64_t c = 0; c < 4; ++c) {
+      if (t < 4) {
+        EXPECT_EQ(out.at({0, t, c}), r.out.at({0, t, c})) << "position " << t;
+      } else {
+        EXPECT_NE(out.at({0, t, c}), r.out.at({0, t, c}));
       }
-      EXPECT_NEAR(sum, 1.0f, 1e-6);
     }
-  // The first position sees only itself: its output is its own value vector.
-  Tensor out = attention(qkv, 2, true).out;
-  for (int64_t c = 0; c < 4; ++c) EXPECT_FLOAT_EQ(out.at({0, 0, c}), qkv.at({0, 0, 8 + c}));
+  // The first position sees only itself: its output is its own value vector, and its
+  // row's sum of exps is exp(0) = 1.
+  for (int64_t c = 0; c < 4; ++c) EXPECT_FLOAT_EQ(r.out.at({0, 0, c}), qkv.at({0, 0, 8 + c}));
+  EXPECT_EQ(r.inverse_sum.at({0, 0, 0}), 1.0f);
+}
+
+// Backward forms the probabilities again from the saved row statistics; a wrong shape
+// of them is refused.
+TEST(Attention, BackwardChecksTheSavedRowStatistics) {
+  Tensor qkv = randn({2, 5, 3 * 4}, 12);
+  AttentionResult r = attention(qkv, 2);
+  Tensor gout = randn({2, 5, 4}, 13);
+  EXPECT_EQ(attention_backward(gout, qkv, r.row_max, r.inverse_sum, 2).shape(), qkv.shape());
+  EXPECT_THROW(attention_backward(gout, qkv, r.row_max.reshape({2, 10}), r.inverse_sum, 2),
+               ShapeError);
+  EXPECT_THROW(attention_backward(gout, qkv, r.row_max, Tensor::zeros({2, 2, 4}), 2), ShapeError);
 }
 
 }  // namespace
