@@ -141,7 +141,7 @@ __attribute__((always_inline)) inline float lane_max(const float* x, int64_t n) 
   return lane_argmax<false>(x, n).max;
 }
 
-// sum of term(i) for i < n in an order that does not depend on the instruction set: 16
+// Sums over i < n in an order that does not depend on the instruction set: 16
 // running sums (lane l takes i = l mod 16), folded in halves at the end. The sums are
 // vector types (16 floats: one AVX-512 register, two AVX2, four SSE2 or NEON), so every
 // DAPA_VECTOR_CLONES clone of a caller gets the same bits, and they stay in registers (as
@@ -185,9 +185,8 @@ inline float fold_lanes(const Lanes16& all) {
 }
 
 // K sums in one pass: block(i, count) gives the K terms of entries i..i+16 as LaneTerms
-// (vectors; returned in a std::array, whose ABI does not depend on the instruction set),
-// from its loads by load_lanes(p + i, count) (zeros past count). Always inlined, so the
-// callers' clones compile it for their instruction set.
+// (K vectors), from its loads by load_lanes(p + i, count) (zeros past count). Always
+// inlined, so the callers' clones compile it for their instruction set.
 template <int K>
 using LaneTerms = std::array<Lanes16, K>;
 template <int K, class Block>
