@@ -141,17 +141,18 @@ void exp_of_head(const RowFunction& exp, const VisibleRows& rows, const float* z
   for (int64_t r = 0; r < rows.T; ++r) run(r * rows.T, rows.row_length(r));
 }
 
+// z -= m over a row of n: the max shift of both directions (backward shifts by the
+// forward's saved maximum), one loop, so the same z to the bit.
+DAPA_VECTOR_CLONES void subtract(float* z, float m, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) z[i] -= m;
+}
+
 // z -= max(z) over a row of n; returns the maximum and its first index, where z is now 0
 // (the entry the max shift's gradient goes to; n - 1 if there is none: a row of NaN).
 DAPA_VECTOR_CLONES MaxAt subtract_row_max(float* z, int64_t n) {
   const MaxAt m = lane_argmax(z, n);
-  for (int64_t i = 0; i < n; ++i) z[i] -= m.max;
+  subtract(z, m.max, n);
   return m;
-}
-
-// z -= m over a row of n: backward's shift, the forward's (subtract_row_max) bit for bit.
-DAPA_VECTOR_CLONES void subtract(float* z, float m, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) z[i] -= m;
 }
 
 }  // namespace
