@@ -133,32 +133,73 @@ Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps) {
                 });
 }
 
-Var attention(const Var& qkv, int64_t heads, bool causal, Pointwise* exp) {
-  Tensor qv = qkv.value();
-  if (exp) {
-    // The backward closure keeps the table the forward ran, whatever happens to `exp`.
-    std::shared_ptr<const RowFunction> rows = exp->rows();
-    if (!rows) throw std::invalid_argument("attention: '" + exp->name() + "' has no row kernel");
-    TableAttentionResult r = attention_with_exp(qv, heads, causal, *rows, exp->recording());
-    if (exp->recording()) exp->observe(r.visible_z);
-    // What backward takes: the row statistics (shared by the closure; not the output,
-    // which would then live as long as the closure).
-    Tensor out = r.out;
-    r.out = Tensor();
-    r.visible_z = Tensor();
-    auto saved = std::make_shared<const TableAttentionResult>(std::move(r));
-    return record("attention", out, {qkv},
-                  [qv, saved, heads, causal, rows](const Tensor& gy, const Needs&) -> Grads {
-                    return {attention_with_exp_backward(gy, qv, saved->row_max, saved->inverse_sum,
-                                                        saved->argmax, heads, causal, *rows)};
-                  });
+namespace {
+// The attention's forward on qkv (B, T, 3C), exact or with the table `exp`, and its
+// backward: dL/dout -> dL/dqkv, also forming the output again into `out_again` when
+// given. The backward keeps only the row statistics and the table the forward ran,
+// whatever happens to `exp` later.
+struct AttentionRun {
+  Tensor out;  // (B, T, C)
+  std::function<Tensor(const Tensor& gout, Tensor* out_again)> backward;
+};
+
+AttentionRun run_attention(const Tensor& qv, int64_t heads, bool causal, Pointwise* exp) {
+  if (!exp) {
+    AttentionResult r = dapa::attention(qv, heads, causal);
+    Tensor row_max = r.row_max, inverse_sum = r.inverse_sum;
+    return {r.out, [qv, row_max, inverse_sum, heads, causal](const Tensor& gout, Tensor* again) {
+              return attention_backward(gout, qv, row_max, inverse_sum, heads, causal, again);
+            }};
   }
-  AttentionResult r = dapa::attention(qv, heads, causal);
-  Tensor row_max = r.row_max, inverse_sum = r.inverse_sum;
-  return record("attention", r.out, {qkv},
-                [qv, row_max, inverse_sum, heads, causal](const Tensor& gy, const Needs&) -> Grads {
-                  return {attention_backward(gy, qv, row_max, inverse_sum, heads, causal)};
+  std::shared_ptr<const RowFunction> rows = exp->rows();
+  if (!rows) throw std::invalid_argument("attention: '" + exp->name() + "' has no row kernel");
+  TableAttentionResult r = attention_with_exp(qv, heads, causal, *rows, exp->recording());
+  if (exp->recording()) exp->observe(r.visible_z);
+  Tensor out = r.out;
+  r.out = Tensor();  // the closure shares the statistics, not the output or the scores
+  r.visible_z = Tensor();
+  auto saved = std::make_shared<const TableAttentionResult>(std::move(r));
+  return {out, [qv, saved, heads, causal, rows](const Tensor& gout, Tensor* again) {
+            return attention_with_exp_backward(gout, qv, saved->row_max, saved->inverse_sum,
+                                               saved->argmax, heads, causal, *rows, again);
+          }};
+}
+}  // namespace
+
+Var attention(const Var& qkv, int64_t heads, bool causal, Pointwise* exp) {
+  AttentionRun a = run_attention(qkv.value(), heads, causal, exp);
+  return record("attention", a.out, {qkv},
+                [back = std::move(a.backward)](const Tensor& gy, const Needs&) -> Grads {
+                  return {back(gy, nullptr)};
                 });
+}
+
+Var attention_linear(const Var& qkv, int64_t heads, bool causal, Pointwise* exp, const Var& weight,
+                     const Var& bias) {
+  AttentionRun a = run_attention(qkv.value(), heads, causal, exp);
+  const Shape os = a.out.shape();  // (B, T, C)
+  check_linear_shapes("attention_linear", os, weight.shape(),
+                      bias.defined() ? &bias.shape() : nullptr);
+  int64_t in = weight.shape()[1], out = weight.shape()[0];
+  Tensor w = weight.value();  // w: (out, C)
+  Shape ys = os;
+  ys.back() = out;
+  std::vector<Var> inputs = {qkv, weight};
+  if (bias.defined()) inputs.push_back(bias);
+  Tensor y = linear_forward(a.out.reshape({-1, in}), w, bias.defined() ? bias.value() : Tensor());
+  a.out = Tensor();  // not saved: backward forms it again with the probabilities it recomputes
+  return record(
+      "attention_linear", y.reshape(ys), inputs,
+      [back = std::move(a.backward), w, os, in, out](const Tensor& gy, const Needs& need) -> Grads {
+        Tensor g2 = gy.reshape({-1, out});        // (R, out)
+        Tensor gout = matmul(g2, w).reshape(os);  // (B, T, C)
+        Tensor again;                             // (B, T, C)
+        Tensor gqkv = back(gout, &again);         // (B, T, 3C)
+        gout = Tensor();
+        LinearGrads g = linear_backward(g2, again.reshape({-1, in}), w, false, need[1],
+                                        need.size() > 2 && need[2]);
+        return {gqkv, g.weight, g.bias};
+      });
 }
 
 Var embedding(const Var& table, const Labels& ids, const Shape& ids_shape) {
@@ -200,24 +241,22 @@ Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& 
   std::vector<Var> inputs = {h, weight};
   if (bias.defined()) inputs.push_back(bias);
   Tensor y = linear_forward(f.value(h2), w, bias.defined() ? bias.value() : Tensor());  // (R, out)
-  Pointwise* fp = &f;
+  // The backward closure keeps the function the forward ran, whatever happens to `f`.
+  std::shared_ptr<const RowFunction> rows = f.rows();
   return record("activation_linear", y.reshape(ys), inputs,
-                [h2, w, hs, out, fp](const Tensor& gy, const Needs& need) -> Grads {
-                  Tensor g2 = gy.reshape({-1, out});                     // (R, out)
-                  ValueAndDerivative ad = fp->value_and_derivative(h2);  // (R, hidden) each
+                [h2, w, hs, out, rows](const Tensor& gy, const Needs& need) mutable -> Grads {
+                  Tensor g2 = gy.reshape({-1, out});               // (R, out)
+                  Tensor gh = need[0] ? matmul(g2, w) : Tensor();  // (R, hidden): dL/df(h)
+                  // f(h) overwrites the saved h when nothing else holds it (this node is its
+                  // last reader), and f'(h) scales gh in the same pass: one (R, hidden)
+                  // temporary, gh, at a point of the step where every layer's saved
+                  // activations still are.
+                  Tensor a = h2.unique_storage() ? h2 : h2.clone();  // (R, hidden)
+                  h2 = Tensor();
+                  value_in_place_scaling_gradient(*rows, a, gh);
                   LinearGrads g =
-                      linear_backward(g2, ad.value, w, false, need[1], need.size() > 2 && need[2]);
-                  // f(h) goes before the input gradient is formed, and f'(h) is applied in
-                  // place: two (R, hidden) temporaries live at once, not four, at a point
-                  // of the step where every layer's saved activations still are.
-                  ad.value = Tensor();
-                  Tensor gh;
-                  if (need[0]) {
-                    gh = matmul(g2, w);  // (R, hidden)
-                    mul_inplace(gh, ad.derivative);
-                    gh = gh.reshape(hs);
-                  }
-                  return {gh, g.weight, g.bias};
+                      linear_backward(g2, a, w, false, need[1], need.size() > 2 && need[2]);
+                  return {gh.defined() ? gh.reshape(hs) : gh, g.weight, g.bias};
                 });
 }
 

@@ -23,10 +23,10 @@ class Pointwise {
   virtual std::string name() const = 0;
   virtual Tensor value(const Tensor& x) = 0;                             // f(x)
   virtual ValueAndDerivative value_and_derivative(const Tensor& x) = 0;  // f(x), f'(x)
-  // The same function on raw runs, for fused kernels (nullptr: none), and whether it
-  // wants to see what enters it (a calibrating DAPA table): fused kernels then show it
-  // their inputs through observe() as well.
-  virtual std::shared_ptr<const RowFunction> rows() { return nullptr; }
+  // The same function on raw runs, for fused kernels, and whether it wants to see what
+  // enters it (a calibrating DAPA table): fused kernels then show it their inputs through
+  // observe() as well.
+  virtual std::shared_ptr<const RowFunction> rows() = 0;
   virtual bool recording() const { return false; }
   virtual void observe(const Tensor& /*x*/) {}
 };
@@ -40,6 +40,7 @@ class FunctionPointwise final : public Pointwise {
   ValueAndDerivative value_and_derivative(const Tensor& x) override {
     return apply_with_derivative(*f_, x);
   }
+  std::shared_ptr<const RowFunction> rows() override { return std::make_shared<FunctionRows>(*f_); }
 
  private:
   const ElementwiseFunction* f_;
@@ -70,6 +71,10 @@ Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps = 1e-
 // as 0; its backward is the exact gradient of that softmax with exp's derivative from
 // `exp` (core/kernels.h, attention_with_exp).
 Var attention(const Var& qkv, int64_t heads, bool causal = false, Pointwise* exp = nullptr);
+// linear(attention(qkv, ...), weight, bias) as one node: the attention's output is not
+// saved, backward forms it again (the same bits) where it recomputes the probabilities.
+Var attention_linear(const Var& qkv, int64_t heads, bool causal, Pointwise* exp, const Var& weight,
+                     const Var& bias);
 // Rows of table (rows, C) by ids (values in [0, rows), shape ids_shape) -> (..., C).
 Var embedding(const Var& table, const Labels& ids, const Shape& ids_shape);
 // y = f(x) elementwise; saves x, and backward is gy * f'(x).

@@ -25,14 +25,16 @@ int64_t numel_of(const Shape& s) {
 // K = the first input's last extent per element (linear, activation_linear, norm_linear: x (.., K)
 // and W (N, K); matmul and bmm: a (.., M, K) untransposed, which is how the models call
 // them). Attention on qkv (B, T, 3C): scores and weighted values, 2 B T^2 C each (a
-// causal head computes the full square too).
+// causal head computes the full square too); attention_linear adds its product on the
+// output (B, T, N), K = C.
 double product_flops(const char* op, const std::vector<Shape>& in, const Shape& out) {
   if (in.empty() || in[0].empty()) return 0;
   for (const char* p : {"linear", "activation_linear", "norm_linear", "matmul", "bmm"})
     if (std::strcmp(op, p) == 0) return 2.0 * static_cast<double>(numel_of(out)) * in[0].back();
-  if (std::strcmp(op, "attention") == 0 && in[0].size() == 3) {
+  const bool projected = std::strcmp(op, "attention_linear") == 0;
+  if ((projected || std::strcmp(op, "attention") == 0) && in[0].size() == 3) {
     double B = in[0][0], T = in[0][1], C = in[0][2] / 3.0;
-    return 4.0 * B * T * T * C;
+    return 4.0 * B * T * T * C + (projected ? 2.0 * static_cast<double>(numel_of(out)) * C : 0.0);
   }
   return 0;
 }

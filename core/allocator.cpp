@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -17,11 +18,22 @@ namespace dapa {
 namespace {
 constexpr size_t kAlign = 64;
 constexpr size_t kCacheMin = 64 * 1024;        // smaller blocks: malloc is fine
+constexpr size_t kSplitMin = 64 * 1024;        // smaller leftovers stay with their block
 constexpr size_t kCacheMax = size_t{1} << 31;  // never hold more than 2 GiB unused
+
+// A run of one segment's bytes, in use or free; neighbours in address order, so that a
+// freed block merges with free ones on either side.
+struct Block {
+  char* ptr;
+  size_t size;
+  bool free;
+  Block *prev, *next;  // within the segment; null at its ends
+};
 
 struct Cache {
   std::mutex mutex;
-  std::unordered_map<size_t, std::vector<void*>> free_blocks;  // by exact size
+  std::set<std::pair<size_t, char*>> free_blocks;  // by size, then address: best fit
+  std::unordered_map<char*, Block*> blocks;        // every block, by its address
   int64_t live = 0, peak = 0, cached = 0;
 };
 
@@ -29,54 +41,122 @@ Cache& cache() {
   static Cache* c = new Cache;  // never destroyed: tensors may be freed during exit
   return *c;
 }
+
+size_t round_up(size_t bytes) {
+  return (bytes + kAlign - 1) / kAlign * kAlign;
+}
+
+void mark_free(Cache& c, Block* b) {
+  b->free = true;
+  c.free_blocks.emplace(b->size, b->ptr);
+  c.cached += static_cast<int64_t>(b->size);
+}
+
+void unmark_free(Cache& c, Block* b) {
+  b->free = false;
+  c.free_blocks.erase({b->size, b->ptr});
+  c.cached -= static_cast<int64_t>(b->size);
+}
+
+// b absorbs its successor, which is in no free list (the caller took it out).
+void absorb_next(Cache& c, Block* b) {
+  Block* n = b->next;
+  b->size += n->size;
+  b->next = n->next;
+  if (n->next) n->next->prev = b;
+  c.blocks.erase(n->ptr);
+  delete n;
+}
+
+// The smallest free block of at least `bytes`, split when what is left over is worth a
+// block of its own; null when none fits.
+Block* take_cached(Cache& c, size_t bytes) {
+  auto it = c.free_blocks.lower_bound({bytes, nullptr});
+  if (it == c.free_blocks.end()) return nullptr;
+  Block* b = c.blocks.at(it->second);
+  unmark_free(c, b);
+  if (b->size - bytes >= kSplitMin) {
+    Block* rest = new Block{b->ptr + bytes, b->size - bytes, false, b, b->next};
+    if (b->next) b->next->prev = rest;
+    b->next = rest;
+    b->size = bytes;
+    c.blocks.emplace(rest->ptr, rest);
+    mark_free(c, rest);
+  }
+  return b;
+}
+
+// Gives whole free segments back to the system.
+void release_free_segments(Cache& c) {
+  std::vector<Block*> whole;
+  for (const auto& [size, ptr] : c.free_blocks) {
+    Block* b = c.blocks.at(ptr);
+    if (!b->prev && !b->next) whole.push_back(b);
+  }
+  for (Block* b : whole) {
+    unmark_free(c, b);
+    c.blocks.erase(b->ptr);
+    std::free(b->ptr);
+    delete b;
+  }
+}
 }  // namespace
 
 void* tensor_alloc(size_t bytes) {
   Cache& c = cache();
-  {
+  const size_t size = round_up(std::max<size_t>(bytes, 1));
+  if (size < kCacheMin) {
+    void* p = std::aligned_alloc(kAlign, size);
+    if (!p) throw std::bad_alloc();
     std::lock_guard<std::mutex> lock(c.mutex);
-    c.live += static_cast<int64_t>(bytes);
-    if (c.live > c.peak) c.peak = c.live;
-    if (bytes >= kCacheMin) {
-      auto it = c.free_blocks.find(bytes);
-      if (it != c.free_blocks.end() && !it->second.empty()) {
-        void* p = it->second.back();
-        it->second.pop_back();
-        c.cached -= static_cast<int64_t>(bytes);
-        return p;
-      }
-    }
+    c.live += static_cast<int64_t>(size);
+    c.peak = std::max(c.peak, c.live);
+    return p;
   }
-  void* p = std::aligned_alloc(kAlign, bytes);
-  if (!p) {
-    std::lock_guard<std::mutex> lock(c.mutex);
-    c.live -= static_cast<int64_t>(bytes);
-    throw std::bad_alloc();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  Block* b = take_cached(c, size);
+  if (!b) {  // a new segment of exactly this size
+    char* p = static_cast<char*>(std::aligned_alloc(kAlign, size));
+    if (!p) throw std::bad_alloc();
+    b = new Block{p, size, false, nullptr, nullptr};
+    c.blocks.emplace(p, b);
   }
-  return p;
+  c.live += static_cast<int64_t>(b->size);
+  c.peak = std::max(c.peak, c.live);
+  return b->ptr;
 }
 
 void tensor_free(void* p, size_t bytes) {
   Cache& c = cache();
-  {
-    std::lock_guard<std::mutex> lock(c.mutex);
-    c.live -= static_cast<int64_t>(bytes);
-    if (bytes >= kCacheMin && c.cached + bytes <= kCacheMax) {
-      c.free_blocks[bytes].push_back(p);
-      c.cached += static_cast<int64_t>(bytes);
-      return;
+  const size_t size = round_up(std::max<size_t>(bytes, 1));
+  if (size < kCacheMin) {
+    {
+      std::lock_guard<std::mutex> lock(c.mutex);
+      c.live -= static_cast<int64_t>(size);
     }
+    std::free(p);
+    return;
   }
-  std::free(p);
+  std::lock_guard<std::mutex> lock(c.mutex);
+  Block* b = c.blocks.at(static_cast<char*>(p));
+  c.live -= static_cast<int64_t>(b->size);
+  if (b->next && b->next->free) {
+    unmark_free(c, b->next);
+    absorb_next(c, b);
+  }
+  if (b->prev && b->prev->free) {
+    b = b->prev;
+    unmark_free(c, b);
+    absorb_next(c, b);
+  }
+  mark_free(c, b);
+  if (c.cached > static_cast<int64_t>(kCacheMax)) release_free_segments(c);
 }
 
 void release_cached_memory() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
-  for (auto& [bytes, blocks] : c.free_blocks)
-    for (void* p : blocks) std::free(p);
-  c.free_blocks.clear();
-  c.cached = 0;
+  release_free_segments(c);
 }
 
 AllocatorStats allocator_stats() {

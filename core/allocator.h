@@ -1,9 +1,14 @@
-// Tensor storage allocator. Training allocates the same sizes every step, so freed
-// blocks of 64 KiB and more are kept in per-size free lists and handed out again:
-// no page faults from fresh mmaps, and no heap fragmentation growing the resident
-// set (with plain malloc a vit-nano step's RSS was ~70 MB above its live tensors).
+// Tensor storage allocator. Training allocates the same sizes every step, so blocks of
+// 64 KiB and more are never given back between steps: no page faults from fresh mmaps,
+// and no heap fragmentation growing the resident set (with plain malloc a vit-nano
+// step's RSS was ~70 MB above its live tensors). They live in segments, each first
+// allocated for one request; a request takes the smallest free block that fits,
+// splitting off what is left over, and a freed block merges with its free neighbours.
+// So a backward's gradients reuse the memory of the forward's temporaries and of the
+// saved activations freed before them, although their sizes differ (with free lists of
+// exact sizes, vit-micro's step held 20 MB more than its peak of live tensors).
 // Call release_cached_memory() when the sizes change for good (after evaluation,
-// at a smaller last batch) to give the cached blocks back.
+// at a smaller last batch) to give whole free segments back.
 #pragma once
 
 #include <cstddef>

@@ -75,6 +75,13 @@ DAPA_VECTOR_CLONES void scale_rows(const float* x, int64_t ldx, const float* s, 
     for (int64_t c = 0; c < cols; ++c) y[r * ldy + c] = x[r * ldx + c] * s[r];
 }
 
+// One head's output with table values e (T, T): (e V) / S row by row, S = 1 / inverse_sum.
+void table_head_output(const Dims& d, const float* e, const float* q, const float* inverse_sum,
+                       float* out) {
+  head_output(d, e, d.T, q, out);
+  scale_rows(out, d.C, inverse_sum, out, d.C, d.T, d.D);
+}
+
 // The entries row r of a head sees: all T, or r + 1 when causal; and where a row starts
 // when the visible entries are packed row after row (keep_scores).
 struct VisibleRows {
@@ -240,7 +247,8 @@ AttentionResult attention(const Tensor& qkv_in, int64_t heads, bool causal) {
 }
 
 Tensor attention_backward(const Tensor& gout_in, const Tensor& qkv_in, const Tensor& row_max_in,
-                          const Tensor& inverse_sum_in, int64_t heads, bool causal) {
+                          const Tensor& inverse_sum_in, int64_t heads, bool causal,
+                          Tensor* out_again) {
   const char* op = "attention_backward";
   Dims d = backward_dims(gout_in, qkv_in, heads, op);
   check_row_statistics(d, row_max_in, inverse_sum_in, qkv_in, op);
@@ -248,6 +256,7 @@ Tensor attention_backward(const Tensor& gout_in, const Tensor& qkv_in, const Ten
   Tensor qkv = qkv_in.contiguous(), gout = gout_in.contiguous();
   Tensor row_max = row_max_in.contiguous(), inverse_sum = inverse_sum_in.contiguous();
   Tensor gqkv = Tensor::empty(qkv.shape());
+  if (out_again) *out_again = Tensor::empty(gout.shape());
   const float scale = d.scale();
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
     // One head's probabilities, formed again as the forward formed them, and dL/dscores.
@@ -261,6 +270,7 @@ Tensor attention_backward(const Tensor& gout_in, const Tensor& qkv_in, const Ten
         softmax_row_again(pr, {row_max.data()[at], inverse_sum.data()[at]}, pr, n);
         std::fill(pr + n, pr + d.T, 0.0f);
       }
+      if (out_again) head_output(d, p.data(), d.T, q, out_again->data() + d.out_offset(i));
       head_backward(d, q, gout.data() + d.out_offset(i), d.C, p.data(),
                     gqkv.data() + d.qkv_offset(i), gs.data(), 1.0f, [&](float* g) {
                       for (int64_t row = 0; row < d.T; ++row)  // times the score scale
@@ -300,9 +310,7 @@ TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, boo
       exp_of_head(exp, rows, z.data(), e.data(), nullptr);
       for (int64_t row = 0; row < d.T; ++row)
         inverse_sum[row] = 1.0f / row_sum(e.data() + row * d.T, row_pass(rows, row));
-      float* out = r.out.data() + d.out_offset(i);  // out: (T, D) at row stride C
-      head_output(d, e.data(), d.T, q, out);
-      scale_rows(out, d.C, inverse_sum, out, d.C, d.T, d.D);
+      table_head_output(d, e.data(), q, inverse_sum, r.out.data() + d.out_offset(i));
     }
   });
   return r;
@@ -311,7 +319,7 @@ TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, boo
 Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in,
                                    const Tensor& row_max_in, const Tensor& inverse_sum_in,
                                    const std::vector<int32_t>& argmax, int64_t heads, bool causal,
-                                   const RowFunction& exp) {
+                                   const RowFunction& exp, Tensor* out_again) {
   const char* op = "attention_with_exp_backward";
   Dims d = backward_dims(gout_in, qkv_in, heads, op);
   check_row_statistics(d, row_max_in, inverse_sum_in, qkv_in, op);
@@ -322,6 +330,7 @@ Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in,
   Tensor qkv = qkv_in.contiguous(), gout = gout_in.contiguous();
   Tensor row_max = row_max_in.contiguous(), inverse_sum = inverse_sum_in.contiguous();
   Tensor gqkv = Tensor::empty(qkv.shape());
+  if (out_again) *out_again = Tensor::empty(gout.shape());
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
     // One head's shifted scores z, table values e, derivatives de and dL/dscores: (T, T)
     // each; and dOut / S (T, D).
@@ -334,6 +343,7 @@ Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in,
       for (int64_t row = 0; row < d.T; ++row)
         subtract(z.data() + row * d.T, row_max.data()[i * d.T + row], rows.row_length(row));
       exp_of_head(exp, rows, z.data(), e.data(), de.data());
+      if (out_again) table_head_output(d, e.data(), q, inv, out_again->data() + d.out_offset(i));
       scale_rows(gout.data() + d.out_offset(i), d.C, inv, gout_over_sum.data(), d.D, d.T, d.D);
       head_backward(d, q, gout_over_sum.data(), d.D, e.data(), gqkv.data() + d.qkv_offset(i),
                     gs.data(), d.scale(), [&](float* g) {

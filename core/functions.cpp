@@ -3,6 +3,7 @@
 // with -fno-trapping-math -ffp-contract=off (see core/fast_math.h).
 #include "core/functions.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -161,6 +162,27 @@ Tensor apply(const ElementwiseFunction& f, const Tensor& x) {
 ValueAndDerivative apply_with_derivative(const ElementwiseFunction& f, const Tensor& x) {
   return map_value_and_derivative(x, [&f](auto in, auto v, auto d) {
     f.value_and_derivative(in.data(), v.data(), d.data(), in.size());
+  });
+}
+
+void value_in_place_scaling_gradient(const RowFunction& f, Tensor& x, Tensor& g) {
+  if (g.defined() && g.shape() != x.shape())
+    shape_error("value_in_place_scaling_gradient", x.shape(), g.shape(), "x and grad differ");
+  if (!x.is_contiguous() || (g.defined() && !g.is_contiguous()))
+    throw std::invalid_argument("value_in_place_scaling_gradient: x and grad must be contiguous");
+  float* px = x.data();
+  float* pg = g.defined() ? g.data() : nullptr;
+  parallel_for(x.numel(), kElementwiseGrain, [&](int64_t i0, int64_t i1) {
+    constexpr int64_t kBlock = 512;  // two 2 KiB buffers
+    alignas(64) float value[kBlock], derivative[kBlock];
+    for (int64_t at = i0; at < i1; at += kBlock) {
+      const int64_t n = std::min(kBlock, i1 - at);
+      // Into the buffers first: the kernels do not promise to allow y == x.
+      f.value_and_derivative(px + at, value, derivative, n);
+      if (pg)
+        for (int64_t i = 0; i < n; ++i) pg[at + i] *= derivative[i];
+      std::copy(value, value + n, px + at);
+    }
   });
 }
 

@@ -95,4 +95,10 @@ struct ValueAndDerivative {
 };
 ValueAndDerivative apply_with_derivative(const ElementwiseFunction& f, const Tensor& x);
 
+// x <- f(x) and, when g is defined, g <- g * f'(x), elementwise in one threaded pass
+// through blocks that stay in L1: for a backward that needs f(x) as a matrix and f'(x)
+// only as a factor of the gradient, neither becomes a tensor of its own. The bits are
+// f's value_and_derivative and a float multiply, as unfused. x and g: contiguous, one shape.
+void value_in_place_scaling_gradient(const RowFunction& f, Tensor& x, Tensor& g);
+
 }  // namespace dapa

@@ -78,9 +78,11 @@ struct AttentionResult {
 };
 // causal: position t attends to positions 0..t only (a language model's mask).
 AttentionResult attention(const Tensor& qkv, int64_t heads, bool causal = false);
+// -> dL/dqkv (B, T, 3C); with out_again, also the output formed again from the recomputed
+// probabilities (the forward's bits), for a product after the attention that saved none.
 Tensor attention_backward(const Tensor& gout, const Tensor& qkv, const Tensor& row_max,
-                          const Tensor& inverse_sum, int64_t heads,
-                          bool causal = false);  // -> (B, T, 3C)
+                          const Tensor& inverse_sum, int64_t heads, bool causal = false,
+                          Tensor* out_again = nullptr);
 
 // Attention with the softmax's exp replaced by `exp` of the max-shifted scores z <= 0,
 // fused per head like attention(). `exp` must give values >= 0, with derivative 0 where
@@ -102,7 +104,8 @@ TableAttentionResult attention_with_exp(const Tensor& qkv, int64_t heads, bool c
                                         const RowFunction& exp, bool keep_scores = false);
 Tensor attention_with_exp_backward(const Tensor& gout, const Tensor& qkv, const Tensor& row_max,
                                    const Tensor& inverse_sum, const std::vector<int32_t>& argmax,
-                                   int64_t heads, bool causal, const RowFunction& exp);
+                                   int64_t heads, bool causal, const RowFunction& exp,
+                                   Tensor* out_again = nullptr);
 // y = softmax(x) over n contiguous values (x and y may be the same buffer): the exps of
 // fast_exp (core/fast_math.h) in loops cloned per instruction set, the sum lane_sum's,
 // so the same bits on every CPU.

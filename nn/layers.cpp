@@ -54,7 +54,8 @@ Var norm_linear(const LayerNorm& norm, const Linear& linear, const Var& x) {
 
 Var Attention::forward(const Var& x, const LayerNorm& norm) {
   // x: (B, T, C) -> qkv (B, T, 3C) -> (B, T, C)
-  return proj.forward(attention(norm_linear(norm, qkv, x), heads, causal, softmax_exp.get()));
+  return attention_linear(norm_linear(norm, qkv, x), heads, causal, softmax_exp.get(), proj.weight,
+                          proj.bias);
 }
 
 Mlp::Mlp(const BlockConfig& c, std::unique_ptr<Activation> act_, Rng& rng)

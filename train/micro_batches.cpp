@@ -66,11 +66,11 @@ struct Part {
 Part run_part(Task& task, Optimizer& opt, const Sites& sites, int64_t part, int64_t parts,
               bool take_records, GradientExchange* exchange) {
   Part p;
+  opt.zero_grad();  // before the forward: the last step's gradients are not held through it
   Var loss = task.part_loss(part, parts, &p.examples);
   if (take_records) p.records = take_recordings(sites);
   if (p.examples == 0) return p;  // a short last batch with fewer rows than parts
   p.loss = loss.value().item();
-  opt.zero_grad();
   if (!std::isfinite(p.loss)) {
     clear_tape();
     return p;

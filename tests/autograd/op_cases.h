@@ -208,6 +208,12 @@ inline std::vector<OpCase> op_cases() {
          return std::vector<Shape>{{batch, dim(r, 2, 6), 3 * 2 * dim(r, 1, 3)}};
        },
        [](V x, L) { return attention(x[0], 2, true); }},
+      {"attention_linear",
+       [](Rng& r) {
+         int64_t batch = r.randint(2) ? 3 : 1, c = 2 * dim(r, 1, 3), o = dim(r);
+         return std::vector<Shape>{{batch, dim(r, 2, 6), 3 * c}, {o, c}, {o}};
+       },
+       [](V x, L) { return attention_linear(x[0], 2, true, nullptr, x[1], x[2]); }},
       {"embedding",
        [](Rng& r) {
          return std::vector<Shape>{{7, dim(r)}};

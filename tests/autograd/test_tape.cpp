@@ -145,18 +145,29 @@ TEST(Fusion, FusedNodesGiveTheUnfusedBits) {
   Var w1 = leaf({24, 16}), b1 = leaf({24}), w2 = leaf({7, 24}), b2 = leaf({7}), g = leaf({3, 5, 7});
   const std::vector<Var*> leaves = {&x, &ln_w, &ln_b, &w1, &b1, &w2, &b2};
   FunctionPointwise gelu(find_function("gelu"));
-  auto run = [&](bool fused) {
+  // keep_h: the caller still holds h, so activation_linear's backward may not write f(h)
+  // over it (else it does, as in a model).
+  auto run = [&](bool fused, bool keep_h) {
     for (Var* v : leaves) v->zero_grad();
     Var h = fused ? norm_linear(x, ln_w, ln_b, 1e-6f, w1, b1)
                   : linear(layer_norm(x, ln_w, ln_b, 1e-6f), w1, b1);
+    const std::vector<float> h_before = h.value().to_vector();
     Var y = fused ? activation_linear(h, gelu, w2, b2) : linear(apply(gelu, h), w2, b2);
+    if (!keep_h) h = Var();
     std::vector<std::vector<float>> out = {y.value().to_vector()};
     backward(sum(sum(sum(mul(y, g), 2), 1), 0));
     for (Var* v : leaves) out.push_back(v->grad().to_vector());
+    if (keep_h) {
+      EXPECT_EQ(h.value().to_vector(), h_before);
+    }
     return out;
   };
-  std::vector<std::vector<float>> unfused = run(false), fused = run(true);
-  for (size_t i = 0; i < unfused.size(); ++i) EXPECT_EQ(fused[i], unfused[i]) << "tensor " << i;
+  std::vector<std::vector<float>> unfused = run(false, true);
+  for (bool keep_h : {true, false}) {
+    std::vector<std::vector<float>> fused = run(true, keep_h);
+    for (size_t i = 0; i < unfused.size(); ++i)
+      EXPECT_EQ(fused[i], unfused[i]) << "tensor " << i << (keep_h ? ", h kept" : ", h dropped");
+  }
 }
 
 }  // namespace

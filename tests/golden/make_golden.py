@@ -79,6 +79,8 @@ CASES = {
                    lambda x, l: F.layer_norm(x[0], (8,), x[1], x[2], 1e-5)),
     "attention": ([(3, 5, 12)], lambda x, l: attention(x[0], 2)),  # batch 3, 2 heads
     "attention_causal": ([(3, 5, 12)], lambda x, l: attention(x[0], 2, causal=True)),
+    "attention_linear": ([(3, 5, 12), (4, 4), (4,)],
+                         lambda x, l: F.linear(attention(x[0], 2, causal=True), x[1], x[2])),
     "embedding": ([(7, 4)], lambda x, l: F.embedding(
         torch.tensor([[3, 0, 6, 3, 1], [3, 5, 2, 0, 4]]), x[0])),
     "activation_linear": ([(2, 3, 6), (4, 6), (4,)], lambda x, l: F.linear(F.gelu(x[0]), x[1], x[2])),

@@ -194,6 +194,36 @@ TEST(SoftmaxTable, FixedPointForwardIsTheUnits) {
   for (size_t i = 0; i < out.size(); ++i) EXPECT_NEAR(out[i], ref.out[i], 1e-4) << i;
 }
 
+// attention_linear forms the attention's output again in backward rather than saving it;
+// with the exact exp, a float table and a fixed-point one it gives the bits of
+// linear(attention(...)): the output and every gradient, compared exactly.
+TEST(SoftmaxTable, AttentionLinearGivesTheUnfusedBits) {
+  auto table = calibrated_exp("dapa:8", 4);
+  auto fixed = calibrated_exp("dapa:16:fixed", 5);
+  Rng rng(11);
+  auto leaf = [&](const Shape& shape) {
+    Tensor t = Tensor::empty(shape);
+    rng.fill_normal(t, 0.0f, 1.0f);
+    return Var(t, true);
+  };
+  Var qkv = leaf({2, 19, 24}), w = leaf({5, 8}), b = leaf({5}), g = leaf({2, 19, 5});
+  for (Pointwise* exp : std::vector<Pointwise*>{nullptr, table.get(), fixed.get()})
+    for (bool causal : {false, true}) {
+      SCOPED_TRACE(std::string(exp ? exp->name() : "exact") + (causal ? ", causal" : ""));
+      auto run = [&](bool fused) {
+        for (Var* v : {&qkv, &w, &b}) v->zero_grad();
+        Var y = fused ? attention_linear(qkv, 2, causal, exp, w, b)
+                      : linear(attention(qkv, 2, causal, exp), w, b);
+        std::vector<std::vector<float>> out = {y.value().to_vector()};
+        backward(sum(reshape(mul(y, g), {-1}), 0));
+        for (Var* v : {&qkv, &w, &b}) out.push_back(v->grad().to_vector());
+        return out;
+      };
+      std::vector<std::vector<float>> unfused = run(false), fused = run(true);
+      for (size_t i = 0; i < unfused.size(); ++i) EXPECT_EQ(fused[i], unfused[i]) << "tensor " << i;
+    }
+}
+
 // A GPT whose MLPs and softmaxes are both tables: the sites, named after their modules,
 // calibrate in one forward; shared tables pool each kind apart; the cache decoder runs
 // the table softmax as the full forward does.

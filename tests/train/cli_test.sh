@@ -138,14 +138,16 @@ section_flags() {
     --checkpoint guarded/foreign.h5 --model vit-nano
   expect_error "profile without benchmark" "--profile needs --benchmark-steps" "${t[@]}" \
     --data fm.h5 --profile --force
-  # --profile: a row per op (vit-nano per step: 6 linear layers, 8 more fused with the
-  # layer norm before them, the final norm alone, 4 attentions), the benchmark's JSON line
-  # still last.
+  # --profile: a row per op (vit-nano per step: 2 linear layers, the patch embedding and
+  # the head; 8 fused with the layer norm before them, 4 with the GELU before them and 4
+  # with the attention before them; the final norm alone), the benchmark's JSON line still
+  # last.
   "$bin/train_vit" --data fm.h5 --batch 32 --threads 2 --fixed-threads --benchmark-steps 2 \
     --profile >profile.txt || bad "profile run"
-  grep -qE '^\| linear \| 6\.0 \| .* GFLOP/s \| [0-9]+% of sgemm \|$' profile.txt &&
+  grep -qE '^\| linear \| 2\.0 \| .* GFLOP/s \| [0-9]+% of sgemm \|$' profile.txt &&
     grep -qE '^\| norm_linear \| 8\.0 \| .* GFLOP/s \| [0-9]+% of sgemm \|$' profile.txt &&
-    grep -qE '^\| attention \| 4\.0 \|' profile.txt &&
+    grep -qE '^\| activation_linear \| 4\.0 \| .* GFLOP/s \| [0-9]+% of sgemm \|$' profile.txt &&
+    grep -qE '^\| attention_linear \| 4\.0 \| .* GFLOP/s \| [0-9]+% of sgemm \|$' profile.txt &&
     grep -qE '^\| layer_norm \| 1\.0 \| .* GB/s forward' profile.txt &&
     tail -1 profile.txt | grep -q '"images_per_s"' && ok || bad "--profile table: $(cat profile.txt)"
 }
