@@ -134,6 +134,15 @@ Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps) {
 }
 
 namespace {
+// f's kernel on raw runs, which the fused ops call; a clear error for a Pointwise without
+// one rather than a null pointer.
+std::shared_ptr<const RowFunction> row_kernel(Pointwise& f, const char* op) {
+  std::shared_ptr<const RowFunction> rows = f.rows();
+  if (!rows)
+    throw std::invalid_argument(std::string(op) + ": '" + f.name() + "' has no row kernel");
+  return rows;
+}
+
 // The attention's forward on qkv (B, T, 3C), exact or with the table `exp`, and its
 // backward: dL/dout -> dL/dqkv, also forming the output again into `out_again` when
 // given. The backward keeps only the row statistics and the table the forward ran,
@@ -151,8 +160,7 @@ AttentionRun run_attention(const Tensor& qv, int64_t heads, bool causal, Pointwi
               return attention_backward(gout, qv, row_max, inverse_sum, heads, causal, again);
             }};
   }
-  std::shared_ptr<const RowFunction> rows = exp->rows();
-  if (!rows) throw std::invalid_argument("attention: '" + exp->name() + "' has no row kernel");
+  std::shared_ptr<const RowFunction> rows = row_kernel(*exp, "attention");
   TableAttentionResult r = attention_with_exp(qv, heads, causal, *rows, exp->recording());
   if (exp->recording()) exp->observe(r.visible_z);
   Tensor out = r.out;
@@ -242,7 +250,7 @@ Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& 
   if (bias.defined()) inputs.push_back(bias);
   Tensor y = linear_forward(f.value(h2), w, bias.defined() ? bias.value() : Tensor());  // (R, out)
   // The backward closure keeps the function the forward ran, whatever happens to `f`.
-  std::shared_ptr<const RowFunction> rows = f.rows();
+  std::shared_ptr<const RowFunction> rows = row_kernel(f, "activation_linear");
   return record("activation_linear", y.reshape(ys), inputs,
                 [h2, w, hs, out, rows](const Tensor& gy, const Needs& need) mutable -> Grads {
                   Tensor g2 = gy.reshape({-1, out});               // (R, out)

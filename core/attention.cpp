@@ -3,6 +3,7 @@
 // straight on the qkv buffer (row stride 3C), so no head is ever permuted or copied.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "core/fast_math.h"
@@ -42,9 +43,9 @@ Dims backward_dims(const Tensor& gout, const Tensor& qkv, int64_t heads, const c
   return d;
 }
 
-// One head's scores s = scale Q K^T (T, T), from its queries q in qkv.
-void head_scores(const Dims& d, const float* q, float* s) {
-  sgemm(false, true, d.T, d.T, d.D, d.scale(), q, d.ld(), q + d.C, d.ld(), 0.0f, s, d.T);
+// One head's scores s = scale Q K^T (T, T) at row stride lds, from its queries q in qkv.
+void head_scores(const Dims& d, const float* q, float* s, int64_t lds) {
+  sgemm(false, true, d.T, d.T, d.D, d.scale(), q, d.ld(), q + d.C, d.ld(), 0.0f, s, lds);
 }
 
 // One head's output P V (T, D) into its slice `out` of (B, T, C); P has row stride ldp.
@@ -55,16 +56,17 @@ void head_output(const Dims& d, const float* p, int64_t ldp, const float* q, flo
 // One head's backward around its softmax P (T, T), given dL/dout `go` (T, D) at row
 // stride ldgo: out = P V: dV = P^T dOut, dP = dOut V^T into g; softmax_backward(g) turns
 // dP into dL/dS in place, up to the factor ds_scale; S = s Q K^T: dQ = dS K, dK = dS^T Q.
-// gq: the head's slice of dL/dqkv. P and g are (T, T) at row stride T.
+// gq: the head's slice of dL/dqkv. P and g are (T, T) at row stride ldt.
 template <class SoftmaxBackward>
 void head_backward(const Dims& d, const float* q, const float* go, int64_t ldgo, const float* p,
-                   float* gq, float* g, float ds_scale, SoftmaxBackward softmax_backward) {
+                   float* gq, float* g, int64_t ldt, float ds_scale,
+                   SoftmaxBackward softmax_backward) {
   const int64_t ld = d.ld(), T = d.T;
-  sgemm(true, false, T, d.D, T, 1.0f, p, T, go, ldgo, 0.0f, gq + 2 * d.C, ld);
-  sgemm(false, true, T, T, d.D, 1.0f, go, ldgo, q + 2 * d.C, ld, 0.0f, g, T);
+  sgemm(true, false, T, d.D, T, 1.0f, p, ldt, go, ldgo, 0.0f, gq + 2 * d.C, ld);
+  sgemm(false, true, T, T, d.D, 1.0f, go, ldgo, q + 2 * d.C, ld, 0.0f, g, ldt);
   softmax_backward(g);
-  sgemm(false, false, T, d.D, T, ds_scale, g, T, q + d.C, ld, 0.0f, gq, ld);
-  sgemm(true, false, T, d.D, T, ds_scale, g, T, q, ld, 0.0f, gq + d.C, ld);
+  sgemm(false, false, T, d.D, T, ds_scale, g, ldt, q + d.C, ld, 0.0f, gq, ld);
+  sgemm(true, false, T, d.D, T, ds_scale, g, ldt, q, ld, 0.0f, gq + d.C, ld);
 }
 
 // y = x with row r times s[r], for a (rows, cols) block at row strides ldx and ldy (y
@@ -90,6 +92,29 @@ struct VisibleRows {
   int64_t per_head() const { return causal ? T * (T + 1) / 2 : T * T; }
   int64_t row_start(int64_t r) const { return causal ? r * (r + 1) / 2 : r * T; }
   int64_t row_length(int64_t r) const { return causal ? r + 1 : T; }
+};
+
+// One head's scores for the exact softmax, (T, T) at row stride Tp = T padded to whole
+// blocks of 16: what a row does not see (past T, and past the row when causal) holds
+// -inf up to the row's last whole block, so every row pass (pass(r) entries) runs on
+// whole blocks with no scalar tail, the maximum passes over the padding, and its exps
+// are 0. The padding past T is written once; the product writes T columns only.
+struct PaddedScores {
+  VisibleRows rows;
+  int64_t Tp;
+  std::vector<float> s;
+  explicit PaddedScores(VisibleRows r)
+      : rows(r), Tp(lane_padded(r.T)), s(r.T * Tp, -std::numeric_limits<float>::infinity()) {}
+  int64_t pass(int64_t r) const { return lane_padded(rows.row_length(r)); }
+  float* row(int64_t r) { return s.data() + r * Tp; }
+  // One head's scores scale Q K^T, hiding what causal rows do not see.
+  void compute(const Dims& d, const float* q) {
+    head_scores(d, q, s.data(), Tp);
+    if (!rows.causal) return;
+    for (int64_t r = 0; r < rows.T; ++r)
+      std::fill(row(r) + rows.row_length(r), row(r) + std::min(pass(r), rows.T),
+                -std::numeric_limits<float>::infinity());
+  }
 };
 
 // The table softmax, per row of n visible entries:
@@ -169,11 +194,17 @@ namespace {
 struct RowStats {
   float max, inverse_sum;
 };
+// The exps go 16 lanes at a time, summed as they are stored (a short row's tail, a
+// scalar loop of exps, cost as much as its whole blocks); a tail block's lanes past n
+// are read back from y, which load_lanes pads with zeros. Rows padded with -inf to
+// whole blocks (the attention's scratch, kScorePad) have no tail at all, and the same
+// result: exp(-inf) is 0.
 DAPA_VECTOR_CLONES RowStats softmax_row_stats(const float* x, float* y, int64_t n) {
   const float m = lane_max(x, n);
-  for (int64_t i = 0; i < n; ++i) y[i] = fast_exp(x[i] - m);
   const float inverse = 1.0f / lane_sum(n, [&](int64_t i, int64_t count) {
-                          return LaneTerms<1>{load_lanes(y + i, count)};
+                          const Lanes16 e = fast_exp(load_lanes(x + i, count) - m);
+                          store_lanes(e, y + i, count);
+                          return LaneTerms<1>{count < 16 ? load_lanes(y + i, count) : e};
                         });
   for (int64_t i = 0; i < n; ++i) y[i] *= inverse;
   return {m, inverse};
@@ -182,7 +213,10 @@ DAPA_VECTOR_CLONES RowStats softmax_row_stats(const float* x, float* y, int64_t 
 // The probabilities of softmax_row_stats again, from the same scores and its statistics:
 // the same operations in the same order, so the same bits, in one pass.
 DAPA_VECTOR_CLONES void softmax_row_again(const float* x, RowStats stats, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = fast_exp(x[i] - stats.max) * stats.inverse_sum;
+  for (int64_t i = 0; i < n; i += 16) {
+    const int64_t count = std::min<int64_t>(16, n - i);
+    store_lanes(fast_exp(load_lanes(x + i, count) - stats.max) * stats.inverse_sum, y + i, count);
+  }
 }
 }  // namespace
 
@@ -226,21 +260,21 @@ AttentionResult attention(const Tensor& qkv_in, int64_t heads, bool causal) {
   AttentionResult r{Tensor::empty({d.B, d.T, d.C}), Tensor::empty({d.B, d.H, d.T}),
                     Tensor::empty({d.B, d.H, d.T})};
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
-    std::vector<float> p(d.T * d.T);  // p: (T, T), one head's probabilities
+    PaddedScores s(rows);
+    // p: (T, Tp), one head's probabilities. Causal: row r attends to positions 0..r only;
+    // the rest of its probabilities are 0 (exps of -inf, or never written), which also
+    // zeroes their gradients in backward (dS = P * (...)).
+    std::vector<float> p(d.T * s.Tp, 0.0f);
     for (int64_t i = i0; i < i1; ++i) {
       const float* q = qkv.data() + d.qkv_offset(i);
-      head_scores(d, q, p.data());
-      // Causal: row r attends to positions 0..r only; the rest of its probabilities are 0,
-      // which also zeroes their gradients in backward (dS = P * (...)).
+      s.compute(d, q);
       for (int64_t row = 0; row < d.T; ++row) {
-        const int64_t n = rows.row_length(row), at = i * d.T + row;
-        float* pr = p.data() + row * d.T;
-        const RowStats stats = softmax_row_stats(pr, pr, n);
+        const int64_t at = i * d.T + row;
+        const RowStats stats = softmax_row_stats(s.row(row), p.data() + row * s.Tp, s.pass(row));
         r.row_max.data()[at] = stats.max;
         r.inverse_sum.data()[at] = stats.inverse_sum;
-        std::fill(pr + n, pr + d.T, 0.0f);
       }
-      head_output(d, p.data(), d.T, q, r.out.data() + d.out_offset(i));
+      head_output(d, p.data(), s.Tp, q, r.out.data() + d.out_offset(i));
     }
   });
   return r;
@@ -259,23 +293,29 @@ Tensor attention_backward(const Tensor& gout_in, const Tensor& qkv_in, const Ten
   if (out_again) *out_again = Tensor::empty(gout.shape());
   const float scale = d.scale();
   parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
-    // One head's probabilities, formed again as the forward formed them, and dL/dscores.
-    std::vector<float> p(d.T * d.T), gs(d.T * d.T);
+    // One head's probabilities p, formed again as the forward formed them, and dL/dscores
+    // gs: (T, Tp) each, 0 past what a row sees (the padding stays finite: 0 times a finite
+    // dot).
+    PaddedScores s(rows);
+    const int64_t Tp = s.Tp;
+    std::vector<float> p(d.T * Tp, 0.0f), gs(d.T * Tp, 0.0f);
     for (int64_t i = i0; i < i1; ++i) {
       const float* q = qkv.data() + d.qkv_offset(i);
-      head_scores(d, q, p.data());
+      s.compute(d, q);
       for (int64_t row = 0; row < d.T; ++row) {
-        const int64_t n = rows.row_length(row), at = i * d.T + row;
-        float* pr = p.data() + row * d.T;
-        softmax_row_again(pr, {row_max.data()[at], inverse_sum.data()[at]}, pr, n);
-        std::fill(pr + n, pr + d.T, 0.0f);
+        const int64_t at = i * d.T + row;
+        softmax_row_again(s.row(row), {row_max.data()[at], inverse_sum.data()[at]},
+                          p.data() + row * Tp, s.pass(row));
       }
-      if (out_again) head_output(d, p.data(), d.T, q, out_again->data() + d.out_offset(i));
+      if (out_again) head_output(d, p.data(), Tp, q, out_again->data() + d.out_offset(i));
       head_backward(d, q, gout.data() + d.out_offset(i), d.C, p.data(),
-                    gqkv.data() + d.qkv_offset(i), gs.data(), 1.0f, [&](float* g) {
-                      for (int64_t row = 0; row < d.T; ++row)  // times the score scale
-                        softmax_row_backward(p.data() + row * d.T, g + row * d.T, g + row * d.T,
-                                             d.T, scale);
+                    gqkv.data() + d.qkv_offset(i), gs.data(), Tp, 1.0f, [&](float* g) {
+                      for (int64_t row = 0; row < d.T; ++row) {  // times the score scale
+                        float* gr = g + row * Tp;
+                        const int64_t n = s.pass(row);
+                        softmax_row_backward(p.data() + row * Tp, gr, gr, n, scale);
+                        if (n < d.T) std::fill(gr + n, gr + d.T, 0.0f);
+                      }
                     });
     }
   });
@@ -297,7 +337,7 @@ TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, boo
     for (int64_t i = i0; i < i1; ++i) {
       const float* q = qkv.data() + d.qkv_offset(i);
       float* inverse_sum = r.inverse_sum.data() + i * d.T;  // (T), saved, as row_max, argmax
-      head_scores(d, q, z.data());
+      head_scores(d, q, z.data(), d.T);
       for (int64_t row = 0; row < d.T; ++row) {
         const int64_t n = rows.row_length(row), at = i * d.T + row;
         const MaxAt m = subtract_row_max(z.data() + row * d.T, n);
@@ -339,14 +379,14 @@ Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in,
     for (int64_t i = i0; i < i1; ++i) {
       const float* q = qkv.data() + d.qkv_offset(i);
       const float* inv = inverse_sum.data() + i * d.T;
-      head_scores(d, q, z.data());  // z = s - max as the forward shifted it: the same bits
+      head_scores(d, q, z.data(), d.T);  // z = s - max as the forward shifted it: the same bits
       for (int64_t row = 0; row < d.T; ++row)
         subtract(z.data() + row * d.T, row_max.data()[i * d.T + row], rows.row_length(row));
       exp_of_head(exp, rows, z.data(), e.data(), de.data());
       if (out_again) table_head_output(d, e.data(), q, inv, out_again->data() + d.out_offset(i));
       scale_rows(gout.data() + d.out_offset(i), d.C, inv, gout_over_sum.data(), d.D, d.T, d.D);
       head_backward(d, q, gout_over_sum.data(), d.D, e.data(), gqkv.data() + d.qkv_offset(i),
-                    gs.data(), d.scale(), [&](float* g) {
+                    gs.data(), d.T, d.scale(), [&](float* g) {
                       for (int64_t row = 0; row < d.T; ++row) {
                         const int64_t at = row * d.T, m = row_pass(rows, row);
                         exp_row_backward(e.data() + at, de.data() + at, inv[row],

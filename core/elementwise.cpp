@@ -91,26 +91,14 @@ Tensor scale(const Tensor& x, float s) {
   return map_flat(x, [s](auto in, auto out) { out = in * s; });
 }
 
-namespace {
-// acc op= x, same shape, acc contiguous: `op` updates a run of acc from the same run of x.
-template <class Op>
-void update_inplace(Tensor& acc, const Tensor& x, const char* name, Op op) {
-  if (acc.shape() != x.shape()) shape_error(name, acc.shape(), x.shape(), "shapes differ");
+void add_inplace(Tensor& acc, const Tensor& x) {
+  if (acc.shape() != x.shape()) shape_error("add_inplace", acc.shape(), x.shape(), "shapes differ");
   Tensor xc = x.contiguous();
   float* pa = acc.array().data();
   const float* px = xc.data();
   parallel_for(acc.numel(), kGrain, [&](int64_t i0, int64_t i1) {
-    op(ArrayMap(pa + i0, i1 - i0), ConstArrayMap(px + i0, i1 - i0));
+    ArrayMap(pa + i0, i1 - i0) += ConstArrayMap(px + i0, i1 - i0);
   });
-}
-}  // namespace
-
-void add_inplace(Tensor& acc, const Tensor& x) {
-  update_inplace(acc, x, "add_inplace", [](ArrayMap a, ConstArrayMap b) { a += b; });
-}
-
-void mul_inplace(Tensor& acc, const Tensor& x) {
-  update_inplace(acc, x, "mul_inplace", [](ArrayMap a, ConstArrayMap b) { a *= b; });
 }
 
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {

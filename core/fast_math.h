@@ -22,34 +22,57 @@ namespace dapa {
 #define DAPA_VECTOR_CLONES
 #endif
 
-// exp(x) to about 2 ulp. Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, a degree-6
-// polynomial for e^r, and 2^n built in the exponent bits. Below -87 the result is exactly
-// 0 (no denormals); above 88.37 (where n would reach 128) it is +inf, so the largest
-// finite result is e^88.37 = 2.4e38 rather than FLT_MAX; NaN stays NaN. Rounding uses
-// the 1.5 * 2^23 trick, so n never passes through a float-to-int conversion (undefined
-// for NaN) and the bit arithmetic is unsigned (defined for any input).
-inline float fast_exp(float x_in) {
+// The folds below use vector types: as arrays GCC folds lanes through the stack, whose
+// wide stores the narrower loads cannot forward from.
+using Lanes16 = float __attribute__((vector_size(64)));
+using Lanes8 = float __attribute__((vector_size(32)));
+using Lanes4 = float __attribute__((vector_size(16)));
+#define DAPA_LOWER8(v) __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7)
+#define DAPA_UPPER8(v) __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)
+#define DAPA_LOWER4(v) __builtin_shufflevector(v, v, 0, 1, 2, 3)
+#define DAPA_UPPER4(v) __builtin_shufflevector(v, v, 4, 5, 6, 7)
+
+// exp(x) to about 2 ulp, for a float or 16 lanes at once (the same operations per lane,
+// so the same bits either way). Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, a
+// degree-6 polynomial for e^r, and 2^n built in the exponent bits. Below -87 the result
+// is exactly 0 (no denormals); above 88.37 (where n would reach 128) it is +inf, so the
+// largest finite result is e^88.37 = 2.4e38 rather than FLT_MAX; NaN stays NaN. Rounding
+// uses the 1.5 * 2^23 trick, so n never passes through a float-to-int conversion
+// (undefined for NaN) and the bit arithmetic is unsigned (defined for any input). The
+// clamps are std::max(x, low) and std::min(x, high) written as their comparisons, which
+// vectors take too.
+template <class F>
+struct ExpBits {
+  using type = uint32_t;
+};
+template <>
+struct ExpBits<Lanes16> {
+  using type = uint32_t __attribute__((vector_size(64)));
+};
+template <class F>
+__attribute__((always_inline)) inline F fast_exp(F x_in) {
   constexpr float kLow = -87.0f, kHigh = 88.37f;
-  float x = std::min(std::max(x_in, kLow), kHigh);    // NaN compares false and stays NaN
-  const float kRound = 12582912.0f;                   // 1.5 * 2^23: its ulp is 1
-  float shifted = x * 1.44269504088896341f + kRound;  // n = round(x / ln2) in the low bits
-  float fn = shifted - kRound;
-  float r = x - fn * 0.693145751953125f;  // ln2 split in two for an exact product
+  F x = x_in < kLow ? F{} + kLow : x_in;  // NaN compares false and stays NaN
+  x = kHigh < x ? F{} + kHigh : x;
+  const float kRound = 12582912.0f;               // 1.5 * 2^23: its ulp is 1
+  F shifted = x * 1.44269504088896341f + kRound;  // n = round(x / ln2) in the low bits
+  F fn = shifted - kRound;
+  F r = x - fn * 0.693145751953125f;  // ln2 split in two for an exact product
   r = r - fn * 1.428606765330187045e-06f;
-  float p = 1.0f / 720;
+  F p = F{} + 1.0f / 720;
   p = p * r + 1.0f / 120;
   p = p * r + 1.0f / 24;
   p = p * r + 1.0f / 6;
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  uint32_t bits;
+  typename ExpBits<F>::type bits;
   std::memcpy(&bits, &shifted, sizeof bits);
   bits = (bits - 0x4B400000u + 127u) << 23;  // (n + 127) << 23: the float 2^n
-  float scale;
+  F scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  float y = x_in > kHigh ? HUGE_VALF : p * scale;
-  return x_in < kLow ? 0.0f : y;
+  F y = x_in > kHigh ? F{} + HUGE_VALF : p * scale;
+  return x_in < kLow ? F{} : y;
 }
 
 // The standard normal CDF Phi(x) and density phi(x), for GELU = x Phi(x) and its
@@ -73,16 +96,6 @@ inline NormalCdfPdf normal_cdf_pdf(float x) {
   const float lower = pdf * r;  // Phi(-|x|)
   return {x < 0.0f ? lower : 1.0f - lower, pdf};
 }
-
-// The folds below use vector types: as arrays GCC folds lanes through the stack, whose
-// wide stores the narrower loads cannot forward from.
-using Lanes16 = float __attribute__((vector_size(64)));
-using Lanes8 = float __attribute__((vector_size(32)));
-using Lanes4 = float __attribute__((vector_size(16)));
-#define DAPA_LOWER8(v) __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7)
-#define DAPA_UPPER8(v) __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)
-#define DAPA_LOWER4(v) __builtin_shufflevector(v, v, 0, 1, 2, 3)
-#define DAPA_UPPER4(v) __builtin_shufflevector(v, v, 4, 5, 6, 7)
 
 // The largest of 16 lanes, folded in halves.
 inline float max_fold(const Lanes16& all) {

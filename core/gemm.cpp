@@ -15,7 +15,10 @@
 #include <libxsmm.h>
 
 #include <array>
+#include <cstring>
 #include <vector>
+
+#include "core/fast_math.h"
 #endif
 
 #include "core/kernels.h"
@@ -27,6 +30,8 @@ namespace dapa {
 // built in. Below, OpenBLAS's small-matrix kernels and libxsmm's win (the attention's
 // per-head products, 40k-500k).
 constexpr int64_t kLargeProductWork = int64_t{1} << 20;
+// From this K on, and 4 times the output's longer side, a product splits along K.
+constexpr int64_t kLongK = 1024;
 
 namespace {
 #ifdef DAPA_HAVE_LIBXSMM
@@ -58,6 +63,54 @@ libxsmm_smmfunction small_kernel(const SmallKernelKey& key) {
   return kernel;
 }
 
+// The transpose of a 16 x 16 block of B (row stride ldb) times alpha, to out (row stride
+// ldo): four rounds that swap ever smaller blocks between pairs of rows (8 lanes between
+// rows i and i + 8, then 4, 2, 1), one two-register permute each on AVX-512.
+#define DAPA_SWAP_BLOCKS(b, LO, HI)                   \
+  for (int i = 0; i < 16; ++i)                        \
+    if ((i / (b)) % 2 == 0) {                         \
+      const Lanes16 x = r[i], y = r[i + (b)];         \
+      r[i] = __builtin_shufflevector(x, y, LO);       \
+      r[i + (b)] = __builtin_shufflevector(x, y, HI); \
+    }
+#define DAPA_L(...) __VA_ARGS__
+__attribute__((always_inline)) inline void transpose_block(const float* B, int64_t ldb, float alpha,
+                                                           float* out, int64_t ldo) {
+  Lanes16 r[16];
+  for (int i = 0; i < 16; ++i) std::memcpy(&r[i], B + i * ldb, sizeof r[i]);
+  DAPA_SWAP_BLOCKS(8, DAPA_L(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
+                   DAPA_L(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
+  DAPA_SWAP_BLOCKS(4, DAPA_L(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27),
+                   DAPA_L(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31))
+  DAPA_SWAP_BLOCKS(2, DAPA_L(0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29),
+                   DAPA_L(2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31))
+  DAPA_SWAP_BLOCKS(1, DAPA_L(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),
+                   DAPA_L(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
+  for (int i = 0; i < 16; ++i) {
+    const Lanes16 v = r[i] * alpha;
+    std::memcpy(out + i * ldo, &v, sizeof v);
+  }
+}
+#undef DAPA_SWAP_BLOCKS
+#undef DAPA_L
+
+// packed (K, N) = alpha op(B): B (N, K) transposed, in 16 x 16 blocks and the edges
+// element by element, or B (K, N) scaled.
+DAPA_VECTOR_CLONES void pack_scaled(bool tb, const float* B, int64_t ldb, int64_t N, int64_t K,
+                                    float alpha, float* packed) {
+  if (!tb) {
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < N; ++j) packed[k * N + j] = alpha * B[k * ldb + j];
+    return;
+  }
+  const int64_t N16 = N / 16 * 16, K16 = K / 16 * 16;
+  for (int64_t j = 0; j < N16; j += 16)
+    for (int64_t k = 0; k < K16; k += 16)
+      transpose_block(B + j * ldb + k, ldb, alpha, packed + k * N + j, N);
+  for (int64_t k = 0; k < K; ++k)  // the edges: columns K16.. of every row, rows N16.. of B
+    for (int64_t j = k < K16 ? N16 : 0; j < N; ++j) packed[k * N + j] = alpha * B[j * ldb + k];
+}
+
 // One small product on libxsmm; false when it has no kernel for it (then OpenBLAS runs
 // it). libxsmm is column-major: our row-major C = op(A) op(B) is its C^T = op(B)^T op(A)^T,
 // so B comes first. Its JIT takes alpha = 1 and beta 0 or 1 only, and no transposed
@@ -68,10 +121,8 @@ bool sgemm_libxsmm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
   if (K == 0 || (beta != 0.0f && beta != 1.0f)) return false;
   thread_local std::vector<float> packed;
   if (tb || alpha != 1.0f) {
-    packed.resize(static_cast<size_t>(K * N));
-    for (int64_t k = 0; k < K; ++k)  // packed: (K, N)
-      for (int64_t j = 0; j < N; ++j)
-        packed[k * N + j] = alpha * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+    packed.resize(static_cast<size_t>(K * N));  // packed: (K, N)
+    pack_scaled(tb, B, ldb, N, K, alpha, packed.data());
     B = packed.data();
     ldb = N;
   }
@@ -113,50 +164,111 @@ void sgemm_square_openblas_threaded(int64_t n, const float* a, const float* b, f
   openblas_set_num_threads(1);  // back to what sgemm() expects
 }
 
-void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  num_threads();  // OpenBLAS is set to one thread before its first call
-  // A small product on libxsmm is one call: inside the attention's region over (batch,
-  // head) pairs tiles would only shrink it.
-#ifdef DAPA_HAVE_LIBXSMM
-  if (M * N * K < kLargeProductWork &&
-      sgemm_libxsmm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
-    return;
-#endif
-  // Both libraries thread a product themselves, and how they split it depends on the
-  // thread count: oneDNN on AVX2 splits a small output next to a long K (weight
-  // gradients) along K, and OpenBLAS's kernels for the split edges differ in the last bit
-  // (a 31 x 256 x 128 product: 1 and 2 threads disagree). So each runs single-threaded
-  // on a tiling of the output's longer side that depends on the shape alone (at most 8
-  // tiles of at least 16 rows or columns; one tile below 2^16 multiply-adds), the tiles
-  // spread over our threads: every product gives the same bits for any thread count, so
-  // a run may change its thread count and stay reproducible.
-  bool by_rows = M >= N;
-  int64_t side = by_rows ? M : N;
-  int64_t tiles = M * N * K < (int64_t{1} << 16) ? 1 : std::clamp<int64_t>(side / 16, 1, 8);
-#ifdef DAPA_HAVE_ONEDNN
-  const bool onednn = M * N * K >= kLargeProductWork;
-#else
-  const bool onednn = false;
-#endif
-  std::atomic<bool> failed{false};  // rethrown after the region, not inside it
+namespace {
+// C's block of rows [r0, r0 + rows) and columns [c0, c0 + cols) set to the bias: a
+// length-N row, the same for every row of C.
+void fill_bias(const float* bias, float* C, int64_t ldc, int64_t r0, int64_t rows, int64_t c0,
+               int64_t cols) {
+  for (int64_t r = r0; r < r0 + rows; ++r) std::copy_n(bias + c0, cols, C + r * ldc + c0);
+}
+
+// piece(i) for i < count, spread over the threads; the first exception a piece throws is
+// rethrown after the region, not inside it.
+template <class Piece>
+void run_pieces(int64_t count, Piece piece) {
+  std::atomic<bool> failed{false};
   std::string error;
-  parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      int64_t b = side * t / tiles, n = side * (t + 1) / tiles - b;
-      const float* a = by_rows ? A + (ta ? b : b * lda) : A;
-      const float* bm = by_rows ? B : B + (tb ? b * ldb : b);
-      float* c = by_rows ? C + b * ldc : C + b;
+  parallel_for(count, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
       try {
-        sgemm_serial(onednn, ta, tb, by_rows ? n : M, by_rows ? N : n, K, alpha, a, lda, bm, ldb,
-                     beta, c, ldc);
+        piece(i);
       } catch (const std::exception& e) {
         if (!failed.exchange(true)) error = e.what();
       }
     }
   });
   if (failed) throw std::runtime_error(error);
+}
+
+// A product whose K is long against its output (a weight gradient: 192 x 64 outputs, each
+// summed over 6,400 token rows) in up to 8 chunks of K, each a whole-output product: tiles
+// of the output would each read all of the other operand again (8 times 1.6 MB on
+// vit-nano), where a chunk reads its rows once. Chunk 0 goes to C with the caller's beta,
+// the others to scratch, then C adds them in chunk order.
+void sgemm_split_k(bool onednn, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                   int64_t ldc) {
+  const int64_t chunks = std::clamp<int64_t>(K / (kLongK / 2), 2, 8);
+  Tensor partial = Tensor::empty({chunks - 1, M, N});  // chunks 1.. (M, N) each
+  float* P = partial.data();
+  run_pieces(chunks, [&](int64_t c) {
+    const int64_t k0 = K * c / chunks, kn = K * (c + 1) / chunks - k0;
+    const float* a = A + (ta ? k0 * lda : k0);  // op(A) (M, K): its columns k0..
+    const float* b = B + (tb ? k0 : k0 * ldb);  // op(B) (K, N): its rows k0..
+    if (c == 0) return sgemm_serial(onednn, ta, tb, M, N, kn, alpha, a, lda, b, ldb, beta, C, ldc);
+    sgemm_serial(onednn, ta, tb, M, N, kn, alpha, a, lda, b, ldb, 0.0f, P + (c - 1) * M * N, N);
+  });
+  parallel_for(M, std::max<int64_t>(1, (int64_t{1} << 15) / (N * chunks)),
+               [&](int64_t r0, int64_t r1) {
+                 for (int64_t r = r0; r < r1; ++r)
+                   for (int64_t c = 1; c < chunks; ++c)
+                     ArrayMap(C + r * ldc, N) += ConstArrayMap(P + ((c - 1) * M + r) * N, N);
+               });
+}
+
+// sgemm, or with `bias` C = alpha op(A) op(B) + bias in every row (beta is then 1 over
+// the bias). Each tile of C gets its bias just before its product reads it, so it is
+// still in cache; the same bits as broadcasting the bias over all of C first.
+void sgemm_tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                 const float* bias) {
+  if (M == 0 || N == 0) return;
+  num_threads();  // OpenBLAS is set to one thread before its first call
+  if (bias) beta = 1.0f;
+    // A small product on libxsmm is one call: inside the attention's region over (batch,
+    // head) pairs tiles would only shrink it.
+#ifdef DAPA_HAVE_LIBXSMM
+  if (M * N * K < kLargeProductWork) {
+    if (bias) fill_bias(bias, C, ldc, 0, M, 0, N);
+    if (sgemm_libxsmm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+  }
+#endif
+  // Both libraries thread a product themselves, and how they split it depends on the
+  // thread count: oneDNN on AVX2 splits a small output next to a long K (weight
+  // gradients) along K, and OpenBLAS's kernels for the split edges differ in the last bit
+  // (a 31 x 256 x 128 product: 1 and 2 threads disagree). So each runs single-threaded
+  // on pieces that depend on the shape alone, spread over our threads: every product
+  // gives the same bits for any thread count, so a run may change its thread count and
+  // stay reproducible.
+#ifdef DAPA_HAVE_ONEDNN
+  const bool onednn = M * N * K >= kLargeProductWork;
+#else
+  const bool onednn = false;
+#endif
+  if (K >= kLongK && K >= 4 * std::max(M, N)) {
+    if (bias) fill_bias(bias, C, ldc, 0, M, 0, N);
+    return sgemm_split_k(onednn, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
+  // Otherwise tiles of the output's longer side: at most 8, of at least 16 rows or
+  // columns; one below 2^16 multiply-adds.
+  bool by_rows = M >= N;
+  int64_t side = by_rows ? M : N;
+  int64_t tiles = M * N * K < (int64_t{1} << 16) ? 1 : std::clamp<int64_t>(side / 16, 1, 8);
+  run_pieces(tiles, [&](int64_t t) {
+    int64_t b = side * t / tiles, n = side * (t + 1) / tiles - b;
+    const float* a = by_rows ? A + (ta ? b : b * lda) : A;
+    const float* bm = by_rows ? B : B + (tb ? b * ldb : b);
+    float* c = by_rows ? C + b * ldc : C + b;
+    if (bias) by_rows ? fill_bias(bias, C, ldc, b, n, 0, N) : fill_bias(bias, C, ldc, 0, M, b, n);
+    sgemm_serial(onednn, ta, tb, by_rows ? n : M, by_rows ? N : n, K, alpha, a, lda, bm, ldb, beta,
+                 c, ldc);
+  });
+}
+}  // namespace
+
+void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  sgemm_tiled(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr);
 }
 
 namespace {
@@ -174,16 +286,22 @@ Dims check_dims(const Shape& a, const Shape& b, bool ta, bool tb, const char* op
                     (tb ? ", b transposed" : ""));
   return {M, N, Ka};
 }
-}  // namespace
 
-void matmul_into(const Tensor& a, const Tensor& b, bool ta, bool tb, float beta, Tensor& c) {
+// matmul_into, with an optional bias added to every row of c (then beta is 1 over it).
+void matmul_bias_into(const Tensor& a, const Tensor& b, bool ta, bool tb, float beta, Tensor& c,
+                      const float* bias) {
   if (a.ndim() != 2 || b.ndim() != 2) shape_error("matmul", a.shape(), b.shape(), "needs 2-D");
   Dims d = check_dims(a.shape(), b.shape(), ta, tb, "matmul");
   if (c.shape() != Shape{d.M, d.N} || !c.is_contiguous())
     shape_error("matmul", c.shape(), Shape{d.M, d.N}, "output shape differs from the product's");
   Tensor ac = a.contiguous(), bc = b.contiguous();
-  sgemm(ta, tb, d.M, d.N, d.K, 1.0f, ac.data(), ac.shape()[1], bc.data(), bc.shape()[1], beta,
-        c.data(), d.N);
+  sgemm_tiled(ta, tb, d.M, d.N, d.K, 1.0f, ac.data(), ac.shape()[1], bc.data(), bc.shape()[1], beta,
+              c.data(), d.N, bias);
+}
+}  // namespace
+
+void matmul_into(const Tensor& a, const Tensor& b, bool ta, bool tb, float beta, Tensor& c) {
+  matmul_bias_into(a, b, ta, tb, beta, c, nullptr);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
@@ -220,17 +338,11 @@ void check_linear_shapes(const char* op, const Shape& x, const Shape& weight, co
 
 Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   int64_t out = weight.shape()[0];
-  Tensor y = Tensor::empty({x.shape()[0], out});  // y: (R, out)
-  if (bias.defined()) {
-    // Broadcast the bias into y, then let sgemm accumulate on top (beta = 1).
-    Tensor b = bias.contiguous();
-    ConstArrayMap bv(b.data(), out);
-    float* py = y.data();
-    parallel_for(y.shape()[0], std::max<int64_t>(1, (1 << 15) / out), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) ArrayMap(py + r * out, out) = bv;
-    });
-  }
-  matmul_into(x, weight, false, true, bias.defined() ? 1.0f : 0.0f, y);
+  Tensor y = Tensor::empty({x.shape()[0], out});             // y: (R, out)
+  Tensor b = bias.defined() ? bias.contiguous() : Tensor();  // b: (out)
+  if (b.defined() && b.shape() != Shape{out})
+    shape_error("linear", weight.shape(), b.shape(), "bias must be (out,)");
+  matmul_bias_into(x, weight, false, true, 0.0f, y, b.defined() ? b.data() : nullptr);
   return y;
 }
 

@@ -18,7 +18,6 @@ Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor scale(const Tensor& x, float s);
 void add_inplace(Tensor& acc, const Tensor& x);  // acc += x, same shape, acc contiguous
-void mul_inplace(Tensor& acc, const Tensor& x);  // acc *= x, likewise
 // Repeats x along broadcast axes to `shape` (the backward of a reduction).
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 // Sums x over the axes that broadcasting expanded, giving `shape` (the backward of a

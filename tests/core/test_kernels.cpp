@@ -72,12 +72,10 @@ TEST(Gemm, AccumulatesIntoTheOutputWithBetaOne) {
   }
 }
 
-// The raw sgemm as the attention calls it: operands inside wider rows (lda, ldb, ldc
-// above the widths), a scale alpha, and beta 0, 1 and 0.5, every transpose. Small
-// products take libxsmm on x86-64, which packs a transposed or scaled B first and
-// leaves beta 0.5 to OpenBLAS: each path against a double loop.
-TEST(Gemm, StridedScaledProductsMatchNaive) {
-  const int64_t M = 37, N = 29, K = 19, pad = 5;
+// The raw sgemm on operands inside wider rows (lda, ldb, ldc above the widths), with a
+// scale alpha and beta 0, 1 and 0.5, every transpose, against a double loop.
+void expect_strided_scaled_products_match_naive(int64_t M, int64_t N, int64_t K, float tolerance) {
+  const int64_t pad = 5;
   for (bool ta : {false, true})
     for (bool tb : {false, true})
       for (float beta : {0.0f, 1.0f, 0.5f}) {
@@ -92,10 +90,25 @@ TEST(Gemm, StridedScaledProductsMatchNaive) {
         for (int64_t i = 0; i < M; ++i)
           for (int64_t j = 0; j < N + pad; ++j) {
             float want = j < N ? alpha * expected.at({i, j}) + beta * c0.at({i, j}) : c0.at({i, j});
-            EXPECT_NEAR(c.at({i, j}), want, 1e-4)
-                << "ta=" << ta << " tb=" << tb << " beta=" << beta << " at " << i << "," << j;
+            EXPECT_NEAR(c.at({i, j}), want, tolerance)
+                << M << "x" << N << "x" << K << " ta=" << ta << " tb=" << tb << " beta=" << beta
+                << " at " << i << "," << j;
           }
       }
+}
+
+// As the attention calls it: small products take libxsmm on x86-64, which packs a
+// transposed or scaled B first and leaves beta 0.5 to OpenBLAS.
+TEST(Gemm, StridedScaledProductsMatchNaive) {
+  expect_strided_scaled_products_match_naive(37, 29, 19, 1e-4f);
+}
+
+// A K long against the output (a weight gradient's shape) splits into chunks of K whose
+// products C adds in order; the first takes the caller's alpha and beta. 2,000 and
+// 7,000: 3 and the most, 8, chunks of uneven length.
+TEST(Gemm, LongKProductsMatchNaive) {
+  expect_strided_scaled_products_match_naive(24, 20, 2000, 2e-3f);
+  expect_strided_scaled_products_match_naive(40, 3, 7000, 4e-3f);
 }
 
 TEST(Gemm, BatchedMatchesPerMatrix) {
@@ -270,9 +283,9 @@ TEST(Elementwise, InPlaceUpdates) {
   Tensor acc = Tensor::from({1, 2, 3, 4}, {2, 2});
   add_inplace(acc, Tensor::from({10, 20, 30, 40}, {2, 2}));
   EXPECT_EQ(acc.to_vector(), (std::vector<float>{11, 22, 33, 44}));
-  mul_inplace(acc, Tensor::from({2, 3, 4, 5}, {2, 2}).transpose(0, 1));  // a strided x
-  EXPECT_EQ(acc.to_vector(), (std::vector<float>{22, 88, 99, 220}));
-  EXPECT_THROW(mul_inplace(acc, Tensor::zeros({4})), ShapeError);
+  add_inplace(acc, Tensor::from({2, 3, 4, 5}, {2, 2}).transpose(0, 1));  // a strided x
+  EXPECT_EQ(acc.to_vector(), (std::vector<float>{13, 26, 36, 49}));
+  EXPECT_THROW(add_inplace(acc, Tensor::zeros({4})), ShapeError);
 }
 
 TEST(Elementwise, SumToReversesBroadcast) {
