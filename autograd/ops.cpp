@@ -242,30 +242,48 @@ Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& 
   check_linear_shapes("activation_linear", hs, weight.shape(),
                       bias.defined() ? &bias.shape() : nullptr);
   int64_t hidden = weight.shape()[1], out = weight.shape()[0];
-  Tensor h2 = h.value().reshape({-1, hidden});  // h2: (R, hidden)
-  Tensor w = weight.value();                    // w: (out, hidden)
+  Tensor h2 = h.value().reshape({-1, hidden}).contiguous();  // h2: (R, hidden)
+  Tensor w = weight.value();                                 // w: (out, hidden)
   Shape ys = hs;
   ys.back() = out;
   std::vector<Var> inputs = {h, weight};
   if (bias.defined()) inputs.push_back(bias);
-  Tensor y = linear_forward(f.value(h2), w, bias.defined() ? bias.value() : Tensor());  // (R, out)
   // The backward closure keeps the function the forward ran, whatever happens to `f`.
   std::shared_ptr<const RowFunction> rows = row_kernel(f, "activation_linear");
-  return record("activation_linear", y.reshape(ys), inputs,
-                [h2, w, hs, out, rows](const Tensor& gy, const Needs& need) mutable -> Grads {
-                  Tensor g2 = gy.reshape({-1, out});               // (R, out)
-                  Tensor gh = need[0] ? matmul(g2, w) : Tensor();  // (R, hidden): dL/df(h)
-                  // f(h) overwrites the saved h when nothing else holds it (this node is its
-                  // last reader), and f'(h) scales gh in the same pass: one (R, hidden)
-                  // temporary, gh, at a point of the step where every layer's saved
-                  // activations still are.
-                  Tensor a = h2.unique_storage() ? h2 : h2.clone();  // (R, hidden)
-                  h2 = Tensor();
-                  value_in_place_scaling_gradient(*rows, a, gh);
-                  LinearGrads g =
-                      linear_backward(g2, a, w, false, need[1], need.size() > 2 && need[2]);
-                  return {gh.defined() ? gh.reshape(hs) : gh, g.weight, g.bias};
-                });
+  if (f.recording()) f.observe(h2);
+  // f(h), formed tile by tile just before the product reads it, while it is in cache.
+  Tensor a = Tensor::empty(h2.shape());  // a: (R, hidden)
+  const RowWork form_a{[&](int64_t r0, int64_t n) {
+                         rows->value(h2.data() + r0 * hidden, a.data() + r0 * hidden, n * hidden);
+                       },
+                       {}};
+  Tensor y = linear_forward(a, w, bias.defined() ? bias.value() : Tensor(), form_a);  // (R, out)
+  a = Tensor();
+  return record(
+      "activation_linear", y.reshape(ys), inputs,
+      [h2, w, hs, out, hidden, rows](const Tensor& gy, const Needs& need) mutable -> Grads {
+        Tensor g2 = gy.reshape({-1, out});  // (R, out)
+        // f(h) overwrites the saved h when nothing else holds it (this node is its
+        // last reader), and f'(h) scales dL/df(h) in the same pass, tile by tile
+        // behind the product that forms it: one (R, hidden) temporary, gh, at a
+        // point of the step where every layer's saved activations still are.
+        Tensor a = h2.unique_storage() ? h2 : h2.clone();  // (R, hidden)
+        h2 = Tensor();
+        Tensor gh;  // (R, hidden): dL/df(h), then dL/dh
+        if (need[0]) {
+          gh = Tensor::empty(a.shape());
+          const RowWork scale_gh{{}, [&](int64_t r0, int64_t n) {
+                                   value_in_place_scaling_gradient(*rows, a.data() + r0 * hidden,
+                                                                   gh.data() + r0 * hidden,
+                                                                   n * hidden);
+                                 }};
+          matmul_into(g2, w, false, false, 0.0f, gh, &scale_gh);
+        } else {
+          value_in_place_scaling_gradient(*rows, a, gh);
+        }
+        LinearGrads g = linear_backward(g2, a, w, false, need[1], need.size() > 2 && need[2]);
+        return {gh.defined() ? gh.reshape(hs) : gh, g.weight, g.bias};
+      });
 }
 
 Var norm_linear(const Var& x, const Var& ln_weight, const Var& ln_bias, float eps,

@@ -48,6 +48,7 @@ const GemmShape kShapes[] = {
     {"nano_attn_scores 512 x 50x16 * (50x16)^T", 512, 50, 50, 16, false, true},
     {"nano_attn_values 512 x 50x50 * 50x16", 512, 50, 16, 50, false, false},
     {"micro_fc1_fwd 6400x128 * (512x128)^T", 1, 6400, 512, 128, false, true},
+    {"micro_fc1_dW (6400x512)^T * 6400x128", 1, 512, 128, 6400, true, false},
     {"micro_attn_scores 512 x 50x32 * (50x32)^T", 512, 50, 50, 32, false, true},
     {"peak 2048x2048 * 2048x2048", 1, 2048, 2048, 2048, false, false},  // the machine's peak
 };

@@ -165,6 +165,19 @@ ValueAndDerivative apply_with_derivative(const ElementwiseFunction& f, const Ten
   });
 }
 
+void value_in_place_scaling_gradient(const RowFunction& f, float* x, float* g, int64_t n) {
+  constexpr int64_t kBlock = 512;  // two 2 KiB buffers
+  alignas(64) float value[kBlock], derivative[kBlock];
+  for (int64_t at = 0; at < n; at += kBlock) {
+    const int64_t m = std::min(kBlock, n - at);
+    // Into the buffers first: the kernels do not promise to allow y == x.
+    f.value_and_derivative(x + at, value, derivative, m);
+    if (g)
+      for (int64_t i = 0; i < m; ++i) g[at + i] *= derivative[i];
+    std::copy(value, value + m, x + at);
+  }
+}
+
 void value_in_place_scaling_gradient(const RowFunction& f, Tensor& x, Tensor& g) {
   if (g.defined() && g.shape() != x.shape())
     shape_error("value_in_place_scaling_gradient", x.shape(), g.shape(), "x and grad differ");
@@ -173,16 +186,7 @@ void value_in_place_scaling_gradient(const RowFunction& f, Tensor& x, Tensor& g)
   float* px = x.data();
   float* pg = g.defined() ? g.data() : nullptr;
   parallel_for(x.numel(), kElementwiseGrain, [&](int64_t i0, int64_t i1) {
-    constexpr int64_t kBlock = 512;  // two 2 KiB buffers
-    alignas(64) float value[kBlock], derivative[kBlock];
-    for (int64_t at = i0; at < i1; at += kBlock) {
-      const int64_t n = std::min(kBlock, i1 - at);
-      // Into the buffers first: the kernels do not promise to allow y == x.
-      f.value_and_derivative(px + at, value, derivative, n);
-      if (pg)
-        for (int64_t i = 0; i < n; ++i) pg[at + i] *= derivative[i];
-      std::copy(value, value + n, px + at);
-    }
+    value_in_place_scaling_gradient(f, px + i0, pg ? pg + i0 : nullptr, i1 - i0);
   });
 }
 

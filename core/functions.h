@@ -100,5 +100,8 @@ ValueAndDerivative apply_with_derivative(const ElementwiseFunction& f, const Ten
 // only as a factor of the gradient, neither becomes a tensor of its own. The bits are
 // f's value_and_derivative and a float multiply, as unfused. x and g: contiguous, one shape.
 void value_in_place_scaling_gradient(const RowFunction& f, Tensor& x, Tensor& g);
+// The same on a run of n values on this thread (g null: values alone), for work inside
+// another op's parallel region (a product's RowWork).
+void value_in_place_scaling_gradient(const RowFunction& f, float* x, float* g, int64_t n);
 
 }  // namespace dapa

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -165,11 +166,9 @@ void sgemm_square_openblas_threaded(int64_t n, const float* a, const float* b, f
 }
 
 namespace {
-// C's block of rows [r0, r0 + rows) and columns [c0, c0 + cols) set to the bias: a
-// length-N row, the same for every row of C.
-void fill_bias(const float* bias, float* C, int64_t ldc, int64_t r0, int64_t rows, int64_t c0,
-               int64_t cols) {
-  for (int64_t r = r0; r < r0 + rows; ++r) std::copy_n(bias + c0, cols, C + r * ldc + c0);
+// Rows [r0, r0 + rows) of C (row stride ldc) set to the bias, a length-N row.
+void fill_bias(const float* bias, int64_t N, float* C, int64_t ldc, int64_t r0, int64_t rows) {
+  for (int64_t r = r0; r < r0 + rows; ++r) std::copy_n(bias, N, C + r * ldc);
 }
 
 // piece(i) for i < count, spread over the threads; the first exception a piece throws is
@@ -216,21 +215,28 @@ void sgemm_split_k(bool onednn, bool ta, bool tb, int64_t M, int64_t N, int64_t 
                });
 }
 
-// sgemm, or with `bias` C = alpha op(A) op(B) + bias in every row (beta is then 1 over
-// the bias). Each tile of C gets its bias just before its product reads it, so it is
-// still in cache; the same bits as broadcasting the bias over all of C first.
+// work's before and after over all M rows, outside the product: threaded by rows.
+void all_rows(const std::function<void(int64_t, int64_t)>& f, int64_t M) {
+  if (f) parallel_for(M, 16, [&](int64_t r0, int64_t r1) { f(r0, r1 - r0); });
+}
+
+// sgemm with work on C's rows around it (gemm.h, RowWork; null: none).
 void sgemm_tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
-                 const float* bias) {
+                 const RowWork* work) {
   if (M == 0 || N == 0) return;
   num_threads();  // OpenBLAS is set to one thread before its first call
-  if (bias) beta = 1.0f;
-    // A small product on libxsmm is one call: inside the attention's region over (batch,
-    // head) pairs tiles would only shrink it.
+  static const RowWork kNone;
+  const RowWork& w = work ? *work : kNone;
+  // A small product on libxsmm is one call: inside the attention's region over (batch,
+  // head) pairs tiles would only shrink it.
+  bool before_done = false;
 #ifdef DAPA_HAVE_LIBXSMM
   if (M * N * K < kLargeProductWork) {
-    if (bias) fill_bias(bias, C, ldc, 0, M, 0, N);
-    if (sgemm_libxsmm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+    all_rows(w.before, M);
+    before_done = true;
+    if (sgemm_libxsmm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+      return all_rows(w.after, M);
   }
 #endif
   // Both libraries thread a product themselves, and how they split it depends on the
@@ -245,13 +251,14 @@ void sgemm_tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
 #else
   const bool onednn = false;
 #endif
-  if (K >= kLongK && K >= 4 * std::max(M, N)) {
-    if (bias) fill_bias(bias, C, ldc, 0, M, 0, N);
-    return sgemm_split_k(onednn, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  }
   // Otherwise tiles of the output's longer side: at most 8, of at least 16 rows or
-  // columns; one below 2^16 multiply-adds.
-  bool by_rows = M >= N;
+  // columns; one below 2^16 multiply-adds. Row tiles do their rows' work around them.
+  const bool split_k = K >= kLongK && K >= 4 * std::max(M, N), by_rows = M >= N && !split_k;
+  if (!by_rows && !before_done) all_rows(w.before, M);
+  if (split_k) {
+    sgemm_split_k(onednn, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return all_rows(w.after, M);
+  }
   int64_t side = by_rows ? M : N;
   int64_t tiles = M * N * K < (int64_t{1} << 16) ? 1 : std::clamp<int64_t>(side / 16, 1, 8);
   run_pieces(tiles, [&](int64_t t) {
@@ -259,10 +266,12 @@ void sgemm_tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
     const float* a = by_rows ? A + (ta ? b : b * lda) : A;
     const float* bm = by_rows ? B : B + (tb ? b * ldb : b);
     float* c = by_rows ? C + b * ldc : C + b;
-    if (bias) by_rows ? fill_bias(bias, C, ldc, b, n, 0, N) : fill_bias(bias, C, ldc, 0, M, b, n);
+    if (by_rows && !before_done && w.before) w.before(b, n);
     sgemm_serial(onednn, ta, tb, by_rows ? n : M, by_rows ? N : n, K, alpha, a, lda, bm, ldb, beta,
                  c, ldc);
+    if (by_rows && w.after) w.after(b, n);
   });
+  if (!by_rows) all_rows(w.after, M);
 }
 }  // namespace
 
@@ -286,22 +295,17 @@ Dims check_dims(const Shape& a, const Shape& b, bool ta, bool tb, const char* op
                     (tb ? ", b transposed" : ""));
   return {M, N, Ka};
 }
+}  // namespace
 
-// matmul_into, with an optional bias added to every row of c (then beta is 1 over it).
-void matmul_bias_into(const Tensor& a, const Tensor& b, bool ta, bool tb, float beta, Tensor& c,
-                      const float* bias) {
+void matmul_into(const Tensor& a, const Tensor& b, bool ta, bool tb, float beta, Tensor& c,
+                 const RowWork* work) {
   if (a.ndim() != 2 || b.ndim() != 2) shape_error("matmul", a.shape(), b.shape(), "needs 2-D");
   Dims d = check_dims(a.shape(), b.shape(), ta, tb, "matmul");
   if (c.shape() != Shape{d.M, d.N} || !c.is_contiguous())
     shape_error("matmul", c.shape(), Shape{d.M, d.N}, "output shape differs from the product's");
   Tensor ac = a.contiguous(), bc = b.contiguous();
   sgemm_tiled(ta, tb, d.M, d.N, d.K, 1.0f, ac.data(), ac.shape()[1], bc.data(), bc.shape()[1], beta,
-              c.data(), d.N, bias);
-}
-}  // namespace
-
-void matmul_into(const Tensor& a, const Tensor& b, bool ta, bool tb, float beta, Tensor& c) {
-  matmul_bias_into(a, b, ta, tb, beta, c, nullptr);
+              c.data(), d.N, work);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
@@ -336,13 +340,23 @@ void check_linear_shapes(const char* op, const Shape& x, const Shape& weight, co
   if (bias && *bias != Shape{weight[0]}) shape_error(op, weight, *bias, "bias must be (out,)");
 }
 
-Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                      const RowWork& work) {
   int64_t out = weight.shape()[0];
   Tensor y = Tensor::empty({x.shape()[0], out});             // y: (R, out)
   Tensor b = bias.defined() ? bias.contiguous() : Tensor();  // b: (out)
   if (b.defined() && b.shape() != Shape{out})
     shape_error("linear", weight.shape(), b.shape(), "bias must be (out,)");
-  matmul_bias_into(x, weight, false, true, 0.0f, y, b.defined() ? b.data() : nullptr);
+  // Each tile of y gets its bias just before its product accumulates on it (beta = 1),
+  // so it is still in cache: the same bits as broadcasting the bias over all of y first.
+  const float* pb = b.defined() ? b.data() : nullptr;
+  float* py = y.data();
+  const RowWork with_bias{[&](int64_t r0, int64_t rows) {
+                            if (work.before) work.before(r0, rows);
+                            if (pb) fill_bias(pb, out, py, out, r0, rows);
+                          },
+                          work.after};
+  matmul_into(x, weight, false, true, pb ? 1.0f : 0.0f, y, &with_bias);
   return y;
 }
 

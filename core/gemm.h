@@ -5,6 +5,8 @@
 // see docs/design.md.
 #pragma once
 
+#include <functional>
+
 #include "core/tensor.h"
 
 namespace dapa {
@@ -18,10 +20,22 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
 // sgemm() keeps OpenBLAS at one thread and tiles itself, for the same bits at any count.
 void sgemm_square_openblas_threaded(int64_t n, const float* a, const float* b, float* c);
 
+// Work on a product's rows while they are in cache. A product tiled by output rows calls
+// before(r0, rows) on the tile's thread just ahead of the tile's product (forming the
+// rows of A it reads, or of C it accumulates on) and after(r0, rows) just behind it
+// (working on the rows of C it wrote); other products call them over all M rows, in
+// pieces, before and after the whole product. So both must work on any split into row
+// ranges alike, and must not start a parallel region of their own. Either may be empty.
+struct RowWork {
+  std::function<void(int64_t r0, int64_t rows)> before, after;
+};
+
 // 2-D: a (M, K) or (K, M) when ta; b (K, N) or (N, K) when tb -> (M, N).
 Tensor matmul(const Tensor& a, const Tensor& b, bool ta = false, bool tb = false);
-// c = op(a) op(b) + beta * c (c must be contiguous and of the right shape).
-void matmul_into(const Tensor& a, const Tensor& b, bool ta, bool tb, float beta, Tensor& c);
+// c = op(a) op(b) + beta * c (c must be contiguous and of the right shape), with work on
+// c's rows around the product when given.
+void matmul_into(const Tensor& a, const Tensor& b, bool ta, bool tb, float beta, Tensor& c,
+                 const RowWork* work = nullptr);
 
 // Batched 3-D: a (Bt, M, K), b (Bt, K, N) -> (Bt, M, N), transposes per matrix.
 // The batch is spread over threads, each running a single-threaded sgemm.
@@ -32,8 +46,10 @@ Tensor bmm(const Tensor& a, const Tensor& b, bool ta = false, bool tb = false);
 void check_linear_shapes(const char* op, const Shape& x, const Shape& weight, const Shape* bias);
 
 // The linear layer y = x W^T + b on 2-D views: x (R, in), W (out, in), b (out) or
-// undefined. Shared by the autograd ops that contain a linear layer.
-Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias);
+// undefined. Shared by the autograd ops that contain a linear layer. work.before may
+// form x's rows just before the product reads them.
+Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                      const RowWork& work = {});
 struct LinearGrads {
   Tensor x, weight, bias;  // each computed only when asked for
 };

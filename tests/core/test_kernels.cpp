@@ -111,6 +111,35 @@ TEST(Gemm, LongKProductsMatchNaive) {
   expect_strided_scaled_products_match_naive(40, 3, 7000, 4e-3f);
 }
 
+// RowWork: every row of C gets `before` once ahead of the product that reads it (here it
+// forms the row of A) and `after` once behind it (here it doubles the row of C), for a
+// product tiled by rows, one tiled by columns, one split along K and a small one.
+TEST(Gemm, RowWorkRunsOncePerRowAroundTheProduct) {
+  struct Case {
+    int64_t M, N, K;
+  };
+  for (Case s : {Case{400, 48, 64}, Case{20, 400, 64}, Case{24, 20, 2000}, Case{20, 20, 16}}) {
+    Tensor source = randn({s.M, s.K}, 21), b = randn({s.K, s.N}, 22);
+    Tensor a = Tensor::empty({s.M, s.K}), c = Tensor::empty({s.M, s.N});
+    std::vector<int> befores(s.M, 0), afters(s.M, 0);
+    const RowWork work{[&](int64_t r0, int64_t rows) {
+                         std::copy_n(source.data() + r0 * s.K, rows * s.K, a.data() + r0 * s.K);
+                         for (int64_t r = r0; r < r0 + rows; ++r) ++befores[r];
+                       },
+                       [&](int64_t r0, int64_t rows) {
+                         for (int64_t i = r0 * s.N; i < (r0 + rows) * s.N; ++i) c.data()[i] *= 2;
+                         for (int64_t r = r0; r < r0 + rows; ++r) ++afters[r];
+                       }};
+    matmul_into(a, b, false, false, 0.0f, c, &work);
+    const std::string shape =
+        std::to_string(s.M) + "x" + std::to_string(s.N) + "x" + std::to_string(s.K);
+    EXPECT_EQ(befores, std::vector<int>(s.M, 1)) << shape;
+    EXPECT_EQ(afters, std::vector<int>(s.M, 1)) << shape;
+    EXPECT_TRUE(tensors_close(c, scale(naive_matmul(source, b, false, false), 2.0f), 2e-3))
+        << shape;
+  }
+}
+
 TEST(Gemm, BatchedMatchesPerMatrix) {
   Tensor a = randn({6, 9, 5}, 3), b = randn({6, 7, 5}, 4);
   Tensor c = bmm(a, b, false, true);
