@@ -197,7 +197,7 @@ struct RowStats {
 // The exps go 16 lanes at a time, summed as they are stored (a short row's tail, a
 // scalar loop of exps, cost as much as its whole blocks); a tail block's lanes past n
 // are read back from y, which load_lanes pads with zeros. Rows padded with -inf to
-// whole blocks (the attention's scratch, kScorePad) have no tail at all, and the same
+// whole blocks (the attention's scratch, PaddedScores) have no tail at all, and the same
 // result: exp(-inf) is 0.
 DAPA_VECTOR_CLONES RowStats softmax_row_stats(const float* x, float* y, int64_t n) {
   const float m = lane_max(x, n);

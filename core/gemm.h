@@ -22,10 +22,11 @@ void sgemm_square_openblas_threaded(int64_t n, const float* a, const float* b, f
 
 // Work on a product's rows while they are in cache. A product tiled by output rows calls
 // before(r0, rows) on the tile's thread just ahead of the tile's product (forming the
-// rows of A it reads, or of C it accumulates on) and after(r0, rows) just behind it
-// (working on the rows of C it wrote); other products call them over all M rows, in
-// pieces, before and after the whole product. So both must work on any split into row
-// ranges alike, and must not start a parallel region of their own. Either may be empty.
+// rows of A it reads, when A is not transposed, or of C it accumulates on) and
+// after(r0, rows) just behind it (working on the rows of C it wrote); other products call
+// them over all M rows, in pieces, before and after the whole product. So both must work
+// on any split into row ranges alike, and must not start a parallel region of their own.
+// Either may be empty.
 struct RowWork {
   std::function<void(int64_t r0, int64_t rows)> before, after;
 };
