@@ -199,13 +199,18 @@ struct RowStats {
 // are read back from y, which load_lanes pads with zeros. Rows padded with -inf to
 // whole blocks (the attention's scratch, PaddedScores) have no tail at all, and the same
 // result: exp(-inf) is 0.
+// The sum is lane_sum's (16 running sums, folded in halves), written out: GCC 12's UBSan
+// saw a null closure where lane_sum's lambda stored as well as summed.
 DAPA_VECTOR_CLONES RowStats softmax_row_stats(const float* x, float* y, int64_t n) {
   const float m = lane_max(x, n);
-  const float inverse = 1.0f / lane_sum(n, [&](int64_t i, int64_t count) {
-                          const Lanes16 e = fast_exp(load_lanes(x + i, count) - m);
-                          store_lanes(e, y + i, count);
-                          return LaneTerms<1>{count < 16 ? load_lanes(y + i, count) : e};
-                        });
+  Lanes16 sum = {};
+  for (int64_t i = 0; i < n; i += 16) {
+    const int64_t count = std::min<int64_t>(16, n - i);
+    const Lanes16 e = fast_exp(load_lanes(x + i, count) - m);
+    store_lanes(e, y + i, count);
+    sum += count < 16 ? load_lanes(y + i, count) : e;
+  }
+  const float inverse = 1.0f / fold_lanes(sum);
   for (int64_t i = 0; i < n; ++i) y[i] *= inverse;
   return {m, inverse};
 }
