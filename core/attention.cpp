@@ -134,24 +134,29 @@ struct PaddedScores {
 // products there add nothing, and g ends 0.
 DAPA_VECTOR_CLONES void exp_row_backward(const float* e, const float* de, float inverse_sum,
                                          int64_t argmax, float* g, int64_t n) {
-  const float dot_over_sum =
-      lane_sum(n,
-               [&](int64_t i, int64_t count) {
-                 return LaneTerms<1>{load_lanes(g + i, count) * load_lanes(e + i, count)};
-               }) *
-      inverse_sum;
+  const float dot = lane_sum(n, [&](int64_t i, int64_t count, LaneTerms<1>& terms) {
+    Lanes16 ei;
+    load_lanes(terms[0], g + i, count);
+    load_lanes(ei, e + i, count);
+    terms[0] *= ei;
+  });
+  const float dot_over_sum = dot * inverse_sum;
   // dL/dz in place, summed in the same pass for the max shift's gradient.
-  const float dz_sum = lane_sum(n, [&](int64_t i, int64_t count) {
-    const Lanes16 dz = (load_lanes(g + i, count) - dot_over_sum) * load_lanes(de + i, count);
+  const float dz_sum = lane_sum(n, [&](int64_t i, int64_t count, LaneTerms<1>& terms) {
+    Lanes16& dz = terms[0];
+    Lanes16 dei;
+    load_lanes(dz, g + i, count);
+    load_lanes(dei, de + i, count);
+    dz = (dz - dot_over_sum) * dei;
     store_lanes(dz, g + i, count);
-    return LaneTerms<1>{dz};
   });
   g[argmax] -= dz_sum;
 }
 
 DAPA_VECTOR_CLONES float row_sum(const float* e, int64_t n) {
-  return lane_sum(n,
-                  [&](int64_t i, int64_t count) { return LaneTerms<1>{load_lanes(e + i, count)}; });
+  return lane_sum(n, [&](int64_t i, int64_t count, LaneTerms<1>& terms) {
+    load_lanes(terms[0], e + i, count);
+  });
 }
 
 // The row pass length for row r: its visible entries, or on to its whole blocks when
@@ -206,9 +211,13 @@ DAPA_VECTOR_CLONES RowStats softmax_row_stats(const float* x, float* y, int64_t 
   Lanes16 sum = {};
   for (int64_t i = 0; i < n; i += 16) {
     const int64_t count = std::min<int64_t>(16, n - i);
-    const Lanes16 e = fast_exp(load_lanes(x + i, count) - m);
+    Lanes16 e;
+    load_lanes(e, x + i, count);
+    e -= m;
+    exp_in_place(e);
     store_lanes(e, y + i, count);
-    sum += count < 16 ? load_lanes(y + i, count) : e;
+    if (count < 16) load_lanes(e, y + i, count);
+    sum += e;
   }
   const float inverse = 1.0f / fold_lanes(sum);
   for (int64_t i = 0; i < n; ++i) y[i] *= inverse;
@@ -220,7 +229,11 @@ DAPA_VECTOR_CLONES RowStats softmax_row_stats(const float* x, float* y, int64_t 
 DAPA_VECTOR_CLONES void softmax_row_again(const float* x, RowStats stats, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const int64_t count = std::min<int64_t>(16, n - i);
-    store_lanes(fast_exp(load_lanes(x + i, count) - stats.max) * stats.inverse_sum, y + i, count);
+    Lanes16 p;
+    load_lanes(p, x + i, count);
+    p -= stats.max;
+    exp_in_place(p);
+    store_lanes(p * stats.inverse_sum, y + i, count);
   }
 }
 }  // namespace
@@ -231,18 +244,21 @@ void softmax_row(const float* x, float* y, int64_t n) {
 
 DAPA_VECTOR_CLONES void softmax_row_backward(const float* y, const float* g, float* gx, int64_t n,
                                              float scale) {
-  const float dot = lane_sum(n, [&](int64_t i, int64_t count) {
-    return LaneTerms<1>{load_lanes(g + i, count) * load_lanes(y + i, count)};
+  const float dot = lane_sum(n, [&](int64_t i, int64_t count, LaneTerms<1>& terms) {
+    Lanes16 yi;
+    load_lanes(terms[0], g + i, count);
+    load_lanes(yi, y + i, count);
+    terms[0] *= yi;
   });
   for (int64_t i = 0; i < n; ++i) gx[i] = scale * y[i] * (g[i] - dot);
 }
 
 DAPA_VECTOR_CLONES float normalize_exp_row(const float* e, float* p, int64_t n) {
-  const float inverse =
-      1.0f / lane_sum(n, [&](int64_t i, int64_t count) {
-        const Lanes16 v = load_lanes(e + i, count);
-        return LaneTerms<1>{v < 0.0f ? Lanes16{} : v};  // std::max(v, 0): NaN stays
-      });
+  const float inverse = 1.0f / lane_sum(n, [&](int64_t i, int64_t count, LaneTerms<1>& terms) {
+                          Lanes16& v = terms[0];
+                          load_lanes(v, e + i, count);
+                          v = v < 0.0f ? Lanes16{} : v;  // std::max(v, 0): NaN stays
+                        });
   for (int64_t i = 0; i < n; ++i) p[i] = std::max(e[i], 0.0f) * inverse;
   return inverse;
 }

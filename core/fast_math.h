@@ -32,12 +32,15 @@ using Lanes4 = float __attribute__((vector_size(16)));
 #define DAPA_LOWER4(v) __builtin_shufflevector(v, v, 0, 1, 2, 3)
 #define DAPA_UPPER4(v) __builtin_shufflevector(v, v, 4, 5, 6, 7)
 
-// exp(x) to about 2 ulp, for a float or 16 lanes at once (the same operations per lane,
-// so the same bits either way). Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, a
-// degree-6 polynomial for e^r, and 2^n built in the exponent bits. Below -87 the result
-// is exactly 0 (no denormals); above 88.37 (where n would reach 128) it is +inf, so the
-// largest finite result is e^88.37 = 2.4e38 rather than FLT_MAX; NaN stays NaN. Rounding
-// uses the 1.5 * 2^23 trick, so n never passes through a float-to-int conversion
+// x = exp(x) to about 2 ulp, for a float or 16 lanes at once (the same operations per
+// lane, so the same bits either way). In place rather than by value, as every Lanes16
+// helper here takes and gives its vectors by reference: a 64-byte vector passed or
+// returned by value has another ABI below AVX-512, which clang rejects in a
+// DAPA_VECTOR_CLONES function's baseline clone even when the callee is inlined. Cody-Waite
+// reduction x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial for e^r, and 2^n built in the
+// exponent bits. Below -87 the result is exactly 0 (no denormals); above 88.37 (where n would reach
+// 128) it is +inf, so the largest finite result is e^88.37 = 2.4e38 rather than FLT_MAX; NaN stays
+// NaN. Rounding uses the 1.5 * 2^23 trick, so n never passes through a float-to-int conversion
 // (undefined for NaN) and the bit arithmetic is unsigned (defined for any input). The
 // clamps are std::max(x, low) and std::min(x, high) written as their comparisons, which
 // vectors take too.
@@ -50,7 +53,7 @@ struct ExpBits<Lanes16> {
   using type = uint32_t __attribute__((vector_size(64)));
 };
 template <class F>
-__attribute__((always_inline)) inline F fast_exp(F x_in) {
+__attribute__((always_inline)) inline void exp_in_place(F& x_in) {
   constexpr float kLow = -87.0f, kHigh = 88.37f;
   F x = x_in < kLow ? F{} + kLow : x_in;  // NaN compares false and stays NaN
   x = kHigh < x ? F{} + kHigh : x;
@@ -71,8 +74,12 @@ __attribute__((always_inline)) inline F fast_exp(F x_in) {
   bits = (bits - 0x4B400000u + 127u) << 23;  // (n + 127) << 23: the float 2^n
   F scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  F y = x_in > kHigh ? F{} + HUGE_VALF : p * scale;
-  return x_in < kLow ? F{} : y;
+  const F y = x_in > kHigh ? F{} + HUGE_VALF : p * scale;
+  x_in = x_in < kLow ? F{} : y;
+}
+inline float fast_exp(float x) {
+  exp_in_place(x);
+  return x;
 }
 
 // The standard normal CDF Phi(x) and density phi(x), for GELU = x Phi(x) and its
@@ -166,17 +173,15 @@ inline int64_t lane_padded(int64_t n) {
   return (n + kSumLanes - 1) / kSumLanes * kSumLanes;
 }
 
-// 16 floats from p, or the first `count` < 16 of them and zeros after.
-__attribute__((always_inline)) inline Lanes16 load_lanes(const float* p, int64_t count) {
-  Lanes16 v;
+// v = 16 floats from p, or the first `count` < 16 of them and zeros after.
+__attribute__((always_inline)) inline void load_lanes(Lanes16& v, const float* p, int64_t count) {
   if (count >= 16) {
     std::memcpy(&v, p, sizeof v);
-    return v;
+    return;
   }
   float block[16] = {};
   std::copy_n(p, count, block);
   std::memcpy(&v, block, sizeof v);
-  return v;
 }
 
 // load_lanes' inverse: v's first `count` lanes (all 16 when count >= 16) to p.
@@ -197,16 +202,17 @@ inline float fold_lanes(const Lanes16& all) {
   return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
 }
 
-// K sums in one pass: block(i, count) gives the K terms of entries i..i+16 as LaneTerms
-// (K vectors), from its loads by load_lanes(p + i, count) (zeros past count). Always
-// inlined, so the callers' clones compile it for their instruction set.
+// K sums in one pass: block(i, count, terms) sets the K terms of entries i..i+16
+// (LaneTerms: K vectors), from its loads by load_lanes(v, p + i, count) (zeros past
+// count). Always inlined, so the callers' clones compile it for their instruction set.
 template <int K>
 using LaneTerms = std::array<Lanes16, K>;
 template <int K, class Block>
 __attribute__((always_inline)) inline std::array<float, K> lane_sums(int64_t n, Block block) {
   LaneTerms<K> acc = {};
   auto add = [&](int64_t i, int64_t count) {
-    const LaneTerms<K> terms = block(i, count);
+    LaneTerms<K> terms;
+    block(i, count, terms);
     for (int k = 0; k < K; ++k) acc[k] += terms[k];
   };
   int64_t i = 0;
