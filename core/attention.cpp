@@ -147,16 +147,15 @@ DAPA_VECTOR_CLONES void exp_row_backward(const float* e, const float* de, float 
     Lanes16 dei;
     load_lanes(dz, g + i, count);
     load_lanes(dei, de + i, count);
-    dz = (dz - dot_over_sum) * dei;
+    dz -= dot_over_sum;
+    dz *= dei;
     store_lanes(dz, g + i, count);
   });
   g[argmax] -= dz_sum;
 }
 
 DAPA_VECTOR_CLONES float row_sum(const float* e, int64_t n) {
-  return lane_sum(n, [&](int64_t i, int64_t count, LaneTerms<1>& terms) {
-    load_lanes(terms[0], e + i, count);
-  });
+  return lane_sum_of(e, n);
 }
 
 // The row pass length for row r: its visible entries, or on to its whole blocks when
@@ -199,27 +198,13 @@ namespace {
 struct RowStats {
   float max, inverse_sum;
 };
-// The exps go 16 lanes at a time, summed as they are stored (a short row's tail, a
-// scalar loop of exps, cost as much as its whole blocks); a tail block's lanes past n
-// are read back from y, which load_lanes pads with zeros. Rows padded with -inf to
-// whole blocks (the attention's scratch, PaddedScores) have no tail at all, and the same
-// result: exp(-inf) is 0.
-// The sum is lane_sum's (16 running sums, folded in halves), written out: GCC 12's UBSan
-// saw a null closure where lane_sum's lambda stored as well as summed.
+// The exps are a plain loop (vectorised at the clone's width; rows padded with -inf to
+// whole blocks of 16, the attention's scratch PaddedScores, leave it no scalar tail:
+// exp(-inf) is 0), then summed in lane_sum's order and scaled.
 DAPA_VECTOR_CLONES RowStats softmax_row_stats(const float* x, float* y, int64_t n) {
   const float m = lane_max(x, n);
-  Lanes16 sum = {};
-  for (int64_t i = 0; i < n; i += 16) {
-    const int64_t count = std::min<int64_t>(16, n - i);
-    Lanes16 e;
-    load_lanes(e, x + i, count);
-    e -= m;
-    exp_in_place(e);
-    store_lanes(e, y + i, count);
-    if (count < 16) load_lanes(e, y + i, count);
-    sum += e;
-  }
-  const float inverse = 1.0f / fold_lanes(sum);
+  for (int64_t i = 0; i < n; ++i) y[i] = fast_exp(x[i] - m);
+  const float inverse = 1.0f / lane_sum_of(y, n);
   for (int64_t i = 0; i < n; ++i) y[i] *= inverse;
   return {m, inverse};
 }
@@ -227,14 +212,7 @@ DAPA_VECTOR_CLONES RowStats softmax_row_stats(const float* x, float* y, int64_t 
 // The probabilities of softmax_row_stats again, from the same scores and its statistics:
 // the same operations in the same order, so the same bits, in one pass.
 DAPA_VECTOR_CLONES void softmax_row_again(const float* x, RowStats stats, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i += 16) {
-    const int64_t count = std::min<int64_t>(16, n - i);
-    Lanes16 p;
-    load_lanes(p, x + i, count);
-    p -= stats.max;
-    exp_in_place(p);
-    store_lanes(p * stats.inverse_sum, y + i, count);
-  }
+  for (int64_t i = 0; i < n; ++i) y[i] = fast_exp(x[i] - stats.max) * stats.inverse_sum;
 }
 }  // namespace
 
@@ -254,12 +232,9 @@ DAPA_VECTOR_CLONES void softmax_row_backward(const float* y, const float* g, flo
 }
 
 DAPA_VECTOR_CLONES float normalize_exp_row(const float* e, float* p, int64_t n) {
-  const float inverse = 1.0f / lane_sum(n, [&](int64_t i, int64_t count, LaneTerms<1>& terms) {
-                          Lanes16& v = terms[0];
-                          load_lanes(v, e + i, count);
-                          v = v < 0.0f ? Lanes16{} : v;  // std::max(v, 0): NaN stays
-                        });
-  for (int64_t i = 0; i < n; ++i) p[i] = std::max(e[i], 0.0f) * inverse;
+  for (int64_t i = 0; i < n; ++i) p[i] = std::max(e[i], 0.0f);  // NaN stays
+  const float inverse = 1.0f / lane_sum_of(p, n);
+  for (int64_t i = 0; i < n; ++i) p[i] *= inverse;
   return inverse;
 }
 

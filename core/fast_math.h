@@ -22,64 +22,63 @@ namespace dapa {
 #define DAPA_VECTOR_CLONES
 #endif
 
-// The folds below use vector types: as arrays GCC folds lanes through the stack, whose
-// wide stores the narrower loads cannot forward from.
-using Lanes16 = float __attribute__((vector_size(64)));
+// The sums below keep 16 lanes in vector types (as arrays GCC keeps them in memory, a
+// store and a reload per block), as two halves of 8: one register each on AVX2 and
+// AVX-512, two on SSE2 and NEON. Not one 16-lane vector type: below AVX-512 GCC 12
+// handles those through the stack, and compares them lane by lane.
 using Lanes8 = float __attribute__((vector_size(32)));
 using Lanes4 = float __attribute__((vector_size(16)));
-#define DAPA_LOWER8(v) __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7)
-#define DAPA_UPPER8(v) __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)
-#define DAPA_LOWER4(v) __builtin_shufflevector(v, v, 0, 1, 2, 3)
-#define DAPA_UPPER4(v) __builtin_shufflevector(v, v, 4, 5, 6, 7)
+struct Lanes16 {
+  Lanes8 lo, hi;  // lanes 0-7 and 8-15
+};
+__attribute__((always_inline)) inline Lanes16& operator+=(Lanes16& a, const Lanes16& b) {
+  a.lo += b.lo;
+  a.hi += b.hi;
+  return a;
+}
+__attribute__((always_inline)) inline Lanes16& operator*=(Lanes16& a, const Lanes16& b) {
+  a.lo *= b.lo;
+  a.hi *= b.hi;
+  return a;
+}
+__attribute__((always_inline)) inline Lanes16& operator-=(Lanes16& a, float b) {
+  a.lo -= b;
+  a.hi -= b;
+  return a;
+}
 
-// x = exp(x) to about 2 ulp, for a float or 16 lanes at once (the same operations per
-// lane, so the same bits either way). In place rather than by value, as every Lanes16
-// helper here takes and gives its vectors by reference: a 64-byte vector passed or
-// returned by value has another ABI below AVX-512, which clang rejects in a
-// DAPA_VECTOR_CLONES function's baseline clone even when the callee is inlined. Cody-Waite
-// reduction x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial for e^r, and 2^n built in the
-// exponent bits. Below -87 the result is exactly 0 (no denormals); above 88.37 (where n would reach
-// 128) it is +inf, so the largest finite result is e^88.37 = 2.4e38 rather than FLT_MAX; NaN stays
-// NaN. Rounding uses the 1.5 * 2^23 trick, so n never passes through a float-to-int conversion
-// (undefined for NaN) and the bit arithmetic is unsigned (defined for any input). The
-// clamps are std::max(x, low) and std::min(x, high) written as their comparisons, which
-// vectors take too.
-template <class F>
-struct ExpBits {
-  using type = uint32_t;
-};
-template <>
-struct ExpBits<Lanes16> {
-  using type = uint32_t __attribute__((vector_size(64)));
-};
-template <class F>
-__attribute__((always_inline)) inline void exp_in_place(F& x_in) {
+// exp(x) to about 2 ulp. Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, a degree-6
+// polynomial for e^r, and 2^n built in the exponent bits. Below -87 the result is
+// exactly 0 (no denormals); above 88.37 (where n would reach 128) it is +inf, so the
+// largest finite result is e^88.37 = 2.4e38 rather than FLT_MAX; NaN stays NaN. Rounding
+// uses the 1.5 * 2^23 trick, so n never passes through a float-to-int conversion
+// (undefined for NaN) and the bit arithmetic is unsigned (defined for any input). No
+// branches: loops over it vectorise at each clone's own width (a 16-lane vector type
+// here would not: GCC 12 turns a comparison of vectors wider than the instruction set's
+// into 16 scalar ones).
+__attribute__((always_inline)) inline float fast_exp(float x_in) {
   constexpr float kLow = -87.0f, kHigh = 88.37f;
-  F x = x_in < kLow ? F{} + kLow : x_in;  // NaN compares false and stays NaN
-  x = kHigh < x ? F{} + kHigh : x;
-  const float kRound = 12582912.0f;               // 1.5 * 2^23: its ulp is 1
-  F shifted = x * 1.44269504088896341f + kRound;  // n = round(x / ln2) in the low bits
-  F fn = shifted - kRound;
-  F r = x - fn * 0.693145751953125f;  // ln2 split in two for an exact product
+  float x = x_in < kLow ? kLow : x_in;  // NaN compares false and stays NaN
+  x = kHigh < x ? kHigh : x;
+  const float kRound = 12582912.0f;                         // 1.5 * 2^23: its ulp is 1
+  const float shifted = x * 1.44269504088896341f + kRound;  // n = round(x / ln2) in the low bits
+  const float fn = shifted - kRound;
+  float r = x - fn * 0.693145751953125f;  // ln2 split in two for an exact product
   r = r - fn * 1.428606765330187045e-06f;
-  F p = F{} + 1.0f / 720;
+  float p = 1.0f / 720;
   p = p * r + 1.0f / 120;
   p = p * r + 1.0f / 24;
   p = p * r + 1.0f / 6;
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  typename ExpBits<F>::type bits;
+  uint32_t bits;
   std::memcpy(&bits, &shifted, sizeof bits);
   bits = (bits - 0x4B400000u + 127u) << 23;  // (n + 127) << 23: the float 2^n
-  F scale;
+  float scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  const F y = x_in > kHigh ? F{} + HUGE_VALF : p * scale;
-  x_in = x_in < kLow ? F{} : y;
-}
-inline float fast_exp(float x) {
-  exp_in_place(x);
-  return x;
+  const float y = x_in > kHigh ? HUGE_VALF : p * scale;
+  return x_in < kLow ? 0.0f : y;
 }
 
 // The standard normal CDF Phi(x) and density phi(x), for GELU = x Phi(x) and its
@@ -105,9 +104,10 @@ inline NormalCdfPdf normal_cdf_pdf(float x) {
 }
 
 // The largest of 16 lanes, folded in halves.
-inline float max_fold(const Lanes16& all) {
-  const Lanes8 lo8 = DAPA_LOWER8(all), hi8 = DAPA_UPPER8(all), half = lo8 < hi8 ? hi8 : lo8;
-  const Lanes4 lo4 = DAPA_LOWER4(half), hi4 = DAPA_UPPER4(half), quarter = lo4 < hi4 ? hi4 : lo4;
+inline float max_fold(const float* lanes) {
+  float half[8], quarter[4];
+  for (int l = 0; l < 8; ++l) half[l] = lanes[l] < lanes[l + 8] ? lanes[l + 8] : lanes[l];
+  for (int l = 0; l < 4; ++l) quarter[l] = half[l] < half[l + 4] ? half[l + 4] : half[l];
   float m = quarter[0];
   for (int l = 1; l < 4; ++l) m = m < quarter[l] ? quarter[l] : m;
   return m;
@@ -115,45 +115,45 @@ inline float max_fold(const Lanes16& all) {
 
 // The largest of x[0..n) (n >= 1; NaN entries are passed over), and the first index
 // holding it (n - 1 when none does: a row whose first entry is NaN). One pass in 16
-// lanes as vector types, so the running values stay in registers (a maximum does not
-// depend on the order): per lane the best value and where it was first seen (a later
-// entry must be larger to replace it). Always inlined: the callers' clones then compile
-// it for their instruction set.
+// lanes (a maximum does not depend on the order): per lane the best value and where it
+// was first seen (a later entry must be larger to replace it). The lanes are arrays,
+// which each clone's vectoriser takes at its own width, not a 16-lane vector type (GCC
+// 12 compares those lane by lane below AVX-512). Always inlined: the callers' clones
+// then compile it for their instruction set.
 struct MaxAt {
   float max;
   int64_t at;
 };
 template <bool kWhere = true>
 __attribute__((always_inline)) inline MaxAt lane_argmax(const float* x, int64_t n) {
-  using Ints16 = int32_t __attribute__((vector_size(64)));
-  using Ints8 = int32_t __attribute__((vector_size(32)));
-  using Ints4 = int32_t __attribute__((vector_size(16)));
-  const Ints16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-  float block[16];  // x[0] in every lane: the start, and a tail's missing lanes (never larger)
-  std::fill_n(block, 16, x[0]);
-  Lanes16 best;
-  std::memcpy(&best, block, sizeof best);
-  Ints16 at = {};
-  auto take = [&](const float* from, int64_t i) {
-    Lanes16 v;
-    std::memcpy(&v, from, sizeof v);
-    const Ints16 larger = v > best;
-    best = larger ? v : best;
-    if constexpr (kWhere) at = larger ? lane + static_cast<int32_t>(i) : at;
+  float best[16];  // x[0] in every lane: the start, and a tail's missing lanes (never larger)
+  int32_t at[16] = {};
+  std::fill_n(best, 16, x[0]);
+  auto take = [&](const float* v, int64_t i) {
+#pragma GCC unroll 1  // whole, the loop would reach the vectoriser as 16 scalar branches
+    for (int l = 0; l < 16; ++l) {
+      const bool larger = v[l] > best[l];
+      best[l] = larger ? v[l] : best[l];
+      if constexpr (kWhere) at[l] = larger ? static_cast<int32_t>(i) + l : at[l];
+    }
   };
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) take(x + i, i);
-  if (i < n) take(std::copy_n(x + i, n - i, block) - (n - i), i);
+  if (i < n) {
+    float block[16];
+    std::fill_n(std::copy_n(x + i, n - i, block), 16 - (n - i), x[0]);
+    take(block, i);
+  }
   const float m = max_fold(best);
   if constexpr (!kWhere) return {m, 0};
   // The smallest index among the lanes that hold the maximum.
-  const Ints16 none = Ints16{} + static_cast<int32_t>(n - 1);
-  const Ints16 where = best == m ? (at < none ? at : none) : none;
-  const Ints8 wlo8 = DAPA_LOWER8(where), whi8 = DAPA_UPPER8(where), w8 = wlo8 < whi8 ? wlo8 : whi8;
-  const Ints4 wlo4 = DAPA_LOWER4(w8), whi4 = DAPA_UPPER4(w8), w4 = wlo4 < whi4 ? wlo4 : whi4;
-  int32_t first = w4[0];
-  for (int l = 1; l < 4; ++l) first = w4[l] < first ? w4[l] : first;
-  return {m, first};
+  // (Folded in halves as arrays: loops the vectoriser takes, not 16 scalar compares.)
+  const int32_t none = static_cast<int32_t>(n - 1);
+  int32_t where[16];
+  for (int l = 0; l < 16; ++l) where[l] = best[l] == m ? at[l] : none;
+  for (int l = 0; l < 8; ++l) where[l] = where[l + 8] < where[l] ? where[l + 8] : where[l];
+  for (int l = 0; l < 4; ++l) where[l] = where[l + 4] < where[l] ? where[l + 4] : where[l];
+  return {m, std::min(std::min(where[0], where[1]), std::min(where[2], where[3]))};
 }
 
 // The largest of x[0..n) (n >= 1; NaN entries are passed over).
@@ -163,9 +163,7 @@ __attribute__((always_inline)) inline float lane_max(const float* x, int64_t n) 
 
 // Sums over i < n in an order that does not depend on the instruction set: 16
 // running sums (lane l takes i = l mod 16), folded in halves at the end. The sums are
-// vector types (16 floats: one AVX-512 register, two AVX2, four SSE2 or NEON), so every
-// DAPA_VECTOR_CLONES clone of a caller gets the same bits, and they stay in registers (as
-// arrays GCC kept them in memory: a store and a reload per block). A tail past the last
+// Lanes16, so every DAPA_VECTOR_CLONES clone of a caller gets the same bits. A tail past the last
 // whole block of 16 is one more block padded with zeros, which change no sum; callers
 // may also pad their rows with zeros to whole blocks (lane_padded).
 constexpr int64_t kSumLanes = 16;
@@ -176,29 +174,34 @@ inline int64_t lane_padded(int64_t n) {
 // v = 16 floats from p, or the first `count` < 16 of them and zeros after.
 __attribute__((always_inline)) inline void load_lanes(Lanes16& v, const float* p, int64_t count) {
   if (count >= 16) {
-    std::memcpy(&v, p, sizeof v);
+    std::memcpy(&v.lo, p, sizeof v.lo);  // by halves: one whole copy goes through the stack
+    std::memcpy(&v.hi, p + 8, sizeof v.hi);
     return;
   }
   float block[16] = {};
   std::copy_n(p, count, block);
-  std::memcpy(&v, block, sizeof v);
+  std::memcpy(&v.lo, block, sizeof v.lo);
+  std::memcpy(&v.hi, block + 8, sizeof v.hi);
 }
 
 // load_lanes' inverse: v's first `count` lanes (all 16 when count >= 16) to p.
 __attribute__((always_inline)) inline void store_lanes(const Lanes16& v, float* p, int64_t count) {
   if (count >= 16) {
-    std::memcpy(p, &v, sizeof v);
+    std::memcpy(p, &v.lo, sizeof v.lo);
+    std::memcpy(p + 8, &v.hi, sizeof v.hi);
     return;
   }
   float block[16];
-  std::memcpy(block, &v, sizeof v);
+  std::memcpy(block, &v.lo, sizeof v.lo);
+  std::memcpy(block + 8, &v.hi, sizeof v.hi);
   std::copy_n(block, count, p);
 }
 
 // 16 lanes folded in halves (the sums' last step).
 inline float fold_lanes(const Lanes16& all) {
-  const Lanes8 half = DAPA_LOWER8(all) + DAPA_UPPER8(all);
-  const Lanes4 quarter = DAPA_LOWER4(half) + DAPA_UPPER4(half);
+  const Lanes8 half = all.lo + all.hi;
+  const Lanes4 quarter = __builtin_shufflevector(half, half, 0, 1, 2, 3) +
+                         __builtin_shufflevector(half, half, 4, 5, 6, 7);
   return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
 }
 
@@ -226,6 +229,13 @@ __attribute__((always_inline)) inline std::array<float, K> lane_sums(int64_t n, 
 template <class Block>
 __attribute__((always_inline)) inline float lane_sum(int64_t n, Block block) {
   return lane_sums<1>(n, block)[0];
+}
+
+// The sum of x[0..n) in lane_sum's order.
+__attribute__((always_inline)) inline float lane_sum_of(const float* x, int64_t n) {
+  return lane_sum(n, [&](int64_t i, int64_t count, LaneTerms<1>& terms) {
+    load_lanes(terms[0], x + i, count);
+  });
 }
 
 }  // namespace dapa

@@ -66,34 +66,39 @@ libxsmm_smmfunction small_kernel(const SmallKernelKey& key) {
 
 // The transpose of a 16 x 16 block of B (row stride ldb) times alpha, to out (row stride
 // ldo): four rounds that swap ever smaller blocks between pairs of rows (8 lanes between
-// rows i and i + 8, then 4, 2, 1), one two-register permute each on AVX-512.
-#define DAPA_SWAP_BLOCKS(b, LO, HI)                   \
-  for (int i = 0; i < 16; ++i)                        \
-    if ((i / (b)) % 2 == 0) {                         \
-      const Lanes16 x = r[i], y = r[i + (b)];         \
-      r[i] = __builtin_shufflevector(x, y, LO);       \
-      r[i + (b)] = __builtin_shufflevector(x, y, HI); \
+// rows i and i + 8, then 4, 2, 1). Rows are Lanes16 (fast_math.h), two halves of 8, one
+// register each on AVX2 and AVX-512: the first round exchanges halves, and the others
+// permute within them, one two-register shuffle per half and row.
+#define DAPA_SWAP_HALF(half, b, LO, HI)                              \
+  {                                                                  \
+    const Lanes8 x = r[i].half, y = r[i + (b)].half;                 \
+    r[i].half = __builtin_shufflevector(x, y, DAPA_UNPACK LO);       \
+    r[i + (b)].half = __builtin_shufflevector(x, y, DAPA_UNPACK HI); \
+  }
+#define DAPA_SWAP_BLOCKS(b, LO, HI) \
+  for (int i = 0; i < 16; ++i)      \
+    if ((i / (b)) % 2 == 0) {       \
+      DAPA_SWAP_HALF(lo, b, LO, HI) \
+      DAPA_SWAP_HALF(hi, b, LO, HI) \
     }
-#define DAPA_L(...) __VA_ARGS__
+#define DAPA_UNPACK(...) __VA_ARGS__
 __attribute__((always_inline)) inline void transpose_block(const float* B, int64_t ldb, float alpha,
                                                            float* out, int64_t ldo) {
   Lanes16 r[16];
-  for (int i = 0; i < 16; ++i) std::memcpy(&r[i], B + i * ldb, sizeof r[i]);
-  DAPA_SWAP_BLOCKS(8, DAPA_L(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
-                   DAPA_L(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
-  DAPA_SWAP_BLOCKS(4, DAPA_L(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27),
-                   DAPA_L(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31))
-  DAPA_SWAP_BLOCKS(2, DAPA_L(0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29),
-                   DAPA_L(2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31))
-  DAPA_SWAP_BLOCKS(1, DAPA_L(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),
-                   DAPA_L(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
+  for (int i = 0; i < 16; ++i) load_lanes(r[i], B + i * ldb, 16);
+  for (int i = 0; i < 8; ++i) std::swap(r[i].hi, r[i + 8].lo);
+  DAPA_SWAP_BLOCKS(4, (0, 1, 2, 3, 8, 9, 10, 11), (4, 5, 6, 7, 12, 13, 14, 15))
+  DAPA_SWAP_BLOCKS(2, (0, 1, 8, 9, 4, 5, 12, 13), (2, 3, 10, 11, 6, 7, 14, 15))
+  DAPA_SWAP_BLOCKS(1, (0, 8, 2, 10, 4, 12, 6, 14), (1, 9, 3, 11, 5, 13, 7, 15))
   for (int i = 0; i < 16; ++i) {
-    const Lanes16 v = r[i] * alpha;
-    std::memcpy(out + i * ldo, &v, sizeof v);
+    r[i].lo *= alpha;
+    r[i].hi *= alpha;
+    store_lanes(r[i], out + i * ldo, 16);
   }
 }
 #undef DAPA_SWAP_BLOCKS
-#undef DAPA_L
+#undef DAPA_SWAP_HALF
+#undef DAPA_UNPACK
 
 // packed (K, N) = alpha op(B): B (N, K) transposed, in 16 x 16 blocks and the edges
 // element by element, or B (K, N) scaled.
@@ -342,6 +347,8 @@ void check_linear_shapes(const char* op, const Shape& x, const Shape& weight, co
 
 Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                       const RowWork& work) {
+  if (x.ndim() != 2 || weight.ndim() != 2)
+    shape_error("linear", x.shape(), weight.shape(), "x must be (R, in) and weight (out, in)");
   int64_t out = weight.shape()[0];
   Tensor y = Tensor::empty({x.shape()[0], out});             // y: (R, out)
   Tensor b = bias.defined() ? bias.contiguous() : Tensor();  // b: (out)

@@ -290,6 +290,13 @@ TEST(Gemm, ShapeErrorsNameBothShapes) {
     EXPECT_NE(m.find("(4, 5)"), std::string::npos);
   }
   EXPECT_THROW(bmm(Tensor::zeros({2, 3, 4}), Tensor::zeros({3, 4, 5})), ShapeError);
+  // linear_forward: x (R, in), weight (out, in), bias (out,).
+  const Tensor x = Tensor::zeros({2, 3}), w = Tensor::zeros({4, 3});
+  EXPECT_EQ(linear_forward(x, w, Tensor::zeros({4})).shape(), (Shape{2, 4}));
+  EXPECT_THROW(linear_forward(x, w, Tensor::zeros({3})), ShapeError);
+  EXPECT_THROW(linear_forward(x, w, Tensor::zeros({1, 4})), ShapeError);
+  EXPECT_THROW(linear_forward(Tensor::zeros({3}), w, Tensor()), ShapeError);
+  EXPECT_THROW(linear_forward(x, Tensor::zeros({4, 2}), Tensor()), ShapeError);
 }
 
 TEST(Elementwise, BroadcastingAllPaths) {
