@@ -134,13 +134,7 @@ struct PaddedScores {
 // products there add nothing, and g ends 0.
 DAPA_VECTOR_CLONES void exp_row_backward(const float* e, const float* de, float inverse_sum,
                                          int64_t argmax, float* g, int64_t n) {
-  const float dot = lane_sum(n, [&](int64_t i, int64_t count, LaneTerms<1>& terms) {
-    Lanes16 ei;
-    load_lanes(terms[0], g + i, count);
-    load_lanes(ei, e + i, count);
-    terms[0] *= ei;
-  });
-  const float dot_over_sum = dot * inverse_sum;
+  const float dot_over_sum = lane_dot(g, e, n) * inverse_sum;
   // dL/dz in place, summed in the same pass for the max shift's gradient.
   const float dz_sum = lane_sum(n, [&](int64_t i, int64_t count, LaneTerms<1>& terms) {
     Lanes16& dz = terms[0];
@@ -222,12 +216,7 @@ void softmax_row(const float* x, float* y, int64_t n) {
 
 DAPA_VECTOR_CLONES void softmax_row_backward(const float* y, const float* g, float* gx, int64_t n,
                                              float scale) {
-  const float dot = lane_sum(n, [&](int64_t i, int64_t count, LaneTerms<1>& terms) {
-    Lanes16 yi;
-    load_lanes(terms[0], g + i, count);
-    load_lanes(yi, y + i, count);
-    terms[0] *= yi;
-  });
+  const float dot = lane_dot(g, y, n);
   for (int64_t i = 0; i < n; ++i) gx[i] = scale * y[i] * (g[i] - dot);
 }
 

@@ -238,4 +238,14 @@ __attribute__((always_inline)) inline float lane_sum_of(const float* x, int64_t 
   });
 }
 
+// The sum of a[i] b[i] over i < n in lane_sum's order.
+__attribute__((always_inline)) inline float lane_dot(const float* a, const float* b, int64_t n) {
+  return lane_sum(n, [&](int64_t i, int64_t count, LaneTerms<1>& terms) {
+    Lanes16 bi;
+    load_lanes(terms[0], a + i, count);
+    load_lanes(bi, b + i, count);
+    terms[0] *= bi;
+  });
+}
+
 }  // namespace dapa

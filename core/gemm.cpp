@@ -347,13 +347,12 @@ void check_linear_shapes(const char* op, const Shape& x, const Shape& weight, co
 
 Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                       const RowWork& work) {
-  if (x.ndim() != 2 || weight.ndim() != 2)
-    shape_error("linear", x.shape(), weight.shape(), "x must be (R, in) and weight (out, in)");
+  check_linear_shapes("linear", x.shape(), weight.shape(),
+                      bias.defined() ? &bias.shape() : nullptr);
+  if (x.ndim() != 2) shape_error("linear", x.shape(), weight.shape(), "x must be (R, in)");
   int64_t out = weight.shape()[0];
   Tensor y = Tensor::empty({x.shape()[0], out});             // y: (R, out)
   Tensor b = bias.defined() ? bias.contiguous() : Tensor();  // b: (out)
-  if (b.defined() && b.shape() != Shape{out})
-    shape_error("linear", weight.shape(), b.shape(), "bias must be (out,)");
   // Each tile of y gets its bias just before its product accumulates on it (beta = 1),
   // so it is still in cache: the same bits as broadcasting the bias over all of y first.
   const float* pb = b.defined() ? b.data() : nullptr;
