@@ -1,9 +1,11 @@
 // Optimisers; see optim.h.
 #include "nn/optim.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/kernels.h"
+#include "core/parallel.h"
 
 namespace dapa {
 
@@ -20,15 +22,54 @@ void Optimizer::zero_grad() {
   for (auto& p : params_) p.param->zero_grad();
 }
 
+namespace {
+// Pieces of at most this many elements: the unit of the optimisers' threaded passes.
+constexpr int64_t kPiece = int64_t{1} << 14;
+
+// f(i, at, n) over elements [at, at + n) of parameter i, for every parameter with a
+// gradient, in pieces spread over the threads. The work is elementwise, so each element
+// gets the same bits however the pieces fall.
+template <class F>
+void for_each_piece(const std::vector<ParamGroup>& params, F f) {
+  struct Piece {
+    size_t param;
+    int64_t at, n;
+  };
+  std::vector<Piece> pieces;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Tensor &value = params[i].param->value(), &grad = params[i].param->grad();
+    if (!grad.defined()) continue;
+    if (!value.is_contiguous() || !grad.is_contiguous() || grad.shape() != value.shape())
+      shape_error("optimizer", "parameter '" + params[i].name +
+                                   "': value and gradient must be contiguous and of one shape");
+    const int64_t numel = value.numel();
+    for (int64_t at = 0; at < numel; at += kPiece)
+      pieces.push_back({i, at, std::min(kPiece, numel - at)});
+  }
+  parallel_for(static_cast<int64_t>(pieces.size()), 1, [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) f(pieces[k].param, pieces[k].at, pieces[k].n);
+  });
+}
+}  // namespace
+
 double Optimizer::clip_grad_norm(double max_norm) {
+  // Each parameter's sum of squares whole on one thread, then added in parameter order:
+  // the same bits at any thread count.
+  std::vector<double> squares(params_.size(), 0.0);
+  parallel_for(static_cast<int64_t>(params_.size()), 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const Tensor& g = params_[i].param->grad();
+      if (g.defined()) squares[i] = g.array().cast<double>().square().sum();
+    }
+  });
   double sq = 0.0;
-  for (auto& p : params_)
-    if (p.param->grad().defined()) sq += p.param->grad().array().cast<double>().square().sum();
+  for (double s : squares) sq += s;
   double norm = std::sqrt(sq);
   if (norm > max_norm && norm > 0.0) {
     float s = static_cast<float>(max_norm / norm);
-    for (auto& p : params_)
-      if (p.param->grad().defined()) p.param->grad().array() *= s;
+    for_each_piece(params_, [&](size_t i, int64_t at, int64_t n) {
+      ArrayMap(params_[i].param->grad().data() + at, n) *= s;
+    });
   }
   return norm;
 }
@@ -46,22 +87,23 @@ AdamW::AdamW(std::vector<ParamGroup> params, float weight_decay, float beta1, fl
   }
 }
 
+// One pass per piece of a parameter (decay, both moments, the update) while it is in
+// cache, the pieces spread over the threads. The same per-element operations as four
+// whole-array passes, so the same bits.
 void AdamW::step(float lr) {
   ++t_;
   const float bc1 = 1.0f - std::pow(beta1_, static_cast<float>(t_));
   const float bc2 = 1.0f - std::pow(beta2_, static_cast<float>(t_));
-  for (size_t i = 0; i < params_.size(); ++i) {
+  const float decay = 1.0f - lr * weight_decay_;
+  for_each_piece(params_, [&](size_t i, int64_t at, int64_t n) {
     Var& p = *params_[i].param;
-    if (!p.grad().defined()) continue;
-    auto w = p.value().array();
-    auto g = p.grad().array();
-    auto mi = m[i].array();
-    auto vi = v[i].array();
-    if (params_[i].decay) w *= 1.0f - lr * weight_decay_;  // decoupled decay (PyTorch order)
+    ArrayMap w(p.value().data() + at, n), mi(m[i].data() + at, n), vi(v[i].data() + at, n);
+    ConstArrayMap g(p.grad().data() + at, n);
+    if (params_[i].decay) w *= decay;  // decoupled decay (PyTorch order)
     mi = beta1_ * mi + (1.0f - beta1_) * g;
     vi = beta2_ * vi + (1.0f - beta2_) * g.square();
     w -= lr * (mi / bc1) / ((vi / bc2).sqrt() + eps_);
-  }
+  });
 }
 
 Sgd::Sgd(std::vector<ParamGroup> params, float momentum, float weight_decay)
@@ -71,17 +113,16 @@ Sgd::Sgd(std::vector<ParamGroup> params, float momentum, float weight_decay)
 
 void Sgd::step(float lr) {
   ++t_;
-  for (size_t i = 0; i < params_.size(); ++i) {
+  for_each_piece(params_, [&](size_t i, int64_t at, int64_t n) {
     Var& p = *params_[i].param;
-    if (!p.grad().defined()) continue;
-    auto w = p.value().array();
-    auto buf = velocity[i].array();
+    ArrayMap w(p.value().data() + at, n), buf(velocity[i].data() + at, n);
+    ConstArrayMap g(p.grad().data() + at, n);
     if (params_[i].decay && weight_decay_ != 0.0f)
-      buf = momentum_ * buf + (p.grad().array() + weight_decay_ * w);
+      buf = momentum_ * buf + (g + weight_decay_ * w);
     else
-      buf = momentum_ * buf + p.grad().array();
+      buf = momentum_ * buf + g;
     w -= lr * buf;
-  }
+  });
 }
 
 }  // namespace dapa

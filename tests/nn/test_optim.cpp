@@ -1,9 +1,13 @@
 // Optimisers against hand-computed steps; module naming.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "autograd/ops.h"
+#include "core/parallel.h"
+#include "core/rng.h"
 #include "nn/layers.h"
 #include "nn/optim.h"
 
@@ -29,6 +33,56 @@ TEST(AdamW, FirstStepsMatchHandComputation) {
   opt.step(lr);
   double m_hat = -0.02 / 0.19, v_hat = 0.007996 / (1 - 0.999 * 0.999);
   EXPECT_NEAR(b.value().at({0}), before - lr * m_hat / (std::sqrt(v_hat) + 1e-8), 1e-6);
+}
+
+// A parameter of several of the optimiser's threaded pieces (2^14 elements each) and a
+// small one: every element follows the update formula, and 1 and 2 threads agree to the
+// bit (the pieces are elementwise; each sum of squares stays whole on one thread).
+TEST(AdamW, LargeParametersMatchTheFormulaAtAnyThreadCount) {
+  const int64_t n = 40000;
+  Rng rng(7);
+  Tensor w0 = Tensor::empty({n}), g0 = Tensor::empty({n});
+  rng.fill_normal(w0, 0.0f, 1.0f);
+  rng.fill_normal(g0, 0.0f, 1.0f);
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    Var w(w0.clone(), true), b(Tensor::from({0.5f, -1.0f}, {2}), true);
+    AdamW opt({{"w", &w, true}, {"b", &b, false}}, 0.1f);
+    for (int step = 0; step < 2; ++step) {
+      w.grad() = g0.clone();
+      b.grad() = Tensor::from({2.0f, 1.0f}, {2});
+      opt.clip_grad_norm(1.0);
+      opt.step(0.01f);
+    }
+    set_num_threads(max_threads());
+    return w.value().to_vector();
+  };
+  std::vector<float> one = run(1), two = run(std::min(2, max_threads()));
+  EXPECT_EQ(one, two);
+  // The same gradient twice: m_hat = g, v_hat = g^2 of the clipped g, so each step moves
+  // w by lr * sign(g) after the decay (eps negligible where |g| is not tiny).
+  double sq = 5.0;  // b's gradient
+  for (float g : g0.to_vector()) sq += static_cast<double>(g) * g;
+  const double clip = 1.0 / std::sqrt(sq);
+  for (int64_t i = 0; i < n; i += 997) {
+    const double g = g0.data()[i] * clip;
+    if (std::fabs(g) < 1e-5) continue;
+    double w = w0.data()[i];
+    for (int step = 0; step < 2; ++step) w = w * (1 - 0.01 * 0.1) - 0.01 * (g > 0 ? 1 : -1);
+    EXPECT_NEAR(one[i], w, 1e-5) << "element " << i;
+  }
+}
+
+TEST(AdamW, NamesAParameterWhoseGradientHasAnotherShape) {
+  Var w(Tensor::zeros({4}), true);
+  AdamW opt({{"blocks.0.w", &w, true}}, 0.1f);
+  w.grad() = Tensor::zeros({2, 2});
+  try {
+    opt.step(0.01f);
+    FAIL() << "expected a shape error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("'blocks.0.w'"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Sgd, MomentumAccumulates) {
