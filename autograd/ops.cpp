@@ -286,30 +286,62 @@ Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& 
       });
 }
 
+namespace {
+// LN(x) of norm_linear, as rows (rows, in) with their statistics, formed row range by
+// row range by the RowWork `form` inside a product's region (the forward's product reads
+// them; backward's dx product forms them for the weight gradient after it).
+struct NormRows {
+  Tensor x, weight, bias, y, mean, rstd;  // x (rows, in) contiguous; y (rows, in)
+  float eps;
+  NormRows(const Tensor& xv, const Tensor& lw, const Tensor& lb, float e, int64_t in)
+      : x(xv.contiguous().reshape({-1, in})),
+        weight(lw.contiguous()),
+        bias(lb.contiguous()),
+        y(Tensor::empty(x.shape())),
+        mean(Tensor::empty({x.shape()[0]})),
+        rstd(Tensor::empty({x.shape()[0]})),
+        eps(e) {}
+  RowWork form() {
+    return {[this](int64_t r0, int64_t rows) {
+              layer_norm_rows(x.data(), weight.data(), bias.data(), eps, x.shape()[1], r0, rows,
+                              y.data(), mean.data(), rstd.data());
+            },
+            {}};
+  }
+};
+}  // namespace
+
 Var norm_linear(const Var& x, const Var& ln_weight, const Var& ln_bias, float eps,
                 const Var& weight, const Var& bias) {
   const Shape& xs = x.shape();
   check_linear_shapes("norm_linear", xs, weight.shape(), bias.defined() ? &bias.shape() : nullptr);
+  check_layer_norm_shapes("norm_linear", xs, ln_weight.value(), ln_bias.value());
   int64_t in = weight.shape()[1], out = weight.shape()[0];
   Tensor xv = x.value(), lw = ln_weight.value(), lb = ln_bias.value(), w = weight.value();
-  LayerNormResult n = dapa::layer_norm(xv, lw, lb, eps);  // n.y: (..., in)
   Shape ys = xs;
   ys.back() = out;
   std::vector<Var> inputs = {x, ln_weight, ln_bias, weight};
   if (bias.defined()) inputs.push_back(bias);
-  Tensor y = linear_forward(n.y.reshape({-1, in}), w, bias.defined() ? bias.value() : Tensor());
-  return record("norm_linear", y.reshape(ys), inputs,
-                [xv, lw, lb, eps, w, in, out](const Tensor& gy, const Needs& need) -> Grads {
-                  // The same function as the forward's, so the same bits of LN(x) and of its
-                  // statistics, which are therefore not saved either.
-                  LayerNormResult n = dapa::layer_norm(xv, lw, lb, eps);
-                  LinearGrads g = linear_backward(gy.reshape({-1, out}), n.y.reshape({-1, in}), w,
-                                                  true, need[3], need.size() > 4 && need[4]);
-                  n.y = Tensor();
-                  LayerNormGrads ln =
-                      layer_norm_backward(g.x.reshape(xv.shape()), xv, lw, n.mean, n.rstd);
-                  return {ln.x, ln.weight, ln.bias, g.weight, g.bias};
-                });
+  Tensor y;
+  {
+    NormRows n(xv, lw, lb, eps, in);  // each tile forms its rows of LN(x) just before its product
+    y = linear_forward(n.y, w, bias.defined() ? bias.value() : Tensor(), n.form());
+  }
+  return record(
+      "norm_linear", y.reshape(ys), inputs,
+      [xv, lw, lb, eps, w, in, out](const Tensor& gy, const Needs& need) -> Grads {
+        // LN(x) and its statistics again (not saved), by the forward's function: the
+        // same bits. The dx product's tiles form its rows; the weight gradient reads
+        // them after.
+        NormRows n(xv, lw, lb, eps, in);
+        Tensor g2 = gy.reshape({-1, out}), gn = Tensor::empty(n.y.shape());
+        const RowWork form = n.form();
+        matmul_into(g2, w, false, false, 0.0f, gn, &form);  // gn: (rows, in)
+        LinearGrads g = linear_backward(g2, n.y, w, false, need[3], need.size() > 4 && need[4]);
+        n.y = Tensor();
+        LayerNormGrads ln = layer_norm_backward(gn.reshape(xv.shape()), xv, lw, n.mean, n.rstd);
+        return {ln.x, ln.weight, ln.bias, g.weight, g.bias};
+      });
 }
 
 Var cross_entropy(const Var& logits, const Labels& labels) {

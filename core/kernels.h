@@ -42,6 +42,14 @@ struct LayerNormResult {
   Tensor rstd;  // (rows): 1 / sqrt(var + eps)
 };
 LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps);
+// Throws ShapeError naming `op` unless weight and bias are (C,) for x (..., C).
+void check_layer_norm_shapes(const char* op, const Shape& x, const Tensor& weight,
+                             const Tensor& bias);
+// layer_norm's rows [r0, r0 + rows) of contiguous x (rows, width) into y (rows, width), mean
+// and rstd (rows): the same bits as layer_norm, for ops that form the rows where they
+// use them (a product's RowWork, core/gemm.h).
+void layer_norm_rows(const float* x, const float* w, const float* b, float eps, int64_t width,
+                     int64_t r0, int64_t rows, float* y, float* mean, float* rstd);
 struct LayerNormGrads {
   Tensor x, weight, bias;
 };

@@ -2,8 +2,10 @@
 // (Elementwise functions such as GELU live in functions.cpp.) Rows are independent, so
 // threads split rows; per-row work is vectorised with Eigen arrays or plain loops over
 // fast_math.h.
+#include <array>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "core/fast_math.h"
 #include "core/kernels.h"
@@ -63,27 +65,73 @@ Tensor softmax_backward(const Tensor& y, const Tensor& gy) {
 }
 
 // ---- layer norm over the last axis ----
+namespace {
+// One row of n (y aliases no input): y = (x - m) rstd w + b, m the row's mean and rstd 1 /
+// sqrt(variance + eps). Sums in lane order (fast_math.h), so every clone gives the same bits; y
+// holds x - m between the passes (its zero-padded tail adds nothing to the variance).
+DAPA_VECTOR_CLONES void layer_norm_row(const float* __restrict x, const float* __restrict w,
+                                       const float* __restrict b, float eps, int64_t n,
+                                       float* __restrict y, float* mean, float* rstd) {
+  const float m = lane_sum_of(x, n) / static_cast<float>(n);
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] - m;
+  const float var = lane_dot(y, y, n) / static_cast<float>(n);  // two-pass: no cancellation
+  const float r = 1.0f / std::sqrt(var + eps);
+  for (int64_t i = 0; i < n; ++i) y[i] = y[i] * r * w[i] + b[i];
+  *mean = m;
+  *rstd = r;
+}
+
+// One row's backward (no two pointers alias): xhat = (x - m) rstd, gxhat = g w (scratch, n each),
+// gx = rstd (gxhat - mean(gxhat) - xhat mean(gxhat xhat)); adds g xhat to gw and g to gb.
+DAPA_VECTOR_CLONES void layer_norm_row_backward(const float* __restrict x,
+                                                const float* __restrict g,
+                                                const float* __restrict w, float m, float rstd,
+                                                int64_t n, float* __restrict xhat,
+                                                float* __restrict gxhat, float* __restrict gx,
+                                                float* __restrict gw, float* __restrict gb) {
+  for (int64_t i = 0; i < n; ++i) {
+    xhat[i] = (x[i] - m) * rstd;
+    gxhat[i] = g[i] * w[i];
+  }
+  const std::array<float, 2> sums =
+      lane_sums<2>(n, [&](int64_t i, int64_t count, LaneTerms<2>& terms) {
+        Lanes16 h;
+        load_lanes(terms[0], gxhat + i, count);
+        load_lanes(h, xhat + i, count);
+        terms[1] = terms[0];
+        terms[1] *= h;
+      });
+  const float mean_g = sums[0] / static_cast<float>(n), mean_gx = sums[1] / static_cast<float>(n);
+  for (int64_t i = 0; i < n; ++i) {
+    gx[i] = rstd * (gxhat[i] - mean_g - xhat[i] * mean_gx);
+    gw[i] += g[i] * xhat[i];
+    gb[i] += g[i];
+  }
+}
+}  // namespace
+
+void check_layer_norm_shapes(const char* op, const Shape& x, const Tensor& weight,
+                             const Tensor& bias) {
+  const int64_t width = x.empty() ? 0 : x.back();
+  if (x.empty() || weight.shape() != Shape{width} || bias.shape() != Shape{width})
+    shape_error(op, x, weight.shape(), "weight and bias must be (C,) for input (..., C)");
+}
+
+void layer_norm_rows(const float* x, const float* w, const float* b, float eps, int64_t width,
+                     int64_t r0, int64_t rows, float* y, float* mean, float* rstd) {
+  for (int64_t i = r0; i < r0 + rows; ++i)
+    layer_norm_row(x + i * width, w, b, eps, width, y + i * width, mean + i, rstd + i);
+}
+
 LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
   const Rows shape = rows_of(x, "layer_norm");
   const int64_t rows = shape.rows, width = shape.width;
-  if (weight.shape() != Shape{width} || bias.shape() != Shape{width})
-    shape_error("layer_norm", x.shape(), weight.shape(),
-                "weight and bias must be (C,) for input (..., C)");
+  check_layer_norm_shapes("layer_norm", x.shape(), weight, bias);
   Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.contiguous();
   LayerNormResult r{Tensor::empty(x.shape()), Tensor::empty({rows}), Tensor::empty({rows})};
-  const float* px = xc.data();
-  float *py = r.y.data(), *pm = r.mean.data(), *ps = r.rstd.data();
-  ConstArrayMap w(wc.data(), width), b(bc.data(), width);
   parallel_for(rows, row_grain(width), [&](int64_t r0, int64_t r1) {
-    for (int64_t i = r0; i < r1; ++i) {
-      ConstArrayMap xr(px + i * width, width);
-      float m = xr.sum() / width;
-      float var = (xr - m).square().sum() / width;  // two-pass: no cancellation
-      float rstd = 1.0f / std::sqrt(var + eps);
-      ArrayMap(py + i * width, width) = (xr - m) * rstd * w + b;
-      pm[i] = m;
-      ps[i] = rstd;
-    }
+    layer_norm_rows(xc.data(), wc.data(), bc.data(), eps, width, r0, r1 - r0, r.y.data(),
+                    r.mean.data(), r.rstd.data());
   });
   return r;
 }
@@ -99,27 +147,18 @@ LayerNormGrads layer_norm_backward(const Tensor& gy, const Tensor& x, const Tens
   // own and then added in block order, so the result does not depend on thread count.
   const int64_t block = 64;
   int64_t nblocks = (rows + block - 1) / block;
-  Eigen::ArrayXXf gw_part = Eigen::ArrayXXf::Zero(width, nblocks);
+  Eigen::ArrayXXf gw_part = Eigen::ArrayXXf::Zero(width, nblocks);  // (width, blocks) each
   Eigen::ArrayXXf gb_part = Eigen::ArrayXXf::Zero(width, nblocks);
   const float *px = xc.data(), *pg = gc.data(), *pm = mean.data(), *ps = rstd.data();
-  float* pgx = g.x.data();
-  ConstArrayMap w(wc.data(), width);
-  parallel_for(nblocks, std::max<int64_t>(1, row_grain(width) / block),
-               [&](int64_t b0, int64_t b1) {
-                 Eigen::ArrayXf xhat(width), gxhat(width);
-                 for (int64_t blk = b0; blk < b1; ++blk) {
-                   for (int64_t i = blk * block; i < std::min(rows, (blk + 1) * block); ++i) {
-                     ConstArrayMap xr(px + i * width, width), gr(pg + i * width, width);
-                     xhat = (xr - pm[i]) * ps[i];
-                     gxhat = gr * w;
-                     float mean_g = gxhat.sum() / width;
-                     float mean_gx = (gxhat * xhat).sum() / width;
-                     ArrayMap(pgx + i * width, width) = ps[i] * (gxhat - mean_g - xhat * mean_gx);
-                     gw_part.col(blk) += gr * xhat;
-                     gb_part.col(blk) += gr;
-                   }
-                 }
-               });
+  parallel_for(
+      nblocks, std::max<int64_t>(1, row_grain(width) / block), [&](int64_t b0, int64_t b1) {
+        std::vector<float> xhat(width), gxhat(width);
+        for (int64_t blk = b0; blk < b1; ++blk)
+          for (int64_t i = blk * block; i < std::min(rows, (blk + 1) * block); ++i)
+            layer_norm_row_backward(px + i * width, pg + i * width, wc.data(), pm[i], ps[i], width,
+                                    xhat.data(), gxhat.data(), g.x.data() + i * width,
+                                    &gw_part(0, blk), &gb_part(0, blk));
+      });
   for (int64_t blk = 0; blk < nblocks; ++blk) {
     g.weight.array() += gw_part.col(blk);
     g.bias.array() += gb_part.col(blk);
