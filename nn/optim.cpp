@@ -26,6 +26,22 @@ namespace {
 // Pieces of at most this many elements: the unit of the optimisers' threaded passes.
 constexpr int64_t kPiece = int64_t{1} << 14;
 
+// The parameters with a gradient, in order, each checked on this thread: value and
+// gradient contiguous and of one shape, else one error naming the parameter (inside a
+// parallel region a throw would end the process).
+std::vector<size_t> with_gradients(const std::vector<ParamGroup>& params) {
+  std::vector<size_t> have;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Tensor &value = params[i].param->value(), &grad = params[i].param->grad();
+    if (!grad.defined()) continue;
+    if (!value.is_contiguous() || !grad.is_contiguous() || grad.shape() != value.shape())
+      shape_error("optimizer", "parameter '" + params[i].name +
+                                   "': value and gradient must be contiguous and of one shape");
+    have.push_back(i);
+  }
+  return have;
+}
+
 // f(i, at, n) over elements [at, at + n) of parameter i, for every parameter with a
 // gradient, in pieces spread over the threads. The work is elementwise, so each element
 // gets the same bits however the pieces fall.
@@ -36,13 +52,8 @@ void for_each_piece(const std::vector<ParamGroup>& params, F f) {
     int64_t at, n;
   };
   std::vector<Piece> pieces;
-  for (size_t i = 0; i < params.size(); ++i) {
-    const Tensor &value = params[i].param->value(), &grad = params[i].param->grad();
-    if (!grad.defined()) continue;
-    if (!value.is_contiguous() || !grad.is_contiguous() || grad.shape() != value.shape())
-      shape_error("optimizer", "parameter '" + params[i].name +
-                                   "': value and gradient must be contiguous and of one shape");
-    const int64_t numel = value.numel();
+  for (size_t i : with_gradients(params)) {
+    const int64_t numel = params[i].param->value().numel();
     for (int64_t at = 0; at < numel; at += kPiece)
       pieces.push_back({i, at, std::min(kPiece, numel - at)});
   }
@@ -55,11 +66,12 @@ void for_each_piece(const std::vector<ParamGroup>& params, F f) {
 double Optimizer::clip_grad_norm(double max_norm) {
   // Each parameter's sum of squares whole on one thread, then added in parameter order:
   // the same bits at any thread count.
-  std::vector<double> squares(params_.size(), 0.0);
-  parallel_for(static_cast<int64_t>(params_.size()), 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const Tensor& g = params_[i].param->grad();
-      if (g.defined()) squares[i] = g.array().cast<double>().square().sum();
+  const std::vector<size_t> have = with_gradients(params_);
+  std::vector<double> squares(have.size(), 0.0);
+  parallel_for(static_cast<int64_t>(have.size()), 1, [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) {
+      const Tensor& g = params_[have[k]].param->grad();
+      squares[k] = ConstArrayMap(g.data(), g.numel()).cast<double>().square().sum();
     }
   });
   double sq = 0.0;
