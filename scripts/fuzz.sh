@@ -7,7 +7,8 @@
 #                                            text (default: every fuzz_* harness built)
 #   scripts/fuzz.sh --make-seeds             rewrite tests/fuzz/corpus from the writers
 # FUZZ_SEED=N fixes libFuzzer's seed (CI: the same inputs every run, so a red CI means a
-# regression, not luck); unset, every run explores anew.
+# regression, not luck); unset, every run explores anew. JOBS=N: harnesses at a time
+# (default: one per core).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build-fuzz"
@@ -37,18 +38,32 @@ if [ ${#names[@]} -eq 0 ]; then
   done
 fi
 mkdir -p "$build/findings"
-status=0
-for name in "${names[@]}"; do
-  corpus="$build/corpus/$name"  # the working corpus grows here, not in the repository
+# fuzz_one NAME: runs one harness; its log goes to build-fuzz/fuzz_NAME.log.
+fuzz_one() {
+  local name="$1" corpus="$build/corpus/$1"  # the working corpus grows here, not in the repository
   mkdir -p "$corpus"
   cp -n "$root/tests/fuzz/corpus/$name/"* "$corpus/" 2>/dev/null || true
-  echo "fuzz.sh: $name for ${seconds}s"
   # -rss_limit_mb / -malloc_limit_mb: no input may make the readers allocate more than
   # 512 MB (the bounds: 1100 x the file size for HDF5 datasets, 2 x the file size or
   # 1 MiB for IDX data); -timeout: no input may take more than 10 s.
-  if ! "$build/bin/fuzz_$name" "$corpus" -max_total_time="$seconds" -max_len=65536 \
+  "$build/bin/fuzz_$name" "$corpus" -max_total_time="$seconds" -max_len=65536 \
     -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 -print_final_stats=1 -seed="${FUZZ_SEED:-0}" \
-    -artifact_prefix="$build/findings/$name-" >"$build/fuzz_$name.log" 2>&1; then
+    -artifact_prefix="$build/findings/$name-" >"$build/fuzz_$name.log" 2>&1
+}
+# One harness per core at a time (each is one single-threaded process); the results are
+# reported in the order of the names.
+jobs="${JOBS:-$(nproc)}"
+pids=()
+for i in "${!names[@]}"; do
+  echo "fuzz.sh: ${names[$i]} for ${seconds}s"
+  fuzz_one "${names[$i]}" &
+  pids[i]=$!
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+done
+status=0
+for i in "${!names[@]}"; do
+  name="${names[$i]}"
+  if ! wait "${pids[$i]}"; then
     echo "fuzz.sh: $name FAILED (see $build/fuzz_$name.log and $build/findings/)"
     tail -30 "$build/fuzz_$name.log"
     status=1

@@ -3,6 +3,8 @@
 // per epoch; evaluation scores every token of the validation (and, with --eval-only,
 // test) split once, in consecutive windows: loss per token, perplexity, bits per byte.
 // train_gpt is this task in the shared trainer, plus sampling from a checkpoint.
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

@@ -4,11 +4,15 @@
 // over the same fields.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+
+// CLI11's App, declared only: its header takes seconds to compile (the .cpp files that
+// define flags include it).
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace dapa {
 

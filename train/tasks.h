@@ -5,8 +5,6 @@
 // command that takes a model goes through one path.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
 #include <memory>
 #include <optional>
 #include <string>

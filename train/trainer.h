@@ -4,8 +4,6 @@
 // and its flags through add_run_flags and add_recipe_flags; everything else is here.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>

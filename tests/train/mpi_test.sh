@@ -28,7 +28,7 @@ mpi() {
   shift
   ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" timeout 300 mpirun --allow-run-as-root --oversubscribe --bind-to none -np "$np" "$@"
 }
-vit=(--data fm.h5 --limit-train 512 --limit-test 200 --batch 64 --steps 16 --warmup 4 --threads 1
+vit=(--data fm.h5 --limit-train 512 --limit-test 200 --batch 32 --steps 16 --warmup 4 --threads 1
   --fixed-threads --log-every 2 --eval-every 8)
 dapa=(--act dapa:16:fixed --softmax dapa:16 --dapa-refit-every 5)
 gpt=(--data text.h5 --context 16 --batch 8 --steps 12 --warmup 2 --eval-every 6 --limit-test 600
