@@ -7,7 +7,6 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
 shift || true
-mkdir -p "$build"
 # CMake reads CC and CXX only when it first configures a tree, and objects of another
 # compiler must not be linked with the new one's: a build tree made with another
 # compiler is built anew.
@@ -16,7 +15,6 @@ if [ -n "${CXX:-}" ] && [ -f "$build/CMakeCache.txt" ]; then
   if [ "$(readlink -f "$cached")" != "$(readlink -f "$(command -v "$CXX")")" ]; then
     echo "build.sh: $build was built with $cached; building it anew with $CXX" >&2
     rm -rf "$build"
-    mkdir -p "$build"
   fi
 fi
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" "$@" >"$build.configure.log" 2>&1 ||

@@ -2,7 +2,7 @@
 # Installs dependencies, builds, and runs every test with ctest; non-zero on any failure.
 #   scripts/test.sh              Release build in build/
 #   scripts/test.sh --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer build in build-sanitize/
-#                                (clang: it builds this tree in half GCC's time)
+#                                (clang)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -21,7 +21,7 @@ done
 if [ "$sanitize" = 1 ]; then
   build="$root/build-sanitize"
   # clang, not GCC: GCC took 18 of CI's minutes for this tree (its UBSan instrumentation
-  # of CLI11's header-only code alone: 68 s per file that parses flags), clang 9.
+  # of CLI11's header-only code alone: 68 s per file that parses flags), clang 8.5.
   CC=clang CXX=clang++ BUILD_TYPE=RelWithDebInfo ./scripts/build.sh "$build" -DDAPA_SANITIZE=ON \
     -DDAPA_BUILD_BENCH=OFF
   # Any sanitizer report fails the test that triggered it.

@@ -204,9 +204,9 @@ void write_bytes_to(const std::string& path, const std::vector<char>& bytes) {
 
 TEST(H5Hostile, ChecksumsDetectFlippedDataBytes) {
   // Large data is chunked with Fletcher-32; small data sits in the checksummed header.
-  for (auto [rows_, detector] :
+  for (auto [n, detector] :
        {std::pair{128, "Fletcher32 checksum"}, std::pair{8, "incorrect metadata checksum"}}) {
-    int64_t rows = rows_;  // a lambda below uses it (clang 14 cannot capture bindings)
+    int64_t rows = n;  // a lambda below uses it (clang 14 cannot capture bindings)
     std::string path = temp_path("checksummed.h5");
     std::vector<float> values(rows * 64);
     for (size_t i = 0; i < values.size(); ++i) values[i] = 1000.0f + static_cast<float>(i);
