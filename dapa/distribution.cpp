@@ -88,6 +88,14 @@ void Distribution::merge(const Distribution& other) {
     nonfinite_ += other.nonfinite_;
     return;
   }
+  if (total_ == 0) {
+    // Nothing binned here yet: take the other's grid as it is, so that pooling one part
+    // gives that part back bit for bit (a fresh grid would be padded and coarser).
+    int64_t nonfinite = nonfinite_;
+    *this = other;
+    nonfinite_ += nonfinite;
+    return;
+  }
   cover(other.lo_, other.lo_ + other.bins() * other.width_ * (1 - 1e-12));
   // Each of the other's bins goes, whole, to the bin holding its centre. When the other
   // grid is finer this moves mass by at most half of our bin width.

@@ -22,7 +22,9 @@ class Distribution {
 
   void add(const float* x, int64_t n);  // NaN and Inf are counted apart, not binned
   void add(const Tensor& t);
-  void merge(const Distribution& other);  // pooled distribution of two sites
+  // The pooled distribution of two sites. Into an empty distribution, the other one
+  // exactly (its grid and counts).
+  void merge(const Distribution& other);
   // What a table bounded to [lo, hi] sees: every value outside moved to the nearer end
   // (each bin, whole, to the bin of its clamped centre). Throws std::invalid_argument
   // for an empty or NaN range.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 #include "autograd/variable.h"
@@ -121,9 +122,14 @@ void apply_site_tables(const std::vector<SiteTable>& tables, const std::string& 
                        const Sites& sites) {
   std::map<std::string, SiteTable> by_name;
   for (const SiteTable& s : tables) by_name[s.site] = s;
+  std::set<std::string> shared_taken;
   for (auto& [name, site] : sites) {
     auto it = by_name.find(name);
-    if (it == by_name.end()) it = by_name.find(shared_name(*site));
+    // What the table was fitted from goes back to the site (a resumed run saves it as
+    // the uninterrupted one would); a shared table's pooled distribution to the first
+    // site taking it, as site_tables pools it again in site order.
+    bool own = it != by_name.end();
+    if (!own) it = by_name.find(shared_name(*site));
     if (it == by_name.end())
       throw std::runtime_error(path + ": no table for site '" + name + "' (and no '" +
                                shared_name(*site) + "' one)");
@@ -144,6 +150,9 @@ void apply_site_tables(const std::vector<SiteTable>& tables, const std::string& 
     } catch (const std::invalid_argument& e) {
       throw std::runtime_error(path + ": table '" + it->first + "': " + e.what());
     }
+    bool first_of_shared = !own && shared_taken.insert(it->first).second;
+    site->set_recorded(t.has_distribution && (own || first_of_shared) ? t.distribution
+                                                                      : Distribution());
   }
 }
 

@@ -47,8 +47,9 @@ void pool_recordings(const Sites& sites, const std::vector<std::vector<Distribut
 
 // The sites' tables as written to files (one per kind, "shared" or "shared.softmax", with
 // the pooled distribution when `shared`), and back: each site takes its table or its
-// kind's shared one;
-// throws naming `source` and what is missing or disagrees with `--act`.
+// kind's shared one, and the distribution it was fitted from (a shared one: the first
+// site of the kind); throws naming `source` and what is missing or disagrees with
+// `--act`.
 std::vector<SiteTable> site_tables(const Sites& sites, bool shared);
 void apply_site_tables(const std::vector<SiteTable>& tables, const std::string& source,
                        const Sites& sites);

@@ -86,7 +86,6 @@ void TableActivation::fit_from(const Distribution& d, const QuantizeOptions& q) 
     if (spec_.refined) t = refine_breakpoints(t, d);
   }
   set_table(t, nullptr, &d, q);
-  recording_ = false;
 }
 
 void TableActivation::set_table(const PiecewiseLinear& table, const FixedTable* fixed,
@@ -122,6 +121,7 @@ void TableActivation::set_table(const PiecewiseLinear& table, const FixedTable* 
   }
   table_ = t;
   fixed_ = f;
+  recording_ = false;
 }
 
 Tensor TableActivation::value(const Tensor& x) {

@@ -61,7 +61,8 @@ class TableActivation : public Activation {
   void fit(const QuantizeOptions& q = {}) { fit_from(distribution_, q); }
   // A table from elsewhere (a file, a shared fit); the mode follows the spec. For
   // `:fixed` without a fixed table, one is quantised on `d` (throws if d is empty).
-  // Throws std::invalid_argument if the table approximates another function.
+  // Recording stops: every site of a shared table stops with the site fitted. Throws
+  // std::invalid_argument if the table approximates another function.
   void set_table(const PiecewiseLinear& table, const FixedTable* fixed,
                  const Distribution* d = nullptr, const QuantizeOptions& q = {});
   const PiecewiseLinear& table() const { return table_; }

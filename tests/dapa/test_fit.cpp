@@ -78,6 +78,18 @@ TEST(Distribution, MergePoolsSitesAndSaveLoadRoundTrips) {
   EXPECT_EQ(pooled.count(), 20000);
   EXPECT_NEAR(pooled.quantile(0.5), (a.quantile(1.0) + 4.0) / 2, 0.5);  // between the two
   EXPECT_NEAR(pooled.quantile(0.75), 4.5, 0.01);
+  // Into an empty distribution (pooling from nothing, as for shared tables and ranks):
+  // the other one bit for bit, grid included; and merging an empty one changes nothing.
+  Distribution first;
+  const float nan = NAN;
+  first.add(&nan, 1);
+  first.merge(pooled);
+  first.merge(Distribution());
+  EXPECT_EQ(first.counts(), pooled.counts());
+  EXPECT_EQ(first.lo(), pooled.lo());
+  EXPECT_EQ(first.width(), pooled.width());
+  EXPECT_EQ(first.nonfinite(), 1);
+  EXPECT_EQ(first.mean(), pooled.mean());
   std::string path = ::testing::TempDir() + "/dist.h5";
   {
     H5Store s(path, H5Store::Mode::Truncate);

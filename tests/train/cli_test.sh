@@ -229,14 +229,16 @@ section_dapa() {
 # fixed-point DAPA with refits
 section_fixed() {
   # ---- fixed point with refits: the checkpoint carries the live tables, resume is exact ----
-  # (one shared table: the resumed run must go on pooling its refits without being told)
-  "$bin/train_vit" "${common[@]}" --act dapa:16:fixed --dapa-refit-every 5 --dapa-shared \
+  # (one shared table: the resumed run must go on pooling its refits without being told).
+  # 16 steps, refits at 6 and 12, stopped after 13: the resumed part saves, without a refit
+  # of its own, the pooled distribution of step 12 that the checkpoint gave back.
+  "$bin/train_vit" "${common[@]}" --act dapa:16:fixed --dapa-refit-every 6 --dapa-shared \
     --epochs 2 --out fixed_full >/dev/null || bad "fixed refit run"
-  "$bin/train_vit" "${common[@]}" --act dapa:16:fixed --dapa-refit-every 5 --dapa-shared \
+  "$bin/train_vit" "${common[@]}" --act dapa:16:fixed --dapa-refit-every 6 --dapa-shared \
     --epochs 2 --out fixed_part --stop-after 13 >/dev/null || bad "stopped fixed refit run"
   "$bin/train_vit" --data fm.h5 --out fixed_part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null ||
     bad "fixed refit resume"
-  same_losses "resumed fixed-point refit run's losses differ from the uninterrupted run's" fixed_full fixed_part
+  identical "resumed fixed-point refit run" fixed_full fixed_part test
   h5ls -r fixed_full/checkpoint.h5 >fixed_h5ls.txt
   grep -q '^/dapa/sites/shared/fixed/slope ' fixed_h5ls.txt && ok ||
     bad "checkpoint lacks its fixed-point tables"
@@ -459,13 +461,15 @@ section_gpt_errors() {
 
 # the attention softmax's exp as a DAPA table (--softmax)
 section_softmax() {
-  # Training with both nonlinearities as tables, refitted: resume reproduces the run.
-  local sm=(--act dapa:8 --softmax dapa:8:fixed --dapa-refit-every 5 --epochs 2)
+  # Training with both nonlinearities as tables, refitted: resume reproduces the run, its
+  # checkpoint and tables too (refits at 4, 8 and 12, none after the stop: each site's
+  # distribution comes back from the checkpoint).
+  local sm=(--act dapa:8 --softmax dapa:8:fixed --dapa-refit-every 4 --epochs 2)
   "$bin/train_vit" "${common[@]}" "${sm[@]}" --out sm_full >/dev/null || bad "softmax run"
-  "$bin/train_vit" "${common[@]}" "${sm[@]}" --out sm_part --stop-after 11 >/dev/null || bad "stopped softmax run"
+  "$bin/train_vit" "${common[@]}" "${sm[@]}" --out sm_part --stop-after 13 >/dev/null || bad "stopped softmax run"
   "$bin/train_vit" --data fm.h5 --out sm_part --resume --threads 2 --fixed-threads --log-every 2 >/dev/null ||
     bad "softmax resume"
-  same_losses "resumed softmax-table run's losses differ from the uninterrupted run's" sm_full sm_part
+  identical "resumed softmax-table run" sm_full sm_part test
   h5dump -a /sites/blocks.3.attn.softmax/domain_hi sm_full/dapa_tables.h5 | grep -q '(0): 0$' &&
     h5dump -a /sites/blocks.3.attn.softmax/target sm_full/dapa_tables.h5 | grep -q '"exp"' &&
     h5dump -a /sites/blocks.3.mlp.act/target sm_full/dapa_tables.h5 | grep -q '"gelu"' && ok ||
