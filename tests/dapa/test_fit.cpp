@@ -186,7 +186,7 @@ TEST(Fit, DwmseFallsWithSegmentsAndDapaBeatsUniformPwl) {
 
 TEST(Fit, RefinedBreakpointsReachALocalOptimumOfTheDwmse) {
   // Narrow, like the ViT's MLP inputs (most of the mass inside GELU's curved middle).
-  Distribution d = normal_sample(200000, 65536, 0.3);
+  Distribution d = normal_sample(200000, 8192, 0.3);
   for (int n : {4, 16, 32}) {
     PiecewiseLinear quantile = fit_dapa(d, n, find_function("gelu"));
     PiecewiseLinear refined = refine_breakpoints(quantile, d);
