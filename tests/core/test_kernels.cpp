@@ -159,7 +159,15 @@ TEST(Gemm, SameBitsForAnyThreadCountAtTheModelShapes) {
     int64_t rows, in, out;
   };
   std::vector<Product> layers;
-  for (int64_t dim : {64, 128})                                  // vit-nano, vit-micro
+#if defined(DAPA_HAVE_ONEDNN) || defined(DAPA_HAVE_LIBXSMM)
+  const std::vector<int64_t> vit_dims{64, 128};  // vit-nano, vit-micro
+#else
+  // With OpenBLAS alone (the ARM builds) a product's path depends only on gemm.cpp's
+  // split rules, whose every case vit-nano's and gpt-nano's shapes reach; vit-micro's
+  // add four times the work (most of this suite's time under qemu) and no new path.
+  const std::vector<int64_t> vit_dims{64};
+#endif
+  for (int64_t dim : vit_dims)
     for (Product p : std::vector<Product>{{6400, dim, 3 * dim},  // qkv
                                           {6400, dim, dim},      // proj
                                           {6400, dim, 4 * dim},  // fc1

@@ -31,8 +31,9 @@ export PMIX_MCA_mca_base_component_path="$plugins/pmix"
 export OMPI_MCA_btl_vader_single_copy_mechanism=none  # see mpi_test.sh
 
 "${emu[@]}" "$bin/prepare_data" --fashion-mnist --out fm.h5 >/dev/null || bad "prepare_data"
-vit=(--data fm.h5 --limit-train 256 --limit-test 64 --batch 32 --steps 6 --warmup 2 --threads 1
-  --fixed-threads --log-every 1 --act dapa:16:fixed --dapa-refit-every 3)
+# Small: under qemu a vit-nano step runs at about 2 images/s.
+vit=(--data fm.h5 --limit-train 64 --limit-test 16 --batch 8 --steps 4 --warmup 1 --threads 1
+  --fixed-threads --log-every 1 --act dapa:16:fixed --dapa-refit-every 2)
 "${emu[@]}" "$bin/train_vit" "${vit[@]}" --micro-batches 2 --out single >single.log 2>&1 ||
   { bad "one process, 2 micro-batches"; cat single.log; }
 timeout 600 "${emu[@]}" "$sysroot/usr/bin/orterun" --allow-run-as-root --oversubscribe \
