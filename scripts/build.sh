@@ -5,6 +5,13 @@
 # CC and CXX (the compilers; default: CMake's choice).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+case "${1:-}" in
+  -h | --help) sed -n '2,5p' "$0"; exit 0 ;;
+  # A flag where the build directory belongs would name a tree (and its configure log)
+  # after itself in the working directory.
+  -*) echo "build.sh: expected a build directory as the first argument, got '$1' (cmake" \
+    "arguments follow it)" >&2; exit 2 ;;
+esac
 build="${1:-$root/build}"
 shift || true
 # CMake reads CC and CXX only when it first configures a tree, and objects of another
