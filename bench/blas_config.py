@@ -4,13 +4,18 @@ its best.
 Debian's OpenBLAS (0.3.21) picks its kernels from a table of the CPUs it knows; on a newer
 CPU it falls back to generic ones (an AVX-512 Xeon of family 6, model 207 ran "Prescott",
 SSE3, at a seventh of its sgemm peak). Both sides here link that OpenBLAS (ours directly,
-Debian's PyTorch through libblas), so a fallback would handicap the peer most, whose
-products all go through it. OpenBLAS names the core it chose when OPENBLAS_VERBOSE=2;
-when that is a generic core on a CPU whose instruction set supports a better one,
-OPENBLAS_CORETYPE selects it for both sides (a variable the user set is kept).
+Debian's PyTorch through libblas), so a slow core would handicap the peer most, whose
+products all go through it. OpenBLAS names the core it chose when OPENBLAS_VERBOSE=2.
+When the core in use (OPENBLAS_CORETYPE from the environment, else OpenBLAS's own
+choice) is of a lower instruction-set tier than the best the CPU supports, both sides run
+with OPENBLAS_CORETYPE set to the best, and the lines say so. An environment may set the
+variable for everything it runs: one machine here set Haswell on an AVX-512 CPU (AMD
+family 26), where OpenBLAS's 2048^3 sgemm ran at 193 GFLOP/s against 351 on SkylakeX.
+A core this table does not know is kept.
     from blas_config import blas_setup
     env, lines = blas_setup(["build/bin/train_vit", "--help"])
-Also a command line: /usr/bin/python3 bench/blas_config.py prints what it finds.
+Also a command line: /usr/bin/python3 bench/blas_config.py prints what it finds;
+--self-test checks the choice on made-up CPUs (a ctest test).
 """
 import os
 import platform
@@ -48,6 +53,30 @@ def cpu_info():
 
 def cpu_model():
     return cpu_info()[0]
+
+
+# Instruction-set tiers of the OpenBLAS cores that best_coretype names (sgemm kernels:
+# Cooperlake runs SkylakeX's, with bfloat16 on top); the generic cores are below them all.
+CORE_TIERS = {"Sandybridge": 1, "Haswell": 2, "Zen": 2, "SkylakeX": 3, "Cooperlake": 3}
+
+
+def core_tier(core):
+    """The tier of an OpenBLAS core name (case as OpenBLAS prints it or any), or None."""
+    if core is None:
+        return None
+    if core.lower() in {c.lower() for c in GENERIC_CORES}:
+        return 0
+    return {k.lower(): v for k, v in CORE_TIERS.items()}.get(core.lower())
+
+
+def core_to_set(in_use, best):
+    """The OPENBLAS_CORETYPE to run both sides with when the core in use (the caller's
+    variable, else OpenBLAS's own choice) is below the best for the instruction set;
+    None to keep it."""
+    tier, best_tier = core_tier(in_use), core_tier(best)
+    if best is None or tier is None or best_tier is None or tier >= best_tier:
+        return None
+    return best
 
 
 def best_coretype(vendor, flags):
@@ -107,15 +136,20 @@ def blas_setup(ours, torch=True, env=None):
     cores = {side: openblas_core(cmd, env) for side, cmd in probes.items()}
     lines = [f"CPU: {model} ({os.cpu_count()} CPUs; best OpenBLAS core for its instruction "
              f"set: {best or 'none beyond generic'})"]
-    fallback = [s for s, c in cores.items() if c in GENERIC_CORES]
-    if "OPENBLAS_CORETYPE" in env:
-        lines.append(f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']} (set by the caller)")
-    elif fallback and best:
-        env["OPENBLAS_CORETYPE"] = best
-        found = ", ".join(f"{s}: {cores[s]}" for s in fallback)
-        lines.append(f"OpenBLAS fell back to a generic core ({found}); "
-                     f"set OPENBLAS_CORETYPE={best} for both sides")
+    caller = env.get("OPENBLAS_CORETYPE")
+    # The core in use: the caller's variable, else the slowest side's own choice.
+    in_use = caller or min(cores.values(), key=lambda c: core_tier(c) if core_tier(c) is not None
+                           else 99, default=None)
+    chosen = core_to_set(in_use, best)
+    if chosen:
+        env["OPENBLAS_CORETYPE"] = chosen
+        found = (f"OPENBLAS_CORETYPE={caller} was set by the caller" if caller else
+                 "OpenBLAS chose " + ", ".join(f"{s}: {c}" for s, c in cores.items()))
+        lines.append(f"{found}, below this CPU's best; set OPENBLAS_CORETYPE={chosen} for "
+                     f"both sides")
         cores = {side: openblas_core(cmd, env) for side, cmd in probes.items()}
+    elif caller:
+        lines.append(f"OPENBLAS_CORETYPE={caller} (set by the caller)")
     lines.append("BLAS kernels: " + ", ".join(
         f"{side}: OpenBLAS {core}" if core else f"{side}: no OpenBLAS announced"
         for side, core in cores.items()))
@@ -125,7 +159,35 @@ def blas_setup(ours, torch=True, env=None):
     return env, lines
 
 
+def self_test():
+    """The choice on made-up CPUs; exits non-zero naming the first wrong case."""
+    avx512 = {"avx2", "fma", "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}
+    cases = [  # (vendor, flags, core in use, expected OPENBLAS_CORETYPE or None)
+        ("AuthenticAMD", avx512 | {"avx512_bf16"}, "Haswell", "Cooperlake"),  # an env's Haswell
+        ("GenuineIntel", avx512 | {"avx512_bf16"}, "Prescott", "Cooperlake"),  # a fallback
+        ("GenuineIntel", avx512, "SkylakeX", None),  # already the best
+        ("GenuineIntel", avx512 | {"avx512_bf16"}, "SkylakeX", None),  # same kernels
+        ("AuthenticAMD", {"avx2", "fma"}, "Zen", None),
+        ("AuthenticAMD", {"avx2", "fma"}, "Haswell", None),  # Zen's tier
+        ("GenuineIntel", {"avx2", "fma"}, "Sandybridge", "Haswell"),
+        ("GenuineIntel", avx512, "SapphireRapids", None),  # a core this table does not know
+        ("GenuineIntel", {"sse2"}, "Prescott", None),  # nothing better to set
+        ("GenuineIntel", avx512, None, None),  # OpenBLAS did not say
+    ]
+    for vendor, flags, in_use, expected in cases:
+        got = core_to_set(in_use, best_coretype(vendor, flags))
+        if got != expected:
+            sys.exit(f"blas_config self-test: {vendor} with {in_use} in use chose {got}, "
+                     f"expected {expected}")
+    print(f"blas_config self-test: {len(cases)} cases pass")
+
+
 def main():
+    if sys.argv[1:] == ["--self-test"]:
+        return self_test()
+    if sys.argv[1:]:
+        sys.exit(f"blas_config.py: unknown arguments {' '.join(sys.argv[1:])}; "
+                 f"expected none or --self-test")
     _, lines = blas_setup([os.path.join(ROOT, "build/bin/bench_gemm"), "--help"])
     print("\n".join(lines))
 

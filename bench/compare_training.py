@@ -6,9 +6,9 @@ Same machine, same data file, same threads and batch. This shared machine switch
 between slower and faster phases lasting tens of seconds, so each round runs
 ours, PyTorch, PyTorch, ours (ABBA) and takes the ratio of the round's means; the
 median of the rounds' ratios is reported, with the median speeds. Both sides run with
-the peer's BLAS at its best (blas_config.py: OPENBLAS_CORETYPE when OpenBLAS falls back
-to a generic core; then the peer's loss after the timed steps is checked against a run
-without the variable). Prints a markdown table and the CPU and BLAS configuration.
+the peer's BLAS at its best (blas_config.py: OPENBLAS_CORETYPE when the core in use is
+below the best for the CPU's instruction set; then the peer's loss after the timed steps
+is checked against a run in the caller's environment). Prints a markdown table and the CPU and BLAS configuration.
     /usr/bin/python3 bench/compare_training.py --data data/fashion-mnist.h5 \
         [--models vit-nano vit-micro] [--threads 2] [--batch 128] [--rounds 3] [--steps 20]
     /usr/bin/python3 bench/compare_training.py --data data/brown.h5 \
@@ -64,12 +64,12 @@ def run_json(cmd, env=None):
 
 
 def check_peer_loss(cmd, env):
-    """The peer's loss after the timed steps with the BLAS setting and without: a kernel
-    choice may move the last bits, not the run."""
-    plain = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
-    a, b = run_json(cmd, env)["final_loss"], run_json(cmd, plain)["final_loss"]
+    """The peer's loss after the timed steps with the BLAS setting and with the caller's
+    environment: a kernel choice may move the last bits, not the run."""
+    a, b = run_json(cmd, env)["final_loss"], run_json(cmd, dict(os.environ))["final_loss"]
     verdict = "unchanged" if abs(a - b) <= 1e-3 * max(1.0, abs(b)) else "CHANGED"
-    return f"PyTorch's loss after the timed steps: {a:.6f} with the setting, {b:.6f} without ({verdict})"
+    return (f"PyTorch's loss after the timed steps: {a:.6f} with the setting, {b:.6f} with the "
+            f"caller's environment ({verdict})")
 
 
 def main():
