@@ -64,43 +64,36 @@ libxsmm_smmfunction small_kernel(const SmallKernelKey& key) {
   return kernel;
 }
 
-// The transpose of a 16 x 16 block of B (row stride ldb) times alpha, to out (row stride
-// ldo): four rounds that swap ever smaller blocks between pairs of rows (8 lanes between
-// rows i and i + 8, then 4, 2, 1). Rows are Lanes16 (fast_math.h), two halves of 8, one
-// register each on AVX2 and AVX-512: the first round exchanges halves, and the others
-// permute within them, one two-register shuffle per half and row.
-#define DAPA_SWAP_HALF(half, b, LO, HI)                              \
-  {                                                                  \
-    const Lanes8 x = r[i].half, y = r[i + (b)].half;                 \
-    r[i].half = __builtin_shufflevector(x, y, DAPA_UNPACK LO);       \
-    r[i + (b)].half = __builtin_shufflevector(x, y, DAPA_UNPACK HI); \
-  }
-#define DAPA_SWAP_BLOCKS(b, LO, HI) \
-  for (int i = 0; i < 16; ++i)      \
-    if ((i / (b)) % 2 == 0) {       \
-      DAPA_SWAP_HALF(lo, b, LO, HI) \
-      DAPA_SWAP_HALF(hi, b, LO, HI) \
-    }
-#define DAPA_UNPACK(...) __VA_ARGS__
+// The transpose of an 8 x 8 block of B (row stride ldb) times alpha, to out (row stride
+// ldo): rows as Lanes8 (one register on AVX2 and AVX-512, two on SSE2 and NEON), three
+// rounds of two-register shuffles (pairs of rows interleaved, then pairs of pairs, then
+// halves exchanged), 24 shuffles for 64 floats with nothing spilled. (A 16 x 16 block in
+// the same way needs 32 registers for its rows alone, and spilled: bench_gemm's vit-nano
+// QK^T row, which packs the keys, took 45-54 us per 64 heads with it and 41-51 with this,
+// on an AVX-512 Zen 5, old and new binaries alternating.)
 __attribute__((always_inline)) inline void transpose_block(const float* B, int64_t ldb, float alpha,
                                                            float* out, int64_t ldo) {
-  Lanes16 r[16];
-  for (int i = 0; i < 16; ++i) load_lanes(r[i], B + i * ldb, 16);
-  for (int i = 0; i < 8; ++i) std::swap(r[i].hi, r[i + 8].lo);
-  DAPA_SWAP_BLOCKS(4, (0, 1, 2, 3, 8, 9, 10, 11), (4, 5, 6, 7, 12, 13, 14, 15))
-  DAPA_SWAP_BLOCKS(2, (0, 1, 8, 9, 4, 5, 12, 13), (2, 3, 10, 11, 6, 7, 14, 15))
-  DAPA_SWAP_BLOCKS(1, (0, 8, 2, 10, 4, 12, 6, 14), (1, 9, 3, 11, 5, 13, 7, 15))
-  for (int i = 0; i < 16; ++i) {
-    r[i].lo *= alpha;
-    r[i].hi *= alpha;
-    store_lanes(r[i], out + i * ldo, 16);
+  Lanes8 r[8], t[8];
+  for (int i = 0; i < 8; ++i) std::memcpy(&r[i], B + i * ldb, sizeof r[i]);
+  for (int i = 0; i < 8; i += 2) {  // t[i] = r[i][0] r[i+1][0] r[i][1] r[i+1][1] (and 4, 5)
+    t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+  }
+  for (int i = 0; i < 8; i += 4)  // r[i + c] = columns c and c + 4 of rows i..i+3 (c < 4)
+    for (int c = 0; c < 2; ++c) {
+      r[i + 2 * c] = __builtin_shufflevector(t[i + c], t[i + c + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+      r[i + 2 * c + 1] =
+          __builtin_shufflevector(t[i + c], t[i + c + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+  for (int c = 0; c < 4; ++c) {  // columns c and c + 4: rows 0-3 from r[c], rows 4-7 from r[c + 4]
+    const Lanes8 lo = __builtin_shufflevector(r[c], r[c + 4], 0, 1, 2, 3, 8, 9, 10, 11) * alpha;
+    const Lanes8 hi = __builtin_shufflevector(r[c], r[c + 4], 4, 5, 6, 7, 12, 13, 14, 15) * alpha;
+    std::memcpy(out + c * ldo, &lo, sizeof lo);
+    std::memcpy(out + (c + 4) * ldo, &hi, sizeof hi);
   }
 }
-#undef DAPA_SWAP_BLOCKS
-#undef DAPA_SWAP_HALF
-#undef DAPA_UNPACK
 
-// packed (K, N) = alpha op(B): B (N, K) transposed, in 16 x 16 blocks and the edges
+// packed (K, N) = alpha op(B): B (N, K) transposed, in 8 x 8 blocks and the edges
 // element by element, or B (K, N) scaled.
 DAPA_VECTOR_CLONES void pack_scaled(bool tb, const float* B, int64_t ldb, int64_t N, int64_t K,
                                     float alpha, float* packed) {
@@ -109,12 +102,12 @@ DAPA_VECTOR_CLONES void pack_scaled(bool tb, const float* B, int64_t ldb, int64_
       for (int64_t j = 0; j < N; ++j) packed[k * N + j] = alpha * B[k * ldb + j];
     return;
   }
-  const int64_t N16 = N / 16 * 16, K16 = K / 16 * 16;
-  for (int64_t j = 0; j < N16; j += 16)
-    for (int64_t k = 0; k < K16; k += 16)
+  const int64_t N8 = N / 8 * 8, K8 = K / 8 * 8;
+  for (int64_t j = 0; j < N8; j += 8)
+    for (int64_t k = 0; k < K8; k += 8)
       transpose_block(B + j * ldb + k, ldb, alpha, packed + k * N + j, N);
-  for (int64_t k = 0; k < K; ++k)  // the edges: columns K16.. of every row, rows N16.. of B
-    for (int64_t j = k < K16 ? N16 : 0; j < N; ++j) packed[k * N + j] = alpha * B[j * ldb + k];
+  for (int64_t k = 0; k < K; ++k)  // the edges: columns K8.. of every row, rows N8.. of B
+    for (int64_t j = k < K8 ? N8 : 0; j < N; ++j) packed[k * N + j] = alpha * B[j * ldb + k];
 }
 
 // One small product on libxsmm; false when it has no kernel for it (then OpenBLAS runs
