@@ -231,7 +231,7 @@ struct RowStats {
 // exp(-inf) is 0), then summed in lane_sum's order and scaled.
 DAPA_VECTOR_CLONES RowStats softmax_row_stats(const float* x, float* y, int64_t n) {
   const float m = lane_max(x, n);
-  for (int64_t i = 0; i < n; ++i) y[i] = fast_exp(x[i] - m);
+  for (int64_t i = 0; i < n; ++i) y[i] = fast_exp<false>(x[i] - m);  // x[i] <= m
   const float inverse = 1.0f / lane_sum_of(y, n);
   for (int64_t i = 0; i < n; ++i) y[i] *= inverse;
   return {m, inverse};
@@ -240,7 +240,7 @@ DAPA_VECTOR_CLONES RowStats softmax_row_stats(const float* x, float* y, int64_t 
 // The probabilities of softmax_row_stats again, from the same scores and its statistics:
 // the same operations in the same order, so the same bits, in one pass.
 DAPA_VECTOR_CLONES void softmax_row_again(const float* x, RowStats stats, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = fast_exp(x[i] - stats.max) * stats.inverse_sum;
+  for (int64_t i = 0; i < n; ++i) y[i] = fast_exp<false>(x[i] - stats.max) * stats.inverse_sum;
 }
 }  // namespace
 

@@ -55,11 +55,14 @@ __attribute__((always_inline)) inline Lanes16& operator-=(Lanes16& a, float b) {
 // (undefined for NaN) and the bit arithmetic is unsigned (defined for any input). No
 // branches: loops over it vectorise at each clone's own width (a 16-lane vector type
 // here would not: GCC 12 turns a comparison of vectors wider than the instruction set's
-// into 16 scalar ones).
+// into 16 scalar ones). fast_exp<false> is for arguments known to be at most 0 (or NaN):
+// the same bits without the upper clamp's compares and selects (GELU's exp(-x^2 / 2),
+// the softmax's exp(s - max)).
+template <bool kCanBePositive = true>
 __attribute__((always_inline)) inline float fast_exp(float x_in) {
   constexpr float kLow = -87.0f, kHigh = 88.37f;
   float x = x_in < kLow ? kLow : x_in;  // NaN compares false and stays NaN
-  x = kHigh < x ? kHigh : x;
+  if constexpr (kCanBePositive) x = kHigh < x ? kHigh : x;
   const float kRound = 12582912.0f;                         // 1.5 * 2^23: its ulp is 1
   const float shifted = x * 1.44269504088896341f + kRound;  // n = round(x / ln2) in the low bits
   const float fn = shifted - kRound;
@@ -77,7 +80,8 @@ __attribute__((always_inline)) inline float fast_exp(float x_in) {
   bits = (bits - 0x4B400000u + 127u) << 23;  // (n + 127) << 23: the float 2^n
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  const float y = x_in > kHigh ? HUGE_VALF : p * scale;
+  float y = p * scale;
+  if constexpr (kCanBePositive) y = x_in > kHigh ? HUGE_VALF : y;
   return x_in < kLow ? 0.0f : y;
 }
 
@@ -98,7 +102,7 @@ inline NormalCdfPdf normal_cdf_pdf(float x) {
   const float t = 1.0f / (1.0f + 0.3f * std::fabs(x));
   float r = kMills[9];
   for (int i = 8; i >= 0; --i) r = r * t + kMills[i];
-  const float pdf = kInvSqrt2Pi * fast_exp(-0.5f * x * x);
+  const float pdf = kInvSqrt2Pi * fast_exp<false>(-0.5f * x * x);
   const float lower = pdf * r;  // Phi(-|x|)
   return {x < 0.0f ? lower : 1.0f - lower, pdf};
 }

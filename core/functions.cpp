@@ -44,7 +44,7 @@ double gelu_ref_derivative(double x) {
 // cancellation in 1 + tanh near saturation, where a tanh's last bits would be amplified
 // by the derivative's x^3 factor): plain arithmetic, the same bits on every CPU.
 inline float logistic(float z) {
-  float e = fast_exp(-std::fabs(z));
+  float e = fast_exp<false>(-std::fabs(z));
   float inv = 1.0f / (1.0f + e);
   return z >= 0.0f ? inv : e * inv;
 }
