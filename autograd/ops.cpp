@@ -182,8 +182,40 @@ Var attention(const Var& qkv, int64_t heads, bool causal, Pointwise* exp) {
                 });
 }
 
+namespace {
+// The inputs of a fused node ending in a linear layer: `first` and the weight, then the
+// bias and the residual when given (in this order, as the backward returns their grads).
+std::vector<Var> linear_node_inputs(std::initializer_list<Var> first, const Var& weight,
+                                    const Var& bias, const Var& residual) {
+  std::vector<Var> inputs(first);
+  inputs.push_back(weight);
+  for (const Var* v : {&bias, &residual})
+    if (v->defined()) inputs.push_back(*v);
+  return inputs;
+}
+
+// The residual's rows (R, out), after checking it has the output's shape ys; undefined
+// when there is none.
+Tensor residual_rows(const char* op, const Var& residual, const Shape& ys) {
+  if (!residual.defined()) return Tensor();
+  if (residual.shape() != ys)
+    shape_error(op, residual.shape(), ys, "residual must have the output's shape");
+  return residual.value().contiguous().reshape({-1, ys.back()});
+}
+
+// The grads of a fused linear node after `first`: weight, then bias and residual (gy)
+// when they are inputs.
+Grads linear_node_grads(Grads first, LinearGrads g, bool has_bias, bool has_residual,
+                        const Tensor& gy) {
+  first.push_back(g.weight);
+  if (has_bias) first.push_back(g.bias);
+  if (has_residual) first.push_back(gy);
+  return first;
+}
+}  // namespace
+
 Var attention_linear(const Var& qkv, int64_t heads, bool causal, Pointwise* exp, const Var& weight,
-                     const Var& bias) {
+                     const Var& bias, const Var& residual) {
   AttentionRun a = run_attention(qkv.value(), heads, causal, exp);
   const Shape os = a.out.shape();  // (B, T, C)
   check_linear_shapes("attention_linear", os, weight.shape(),
@@ -192,21 +224,21 @@ Var attention_linear(const Var& qkv, int64_t heads, bool causal, Pointwise* exp,
   Tensor w = weight.value();  // w: (out, C)
   Shape ys = os;
   ys.back() = out;
-  std::vector<Var> inputs = {qkv, weight};
-  if (bias.defined()) inputs.push_back(bias);
-  Tensor y = linear_forward(a.out.reshape({-1, in}), w, bias.defined() ? bias.value() : Tensor());
+  Tensor y = linear_forward(a.out.reshape({-1, in}), w, bias.defined() ? bias.value() : Tensor(),
+                            {}, residual_rows("attention_linear", residual, ys));  // (R, out)
   a.out = Tensor();  // not saved: backward forms it again with the probabilities it recomputes
   return record(
-      "attention_linear", y.reshape(ys), inputs,
-      [back = std::move(a.backward), w, os, in, out](const Tensor& gy, const Needs& need) -> Grads {
+      "attention_linear", y.reshape(ys), linear_node_inputs({qkv}, weight, bias, residual),
+      [back = std::move(a.backward), w, os, in, out, has_bias = bias.defined(),
+       has_residual = residual.defined()](const Tensor& gy, const Needs& need) -> Grads {
         Tensor g2 = gy.reshape({-1, out});        // (R, out)
         Tensor gout = matmul(g2, w).reshape(os);  // (B, T, C)
         Tensor again;                             // (B, T, C)
         Tensor gqkv = back(gout, &again);         // (B, T, 3C)
         gout = Tensor();
-        LinearGrads g = linear_backward(g2, again.reshape({-1, in}), w, false, need[1],
-                                        need.size() > 2 && need[2]);
-        return {gqkv, g.weight, g.bias};
+        LinearGrads g =
+            linear_backward(g2, again.reshape({-1, in}), w, false, need[1], has_bias && need[2]);
+        return linear_node_grads({gqkv}, g, has_bias, has_residual, gy);
       });
 }
 
@@ -237,7 +269,8 @@ Var apply(const ElementwiseFunction& f, const Var& x) {
   return apply(adapters.at(&f - elementwise_functions().data()), x);
 }
 
-Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& bias) {
+Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& bias,
+                      const Var& residual) {
   const Shape& hs = h.shape();
   check_linear_shapes("activation_linear", hs, weight.shape(),
                       bias.defined() ? &bias.shape() : nullptr);
@@ -246,8 +279,7 @@ Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& 
   Tensor w = weight.value();                                 // w: (out, hidden)
   Shape ys = hs;
   ys.back() = out;
-  std::vector<Var> inputs = {h, weight};
-  if (bias.defined()) inputs.push_back(bias);
+  const Tensor res = residual_rows("activation_linear", residual, ys);  // (R, out)
   // The backward closure keeps the function the forward ran, whatever happens to `f`.
   std::shared_ptr<const RowFunction> rows = row_kernel(f, "activation_linear");
   if (f.recording()) f.observe(h2);
@@ -257,11 +289,13 @@ Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& 
                          rows->value(h2.data() + r0 * hidden, a.data() + r0 * hidden, n * hidden);
                        },
                        {}};
-  Tensor y = linear_forward(a, w, bias.defined() ? bias.value() : Tensor(), form_a);  // (R, out)
+  Tensor y =
+      linear_forward(a, w, bias.defined() ? bias.value() : Tensor(), form_a, res);  // (R, out)
   a = Tensor();
   return record(
-      "activation_linear", y.reshape(ys), inputs,
-      [h2, w, hs, out, hidden, rows](const Tensor& gy, const Needs& need) mutable -> Grads {
+      "activation_linear", y.reshape(ys), linear_node_inputs({h}, weight, bias, residual),
+      [h2, w, hs, out, hidden, rows, has_bias = bias.defined(), has_residual = residual.defined()](
+          const Tensor& gy, const Needs& need) mutable -> Grads {
         Tensor g2 = gy.reshape({-1, out});  // (R, out)
         // f(h) overwrites the saved h when nothing else holds it (this node is its
         // last reader), and f'(h) scales dL/df(h) in the same pass, tile by tile
@@ -281,8 +315,9 @@ Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& 
         } else {
           value_in_place_scaling_gradient(*rows, a, gh);
         }
-        LinearGrads g = linear_backward(g2, a, w, false, need[1], need.size() > 2 && need[2]);
-        return {gh.defined() ? gh.reshape(hs) : gh, g.weight, g.bias};
+        LinearGrads g = linear_backward(g2, a, w, false, need[1], has_bias && need[2]);
+        return linear_node_grads({gh.defined() ? gh.reshape(hs) : gh}, g, has_bias, has_residual,
+                                 gy);
       });
 }
 

@@ -73,8 +73,11 @@ Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps = 1e-
 Var attention(const Var& qkv, int64_t heads, bool causal = false, Pointwise* exp = nullptr);
 // linear(attention(qkv, ...), weight, bias) as one node: the attention's output is not
 // saved, backward forms it again (the same bits) where it recomputes the probabilities.
+// With `residual` (the output's shape), residual + linear(...): a block's residual
+// connection, added to each tile of the product while it is in cache (the same bits as
+// add(residual, ...), without its pass over memory); its gradient is the output's.
 Var attention_linear(const Var& qkv, int64_t heads, bool causal, Pointwise* exp, const Var& weight,
-                     const Var& bias);
+                     const Var& bias, const Var& residual = Var());
 // Rows of table (rows, C) by ids (values in [0, rows), shape ids_shape) -> (..., C).
 Var embedding(const Var& table, const Labels& ids, const Shape& ids_shape);
 // y = f(x) elementwise; saves x, and backward is gy * f'(x).
@@ -83,8 +86,9 @@ Var apply(const ElementwiseFunction& f, const Var& x);  // a registered function
 // y = f(h) W^T + b for h (..., hidden), W (out, hidden), b (out) or undefined: an MLP's
 // second half, fused so that only h is saved and f(h) is recomputed in backward. This
 // drops the MLP's widest saved tensor (B x T x hidden floats per block) for one extra
-// pass of f.
-Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& bias);
+// pass of f. `residual`: as for attention_linear.
+Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& bias,
+                      const Var& residual = Var());
 // y = LN(x) W^T + b for x (..., in): a pre-norm block's layer norm and the linear layer
 // it feeds, fused the same way: only x is saved, and LN(x) and its statistics are
 // formed again in backward (one pass over x), instead of saving both x and LN(x).

@@ -339,22 +339,32 @@ void check_linear_shapes(const char* op, const Shape& x, const Shape& weight, co
 }
 
 Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                      const RowWork& work) {
+                      const RowWork& work, const Tensor& residual) {
   check_linear_shapes("linear", x.shape(), weight.shape(),
                       bias.defined() ? &bias.shape() : nullptr);
   if (x.ndim() != 2) shape_error("linear", x.shape(), weight.shape(), "x must be (R, in)");
   int64_t out = weight.shape()[0];
+  if (residual.defined() &&
+      (residual.shape() != Shape{x.shape()[0], out} || !residual.is_contiguous()))
+    shape_error("linear", residual.shape(), Shape{x.shape()[0], out},
+                "the residual must be contiguous and of the output's shape");
   Tensor y = Tensor::empty({x.shape()[0], out});             // y: (R, out)
   Tensor b = bias.defined() ? bias.contiguous() : Tensor();  // b: (out)
   // Each tile of y gets its bias just before its product accumulates on it (beta = 1),
   // so it is still in cache: the same bits as broadcasting the bias over all of y first.
   const float* pb = b.defined() ? b.data() : nullptr;
+  const float* pr = residual.defined() ? residual.data() : nullptr;
   float* py = y.data();
   const RowWork with_bias{[&](int64_t r0, int64_t rows) {
                             if (work.before) work.before(r0, rows);
                             if (pb) fill_bias(pb, out, py, out, r0, rows);
                           },
-                          work.after};
+                          [&](int64_t r0, int64_t rows) {
+                            if (work.after) work.after(r0, rows);
+                            if (pr)  // residual + y, as add() computes it
+                              ArrayMap(py + r0 * out, rows * out) +=
+                                  ConstArrayMap(pr + r0 * out, rows * out);
+                          }};
   matmul_into(x, weight, false, true, pb ? 1.0f : 0.0f, y, &with_bias);
   return y;
 }

@@ -48,9 +48,11 @@ void check_linear_shapes(const char* op, const Shape& x, const Shape& weight, co
 
 // The linear layer y = x W^T + b on 2-D views: x (R, in), W (out, in), b (out) or
 // undefined. Shared by the autograd ops that contain a linear layer. work.before may
-// form x's rows just before the product reads them.
+// form x's rows just before the product reads them. With `residual` (R, out, contiguous),
+// y = residual + (x W^T + b), added to each tile of y behind its product (after
+// work.after): the same bits as adding it afterwards, without another pass over memory.
 Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                      const RowWork& work = {});
+                      const RowWork& work = {}, const Tensor& residual = Tensor());
 struct LinearGrads {
   Tensor x, weight, bias;  // each computed only when asked for
 };

@@ -52,10 +52,10 @@ Var norm_linear(const LayerNorm& norm, const Linear& linear, const Var& x) {
 }
 }  // namespace
 
-Var Attention::forward(const Var& x, const LayerNorm& norm) {
+Var Attention::forward(const Var& x, const LayerNorm& norm, const Var& residual) {
   // x: (B, T, C) -> qkv (B, T, 3C) -> (B, T, C)
   return attention_linear(norm_linear(norm, qkv, x), heads, causal, softmax_exp.get(), proj.weight,
-                          proj.bias);
+                          proj.bias, residual);
 }
 
 Mlp::Mlp(const BlockConfig& c, std::unique_ptr<Activation> act_, Rng& rng)
@@ -67,8 +67,8 @@ Mlp::Mlp(const BlockConfig& c, std::unique_ptr<Activation> act_, Rng& rng)
   register_module(c.names.fc2, fc2);
 }
 
-Var Mlp::forward(const Var& x, const LayerNorm& norm) {
-  return activation_linear(norm_linear(norm, fc1, x), *act, fc2.weight, fc2.bias);
+Var Mlp::forward(const Var& x, const LayerNorm& norm, const Var& residual) {
+  return activation_linear(norm_linear(norm, fc1, x), *act, fc2.weight, fc2.bias, residual);
 }
 
 Block::Block(const BlockConfig& c, std::unique_ptr<Activation> act,
@@ -84,8 +84,8 @@ Block::Block(const BlockConfig& c, std::unique_ptr<Activation> act,
 }
 
 Var Block::forward(const Var& x) {
-  Var h = add(x, attn.forward(x, norm1));
-  return add(h, mlp.forward(h, norm2));
+  Var h = attn.forward(x, norm1, x);  // x + attention(norm1(x))
+  return mlp.forward(h, norm2, h);    // h + mlp(norm2(h))
 }
 
 }  // namespace dapa

@@ -52,8 +52,10 @@ struct BlockConfig {
 class Attention : public Module {
  public:
   Attention(const BlockConfig& c, std::unique_ptr<Activation> softmax_exp, Rng& rng);
-  // Attention over norm(x), the norm fused into the qkv projection (norm_linear).
-  Var forward(const Var& x, const LayerNorm& norm);  // x: (B, T, C) -> (B, T, C)
+  // Attention over norm(x), the norm fused into the qkv projection (norm_linear), plus
+  // `residual` when given (fused into the output projection).
+  Var forward(const Var& x, const LayerNorm& norm,
+              const Var& residual = Var());  // x: (B, T, C) -> (B, T, C)
   int64_t dim, heads;
   bool causal;
   Linear qkv, proj;
@@ -63,8 +65,9 @@ class Attention : public Module {
 class Mlp : public Module {
  public:
   Mlp(const BlockConfig& c, std::unique_ptr<Activation> act, Rng& rng);
-  // fc2(act(fc1(norm(x)))), the norm fused into fc1 (norm_linear).
-  Var forward(const Var& x, const LayerNorm& norm);
+  // fc2(act(fc1(norm(x)))), the norm fused into fc1 (norm_linear), plus `residual` when
+  // given (fused into fc2).
+  Var forward(const Var& x, const LayerNorm& norm, const Var& residual = Var());
   Linear fc1, fc2;
   std::unique_ptr<Activation> act;
 };

@@ -216,6 +216,12 @@ inline std::vector<OpCase> op_cases() {
          return std::vector<Shape>{{batch, dim(r, 2, 6), 3 * c}, {o, c}, {o}};
        },
        [](V x, L) { return attention_linear(x[0], 2, true, nullptr, x[1], x[2]); }},
+      {"attention_linear_residual",
+       [](Rng& r) {
+         int64_t batch = r.randint(2) ? 3 : 1, t = dim(r, 2, 6), c = 2 * dim(r, 1, 3), o = dim(r);
+         return std::vector<Shape>{{batch, t, 3 * c}, {o, c}, {o}, {batch, t, o}};
+       },
+       [](V x, L) { return attention_linear(x[0], 2, false, nullptr, x[1], x[2], x[3]); }},
       {"embedding",
        [](Rng& r) {
          return std::vector<Shape>{{7, dim(r)}};
@@ -232,6 +238,15 @@ inline std::vector<OpCase> op_cases() {
        [](V x, L) {
          static FunctionPointwise gelu(find_function("gelu"));
          return activation_linear(x[0], gelu, x[1], x[2]);
+       }},
+      {"activation_linear_residual",
+       [](Rng& r) {
+         int64_t a = dim(r), b = dim(r), h = dim(r), o = dim(r);
+         return std::vector<Shape>{{a, b, h}, {o, h}, {o}, {a, b, o}};
+       },
+       [](V x, L) {
+         static FunctionPointwise gelu(find_function("gelu"));
+         return activation_linear(x[0], gelu, x[1], x[2], x[3]);
        }},
       {"norm_linear",
        [](Rng& r) {

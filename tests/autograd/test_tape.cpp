@@ -132,8 +132,8 @@ TEST(Tape, BackwardErrors) {
 }
 
 // The fused nodes (norm_linear, activation_linear) recompute what they do not save with
-// the functions the unfused ops run, so a model gives the same bits either way: values
-// and every gradient, compared exactly.
+// the functions the unfused ops run, and add a residual as add() does, so a model gives
+// the same bits either way: values and every gradient, compared exactly.
 TEST(Fusion, FusedNodesGiveTheUnfusedBits) {
   Rng rng(17);
   auto leaf = [&](const Shape& shape) {
@@ -143,7 +143,8 @@ TEST(Fusion, FusedNodesGiveTheUnfusedBits) {
   };
   Var x = leaf({3, 5, 16}), ln_w = leaf({16}), ln_b = leaf({16});
   Var w1 = leaf({24, 16}), b1 = leaf({24}), w2 = leaf({7, 24}), b2 = leaf({7}), g = leaf({3, 5, 7});
-  const std::vector<Var*> leaves = {&x, &ln_w, &ln_b, &w1, &b1, &w2, &b2};
+  Var r = leaf({3, 5, 7});  // the residual added to the output
+  const std::vector<Var*> leaves = {&x, &ln_w, &ln_b, &w1, &b1, &w2, &b2, &r};
   FunctionPointwise gelu(find_function("gelu"));
   // keep_h: the caller still holds h, so activation_linear's backward may not write f(h)
   // over it (else it does, as in a model).
@@ -152,7 +153,7 @@ TEST(Fusion, FusedNodesGiveTheUnfusedBits) {
     Var h = fused ? norm_linear(x, ln_w, ln_b, 1e-6f, w1, b1)
                   : linear(layer_norm(x, ln_w, ln_b, 1e-6f), w1, b1);
     const std::vector<float> h_before = h.value().to_vector();
-    Var y = fused ? activation_linear(h, gelu, w2, b2) : linear(apply(gelu, h), w2, b2);
+    Var y = fused ? activation_linear(h, gelu, w2, b2, r) : add(r, linear(apply(gelu, h), w2, b2));
     if (!keep_h) h = Var();
     std::vector<std::vector<float>> out = {y.value().to_vector()};
     backward(sum(sum(sum(mul(y, g), 2), 1), 0));

@@ -81,9 +81,13 @@ CASES = {
     "attention_causal": ([(3, 5, 12)], lambda x, l: attention(x[0], 2, causal=True)),
     "attention_linear": ([(3, 5, 12), (4, 4), (4,)],
                          lambda x, l: F.linear(attention(x[0], 2, causal=True), x[1], x[2])),
+    "attention_linear_residual": ([(3, 5, 12), (4, 4), (4,), (3, 5, 4)],
+                                  lambda x, l: x[3] + F.linear(attention(x[0], 2), x[1], x[2])),
     "embedding": ([(7, 4)], lambda x, l: F.embedding(
         torch.tensor([[3, 0, 6, 3, 1], [3, 5, 2, 0, 4]]), x[0])),
     "activation_linear": ([(2, 3, 6), (4, 6), (4,)], lambda x, l: F.linear(F.gelu(x[0]), x[1], x[2])),
+    "activation_linear_residual": ([(2, 3, 6), (4, 6), (4,), (2, 3, 4)],
+                                   lambda x, l: x[3] + F.linear(F.gelu(x[0]), x[1], x[2])),
     "norm_linear": ([(3, 4, 8), (8,), (8,), (5, 8), (5,)],
                     lambda x, l: F.linear(F.layer_norm(x[0], (8,), x[1], x[2], 1e-5), x[3], x[4])),
     "cross_entropy": ([(6, 10)], lambda x, l: F.cross_entropy(x[0], l)),

@@ -196,7 +196,7 @@ TEST(SoftmaxTable, FixedPointForwardIsTheUnits) {
 
 // attention_linear forms the attention's output again in backward rather than saving it;
 // with the exact exp, a float table and a fixed-point one it gives the bits of
-// linear(attention(...)): the output and every gradient, compared exactly.
+// res + linear(attention(...)): the output and every gradient, compared exactly.
 TEST(SoftmaxTable, AttentionLinearGivesTheUnfusedBits) {
   auto table = calibrated_exp("dapa:8", 4);
   auto fixed = calibrated_exp("dapa:16:fixed", 5);
@@ -207,16 +207,17 @@ TEST(SoftmaxTable, AttentionLinearGivesTheUnfusedBits) {
     return Var(t, true);
   };
   Var qkv = leaf({2, 19, 24}), w = leaf({5, 8}), b = leaf({5}), g = leaf({2, 19, 5});
+  Var res = leaf({2, 19, 5});  // a residual added to the output
   for (Pointwise* exp : std::vector<Pointwise*>{nullptr, table.get(), fixed.get()})
     for (bool causal : {false, true}) {
       SCOPED_TRACE(std::string(exp ? exp->name() : "exact") + (causal ? ", causal" : ""));
       auto run = [&](bool fused) {
-        for (Var* v : {&qkv, &w, &b}) v->zero_grad();
-        Var y = fused ? attention_linear(qkv, 2, causal, exp, w, b)
-                      : linear(attention(qkv, 2, causal, exp), w, b);
+        for (Var* v : {&qkv, &w, &b, &res}) v->zero_grad();
+        Var y = fused ? attention_linear(qkv, 2, causal, exp, w, b, res)
+                      : add(res, linear(attention(qkv, 2, causal, exp), w, b));
         std::vector<std::vector<float>> out = {y.value().to_vector()};
         backward(sum(reshape(mul(y, g), {-1}), 0));
-        for (Var* v : {&qkv, &w, &b}) out.push_back(v->grad().to_vector());
+        for (Var* v : {&qkv, &w, &b, &res}) out.push_back(v->grad().to_vector());
         return out;
       };
       std::vector<std::vector<float>> unfused = run(false), fused = run(true);
