@@ -134,11 +134,13 @@ std::vector<float> GptDecoder::next(int32_t token) {
         for (int64_t d = 0; d < D; ++d) out[d] += scores[s] * v[d];
       }
     }
-    x = add(x, linear_forward(heads, b.attn.proj.weight.value(), b.attn.proj.bias.value()));
+    // The residual connections as the training forward adds them (linear_forward's
+    // residual): x + proj(heads), then x + fc2(act(fc1(...))).
+    x = linear_forward(heads, b.attn.proj.weight.value(), b.attn.proj.bias.value(), {}, x);
     Tensor m = layer_norm(x, b.norm2.weight.value(), b.norm2.bias.value(), b.norm2.eps).y;
     Tensor hidden = linear_forward(m, b.mlp.fc1.weight.value(), b.mlp.fc1.bias.value());
-    x = add(x, linear_forward(b.mlp.act->value(hidden), b.mlp.fc2.weight.value(),
-                              b.mlp.fc2.bias.value()));
+    x = linear_forward(b.mlp.act->value(hidden), b.mlp.fc2.weight.value(), b.mlp.fc2.bias.value(),
+                       {}, x);
   }
   Tensor f = layer_norm(x, model_.ln_f.weight.value(), model_.ln_f.bias.value(), model_.ln_f.eps).y;
   Tensor logits = linear_forward(f, model_.wte.value(), Tensor());  // (1, vocab)
