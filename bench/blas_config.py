@@ -69,6 +69,12 @@ def core_tier(core):
     return {k.lower(): v for k, v in CORE_TIERS.items()}.get(core.lower())
 
 
+def slowest_core(cores):
+    """Of the cores the sides announced, one of the lowest known tier (None if none is
+    known)."""
+    return min((c for c in cores if core_tier(c) is not None), key=core_tier, default=None)
+
+
 def core_to_set(in_use, best):
     """The OPENBLAS_CORETYPE to run both sides with when the core in use (the caller's
     variable, else OpenBLAS's own choice) is below the best for the instruction set;
@@ -138,9 +144,7 @@ def blas_setup(ours, torch=True, env=None):
              f"set: {best or 'none beyond generic'})"]
     caller = env.get("OPENBLAS_CORETYPE")
     # The core in use: the caller's variable, else the slowest side's own choice.
-    in_use = caller or min(cores.values(), key=lambda c: core_tier(c) if core_tier(c) is not None
-                           else 99, default=None)
-    chosen = core_to_set(in_use, best)
+    chosen = core_to_set(caller or slowest_core(cores.values()), best)
     if chosen:
         env["OPENBLAS_CORETYPE"] = chosen
         found = (f"OPENBLAS_CORETYPE={caller} was set by the caller" if caller else
@@ -173,6 +177,8 @@ def self_test():
         ("GenuineIntel", avx512, "SapphireRapids", None),  # a core this table does not know
         ("GenuineIntel", {"sse2"}, "Prescott", None),  # nothing better to set
         ("GenuineIntel", avx512, None, None),  # OpenBLAS did not say
+        ("GenuineIntel", avx512, slowest_core(["SkylakeX", "Sandybridge", None]), "SkylakeX"),
+        ("GenuineIntel", avx512, slowest_core(["SapphireRapids", None]), None),
     ]
     for vendor, flags, in_use, expected in cases:
         got = core_to_set(in_use, best_coretype(vendor, flags))

@@ -8,7 +8,8 @@ ours, PyTorch, PyTorch, ours (ABBA) and takes the ratio of the round's means; th
 median of the rounds' ratios is reported, with the median speeds. Both sides run with
 the peer's BLAS at its best (blas_config.py: OPENBLAS_CORETYPE when the core in use is
 below the best for the CPU's instruction set; then the peer's loss after the timed steps
-is checked against a run in the caller's environment). Prints a markdown table and the CPU and BLAS configuration.
+is checked against a run in the caller's environment). Prints a markdown table and the
+CPU and BLAS configuration.
     /usr/bin/python3 bench/compare_training.py --data data/fashion-mnist.h5 \
         [--models vit-nano vit-micro] [--threads 2] [--batch 128] [--rounds 3] [--steps 20]
     /usr/bin/python3 bench/compare_training.py --data data/brown.h5 \
