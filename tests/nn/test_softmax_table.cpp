@@ -223,6 +223,9 @@ TEST(SoftmaxTable, AttentionLinearGivesTheUnfusedBits) {
       std::vector<std::vector<float>> unfused = run(false), fused = run(true);
       for (size_t i = 0; i < unfused.size(); ++i) EXPECT_EQ(fused[i], unfused[i]) << "tensor " << i;
     }
+  // A residual must have the output's shape.
+  EXPECT_THROW(attention_linear(qkv, 2, false, nullptr, w, b, leaf({2, 19, 8})), ShapeError);
+  clear_tape();
 }
 
 // A GPT whose MLPs and softmaxes are both tables: the sites, named after their modules,

@@ -144,6 +144,9 @@ TEST(ActivationLinear, ShapeErrorsLikeLinear) {
   EXPECT_THROW(activation_linear(h, *act, w, Var(Tensor::zeros({5}), true)), ShapeError);
   EXPECT_THROW(activation_linear(h, *act, Var(Tensor::zeros({4, 7}), true), Var()), ShapeError);
   EXPECT_EQ(activation_linear(h, *act, w, Var()).shape(), (Shape{2, 3, 4}));
+  // A residual must have the output's shape.
+  EXPECT_THROW(activation_linear(h, *act, w, Var(), Var(Tensor::zeros({2, 3, 8}), true)),
+               ShapeError);
   clear_tape();
 }
 
