@@ -71,6 +71,17 @@ struct RowScores {
 };
 RowScores score_rows(const Tensor& logits, const Labels& labels);
 
+// One AdamW update of n elements (PyTorch's order: decoupled decay, both moments, then
+// w -= lr (m / bc1) / (sqrt(v / bc2) + eps), bc = 1 - beta^t). A plain loop that every
+// DAPA_VECTOR_CLONES clone rounds alike (no contraction; sqrt and division are exact
+// roundings on every instruction set): the same bits on every machine, at the clone's
+// width (the optimiser is elementwise, so its cost is these per-element operations).
+struct AdamWStep {
+  float lr, beta1, beta2, eps, bc1, bc2;
+  float decay;  // 1 - lr weight_decay, or 1 for parameters without decay
+};
+void adamw_update(float* w, float* m, float* v, const float* g, int64_t n, const AdamWStep& s);
+
 // Multi-head scaled dot-product self-attention on a fused projection (attention.cpp):
 // qkv (B, T, 3C) holds [q | k | v], each split into heads of D = C / heads;
 // out (B, T, C) = softmax(q k^T / sqrt(D)) v per head, heads side by side.

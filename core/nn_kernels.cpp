@@ -229,4 +229,18 @@ RowScores score_rows(const Tensor& logits, const Labels& labels) {
   return r;
 }
 
+DAPA_VECTOR_CLONES void adamw_update(float* __restrict w, float* __restrict m, float* __restrict v,
+                                     const float* __restrict g, int64_t n, const AdamWStep& s) {
+  const float b1 = s.beta1, b2 = s.beta2, c1 = 1.0f - s.beta1, c2 = 1.0f - s.beta2;
+  const float lr = s.lr, eps = s.eps, bc1 = s.bc1, bc2 = s.bc2, decay = s.decay;
+  for (int64_t i = 0; i < n; ++i) {
+    const float wi = w[i] * decay;  // times 1 is exact: no decay
+    const float mi = b1 * m[i] + c1 * g[i];
+    const float vi = b2 * v[i] + c2 * (g[i] * g[i]);
+    m[i] = mi;
+    v[i] = vi;
+    w[i] = wi - lr * (mi / bc1) / (std::sqrt(vi / bc2) + eps);
+  }
+}
+
 }  // namespace dapa

@@ -100,8 +100,8 @@ AdamW::AdamW(std::vector<ParamGroup> params, float weight_decay, float beta1, fl
 }
 
 // One pass per piece of a parameter (decay, both moments, the update) while it is in
-// cache, the pieces spread over the threads. The same per-element operations as four
-// whole-array passes, so the same bits.
+// cache, the pieces spread over the threads, by core's adamw_update (vectorised at the
+// CPU's width, the same bits on every machine).
 void AdamW::step(float lr) {
   ++t_;
   const float bc1 = 1.0f - std::pow(beta1_, static_cast<float>(t_));
@@ -109,12 +109,9 @@ void AdamW::step(float lr) {
   const float decay = 1.0f - lr * weight_decay_;
   for_each_piece(params_, [&](size_t i, int64_t at, int64_t n) {
     Var& p = *params_[i].param;
-    ArrayMap w(p.value().data() + at, n), mi(m[i].data() + at, n), vi(v[i].data() + at, n);
-    ConstArrayMap g(p.grad().data() + at, n);
-    if (params_[i].decay) w *= decay;  // decoupled decay (PyTorch order)
-    mi = beta1_ * mi + (1.0f - beta1_) * g;
-    vi = beta2_ * vi + (1.0f - beta2_) * g.square();
-    w -= lr * (mi / bc1) / ((vi / bc2).sqrt() + eps_);
+    const AdamWStep s{lr, beta1_, beta2_, eps_, bc1, bc2, params_[i].decay ? decay : 1.0f};
+    adamw_update(p.value().data() + at, m[i].data() + at, v[i].data() + at, p.grad().data() + at, n,
+                 s);
   });
 }
 
