@@ -222,10 +222,7 @@ DAPA_VECTOR_CLONES MaxAt subtract_row_max(float* z, int64_t n) {
 }  // namespace
 
 namespace {
-// softmax_row, also returning the row's maximum and 1 / sum for softmax_row_again.
-struct RowStats {
-  float max, inverse_sum;
-};
+using RowStats = SoftmaxRowStats;  // what softmax_row_again takes
 // The exps are a plain loop (vectorised at the clone's width; rows padded with -inf to
 // whole blocks of 16, the attention's scratch PaddedScores, leave it no scalar tail:
 // exp(-inf) is 0), then summed in lane_sum's order and scaled.
@@ -244,8 +241,8 @@ DAPA_VECTOR_CLONES void softmax_row_again(const float* x, RowStats stats, float*
 }
 }  // namespace
 
-void softmax_row(const float* x, float* y, int64_t n) {
-  softmax_row_stats(x, y, n);
+SoftmaxRowStats softmax_row(const float* x, float* y, int64_t n) {
+  return softmax_row_stats(x, y, n);
 }
 
 DAPA_VECTOR_CLONES void softmax_row_backward(const float* y, const float* g, float* gx, int64_t n,

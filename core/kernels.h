@@ -126,8 +126,11 @@ Tensor attention_with_exp_backward(const Tensor& gout, const Tensor& qkv, const 
                                    Tensor* out_again = nullptr);
 // y = softmax(x) over n contiguous values (x and y may be the same buffer): the exps of
 // fast_exp (core/fast_math.h) in loops cloned per instruction set, the sum lane_sum's,
-// so the same bits on every CPU.
-void softmax_row(const float* x, float* y, int64_t n);
+// so the same bits on every CPU. Returns the row's maximum and 1 / sum of its exps.
+struct SoftmaxRowStats {
+  float max, inverse_sum;
+};
+SoftmaxRowStats softmax_row(const float* x, float* y, int64_t n);
 // Its backward over the row: gx = scale y (g - sum(g y)) (gx may be g).
 void softmax_row_backward(const float* y, const float* g, float* gx, int64_t n, float scale = 1.0f);
 // p = max(e, 0) / sum(max(e, 0)) (p may be e): the normalisation of a softmax whose exp

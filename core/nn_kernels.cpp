@@ -194,13 +194,14 @@ CrossEntropyResult cross_entropy(const Tensor& logits, const Labels& labels) {
   const float inv_b = 1.0f / static_cast<float>(B);
   parallel_for(B, row_grain(C), [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; ++i) {
-      ConstArrayMap xr(px + i * C, C);
-      ArrayMap gr(pg + i * C, C);
-      float m = xr.maxCoeff();
-      gr = (xr - m).exp();
-      float s = gr.sum();
-      row_loss[i] = static_cast<double>(m) + std::log(static_cast<double>(s)) - xr[labels[i]];
-      gr *= inv_b / s;
+      // -log softmax(x)[label] = max + log(sum of exp(x - max)) - x[label]; the gradient
+      // row (softmax(x) - onehot) / B.
+      const float* xr = px + i * C;
+      float* gr = pg + i * C;
+      const SoftmaxRowStats st = softmax_row(xr, gr, C);
+      row_loss[i] = static_cast<double>(st.max) - std::log(static_cast<double>(st.inverse_sum)) -
+                    xr[labels[i]];
+      ArrayMap(gr, C) *= inv_b;
       gr[labels[i]] -= inv_b;
     }
   });

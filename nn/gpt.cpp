@@ -85,7 +85,10 @@ namespace {
 // The attention's softmax over one row of scores in place: exact, or with the table exp
 // of the max-shifted scores as in training (core/kernels.h, attention_with_exp).
 void attention_softmax_row(const RowFunction* exp, float* scores, int64_t n) {
-  if (!exp) return softmax_row(scores, scores, n);
+  if (!exp) {
+    softmax_row(scores, scores, n);
+    return;
+  }
   Eigen::Map<Eigen::ArrayXf> z(scores, n);
   z -= z.maxCoeff();
   exp->value(scores, scores, n);
