@@ -165,7 +165,9 @@ ValueAndDerivative apply_with_derivative(const ElementwiseFunction& f, const Ten
   });
 }
 
-void value_in_place_scaling_gradient(const RowFunction& f, float* x, float* g, int64_t n) {
+// Cloned for its own loops (the product and the copy run at the CPU's width).
+DAPA_VECTOR_CLONES void value_in_place_scaling_gradient(const RowFunction& f, float* x, float* g,
+                                                        int64_t n) {
   constexpr int64_t kBlock = 512;  // two 2 KiB buffers
   alignas(64) float value[kBlock], derivative[kBlock];
   for (int64_t at = 0; at < n; at += kBlock) {
