@@ -1,6 +1,7 @@
 // Broadcasting elementwise kernels and reductions; see kernels.h.
 #include <algorithm>
 
+#include "core/fast_math.h"
 #include "core/kernels.h"
 #include "core/map_kernels.h"
 #include "core/parallel.h"
@@ -91,14 +92,17 @@ Tensor scale(const Tensor& x, float s) {
   return map_flat(x, [s](auto in, auto out) { out = in * s; });
 }
 
+DAPA_VECTOR_CLONES void accumulate(float* __restrict acc, const float* __restrict x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) acc[i] += x[i];
+}
+
 void add_inplace(Tensor& acc, const Tensor& x) {
   if (acc.shape() != x.shape()) shape_error("add_inplace", acc.shape(), x.shape(), "shapes differ");
   Tensor xc = x.contiguous();
   float* pa = acc.array().data();
   const float* px = xc.data();
-  parallel_for(acc.numel(), kGrain, [&](int64_t i0, int64_t i1) {
-    ArrayMap(pa + i0, i1 - i0) += ConstArrayMap(px + i0, i1 - i0);
-  });
+  parallel_for(acc.numel(), kGrain,
+               [&](int64_t i0, int64_t i1) { accumulate(pa + i0, px + i0, i1 - i0); });
 }
 
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {
@@ -122,16 +126,15 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
     int64_t width = out.numel(), rows = width ? xc.numel() / width : 0;
     const int64_t block = 256;
     int64_t nblocks = (rows + block - 1) / block;
-    Eigen::ArrayXXf partial = Eigen::ArrayXXf::Zero(width, nblocks);
+    Eigen::ArrayXXf partial = Eigen::ArrayXXf::Zero(width, nblocks);  // a column per block
     const float* px = xc.data();
     parallel_for(nblocks, std::max<int64_t>(1, kGrain / (block * std::max<int64_t>(width, 1))),
                  [&](int64_t b0, int64_t b1) {
                    for (int64_t b = b0; b < b1; ++b)
                      for (int64_t r = b * block; r < std::min(rows, (b + 1) * block); ++r)
-                       partial.col(b) += ConstArrayMap(px + r * width, width);
+                       accumulate(partial.col(b).data(), px + r * width, width);
                  });
-    ArrayMap acc = out.array();
-    for (int64_t b = 0; b < nblocks; ++b) acc += partial.col(b);
+    for (int64_t b = 0; b < nblocks; ++b) accumulate(out.data(), partial.col(b).data(), width);
     return out;
   }
   // General case: walk x and accumulate into out through zero strides on reduced axes.

@@ -18,6 +18,9 @@ Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor scale(const Tensor& x, float s);
 void add_inplace(Tensor& acc, const Tensor& x);  // acc += x, same shape, acc contiguous
+// acc[i] += x[i] for i < n, at the CPU's vector width (an exact add: the same bits on
+// every machine); the raw loop behind add_inplace, sum_to and the linear layers' epilogue.
+void accumulate(float* acc, const float* x, int64_t n);
 // Repeats x along broadcast axes to `shape` (the backward of a reduction).
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 // Sums x over the axes that broadcasting expanded, giving `shape` (the backward of a
