@@ -324,22 +324,30 @@ Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& 
 namespace {
 // LN(x) of norm_linear, as rows (rows, in) with their statistics, formed row range by
 // row range by the RowWork `form` inside a product's region (the forward's product reads
-// them; backward's dx product forms them for the weight gradient after it).
+// them; backward's dx product forms them again, from the statistics the forward saved,
+// for the weight gradient after it).
 struct NormRows {
   Tensor x, weight, bias, y, mean, rstd;  // x (rows, in) contiguous; y (rows, in)
   float eps;
-  NormRows(const Tensor& xv, const Tensor& lw, const Tensor& lb, float e, int64_t in)
+  bool again;  // mean and rstd given: the forward's, saved
+  NormRows(const Tensor& xv, const Tensor& lw, const Tensor& lb, float e, int64_t in,
+           const Tensor& saved_mean = Tensor(), const Tensor& saved_rstd = Tensor())
       : x(xv.contiguous().reshape({-1, in})),
         weight(lw.contiguous()),
         bias(lb.contiguous()),
         y(Tensor::empty(x.shape())),
-        mean(Tensor::empty({x.shape()[0]})),
-        rstd(Tensor::empty({x.shape()[0]})),
-        eps(e) {}
+        mean(saved_mean.defined() ? saved_mean : Tensor::empty({x.shape()[0]})),
+        rstd(saved_rstd.defined() ? saved_rstd : Tensor::empty({x.shape()[0]})),
+        eps(e),
+        again(saved_mean.defined()) {}
   RowWork form() {
     return {[this](int64_t r0, int64_t rows) {
-              layer_norm_rows(x.data(), weight.data(), bias.data(), eps, x.shape()[1], r0, rows,
-                              y.data(), mean.data(), rstd.data());
+              if (again)
+                layer_norm_rows_again(x.data(), weight.data(), bias.data(), x.shape()[1], r0, rows,
+                                      mean.data(), rstd.data(), y.data());
+              else
+                layer_norm_rows(x.data(), weight.data(), bias.data(), eps, x.shape()[1], r0, rows,
+                                y.data(), mean.data(), rstd.data());
             },
             {}};
   }
@@ -357,18 +365,20 @@ Var norm_linear(const Var& x, const Var& ln_weight, const Var& ln_bias, float ep
   ys.back() = out;
   std::vector<Var> inputs = {x, ln_weight, ln_bias, weight};
   if (bias.defined()) inputs.push_back(bias);
-  Tensor y;
+  Tensor y, mean, rstd;  // mean, rstd: (rows), saved
   {
     NormRows n(xv, lw, lb, eps, in);  // each tile forms its rows of LN(x) just before its product
     y = linear_forward(n.y, w, bias.defined() ? bias.value() : Tensor(), n.form());
+    mean = n.mean;
+    rstd = n.rstd;
   }
   return record(
       "norm_linear", y.reshape(ys), inputs,
-      [xv, lw, lb, eps, w, in, out](const Tensor& gy, const Needs& need) -> Grads {
-        // LN(x) and its statistics again (not saved), by the forward's function: the
-        // same bits. The dx product's tiles form its rows; the weight gradient reads
-        // them after.
-        NormRows n(xv, lw, lb, eps, in);
+      [xv, lw, lb, eps, w, in, out, mean, rstd](const Tensor& gy, const Needs& need) -> Grads {
+        // LN(x) again (not saved) from the saved statistics, with the forward's
+        // operations: the same bits. The dx product's tiles form its rows; the weight
+        // gradient reads them after.
+        NormRows n(xv, lw, lb, eps, in, mean, rstd);
         Tensor g2 = gy.reshape({-1, out}), gn = Tensor::empty(n.y.shape());
         const RowWork form = n.form();
         matmul_into(g2, w, false, false, 0.0f, gn, &form);  // gn: (rows, in)

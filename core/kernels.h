@@ -53,6 +53,11 @@ void check_layer_norm_shapes(const char* op, const Shape& x, const Tensor& weigh
 // use them (a product's RowWork, core/gemm.h).
 void layer_norm_rows(const float* x, const float* w, const float* b, float eps, int64_t width,
                      int64_t r0, int64_t rows, float* y, float* mean, float* rstd);
+// The same rows from their saved mean and rstd: y = (x - mean) rstd w + b, the
+// operations layer_norm_rows ends with, so the same bits without its two row sums.
+void layer_norm_rows_again(const float* x, const float* w, const float* b, int64_t width,
+                           int64_t r0, int64_t rows, const float* mean, const float* rstd,
+                           float* y);
 struct LayerNormGrads {
   Tensor x, weight, bias;
 };

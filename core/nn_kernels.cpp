@@ -81,6 +81,14 @@ DAPA_VECTOR_CLONES void layer_norm_row(const float* __restrict x, const float* _
   *rstd = r;
 }
 
+// The row again from its mean m and rstd r: (x - m) rounded, then times r, times w, plus
+// b, as layer_norm_row rounds them.
+DAPA_VECTOR_CLONES void layer_norm_row_again(const float* __restrict x, const float* __restrict w,
+                                             const float* __restrict b, int64_t n, float m, float r,
+                                             float* __restrict y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) * r * w[i] + b[i];
+}
+
 // One row's backward (no two pointers alias): xhat = (x - m) rstd, gxhat = g w (scratch, n each),
 // gx = rstd (gxhat - mean(gxhat) - xhat mean(gxhat xhat)); adds g xhat to gw and g to gb.
 DAPA_VECTOR_CLONES void layer_norm_row_backward(const float* __restrict x,
@@ -121,6 +129,13 @@ void layer_norm_rows(const float* x, const float* w, const float* b, float eps, 
                      int64_t r0, int64_t rows, float* y, float* mean, float* rstd) {
   for (int64_t i = r0; i < r0 + rows; ++i)
     layer_norm_row(x + i * width, w, b, eps, width, y + i * width, mean + i, rstd + i);
+}
+
+void layer_norm_rows_again(const float* x, const float* w, const float* b, int64_t width,
+                           int64_t r0, int64_t rows, const float* mean, const float* rstd,
+                           float* y) {
+  for (int64_t i = r0; i < r0 + rows; ++i)
+    layer_norm_row_again(x + i * width, w, b, width, mean[i], rstd[i], y + i * width);
 }
 
 LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
