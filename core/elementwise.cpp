@@ -96,6 +96,12 @@ DAPA_VECTOR_CLONES void accumulate(float* __restrict acc, const float* __restric
   for (int64_t i = 0; i < n; ++i) acc[i] += x[i];
 }
 
+DAPA_VECTOR_CLONES void accumulate_rows(float* __restrict acc, const float* __restrict x,
+                                        int64_t ld, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < n; ++i) acc[i] += x[r * ld + i];
+}
+
 void add_inplace(Tensor& acc, const Tensor& x) {
   if (acc.shape() != x.shape()) shape_error("add_inplace", acc.shape(), x.shape(), "shapes differ");
   Tensor xc = x.contiguous();
@@ -131,8 +137,8 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
     parallel_for(nblocks, std::max<int64_t>(1, kGrain / (block * std::max<int64_t>(width, 1))),
                  [&](int64_t b0, int64_t b1) {
                    for (int64_t b = b0; b < b1; ++b)
-                     for (int64_t r = b * block; r < std::min(rows, (b + 1) * block); ++r)
-                       accumulate(partial.col(b).data(), px + r * width, width);
+                     accumulate_rows(partial.col(b).data(), px + b * block * width, width,
+                                     std::min(rows, (b + 1) * block) - b * block, width);
                  });
     for (int64_t b = 0; b < nblocks; ++b) accumulate(out.data(), partial.col(b).data(), width);
     return out;

@@ -193,20 +193,31 @@ void run_pieces(int64_t count, Piece piece) {
 // summed over 6,400 token rows) in up to 8 chunks of K, each a whole-output product: tiles
 // of the output would each read all of the other operand again (8 times 1.6 MB on
 // vit-nano), where a chunk reads its rows once. Chunk 0 goes to C with the caller's beta,
-// the others to scratch, then C adds them in chunk order.
+// the others to scratch, then C adds them in chunk order. With ta and a_sums (M), also
+// the sums of A's K rows (a linear layer's bias gradient, next to its weight gradient):
+// each chunk's rows summed in order right behind its product, while they are in cache,
+// then the chunks' sums added in chunk order.
 void sgemm_split_k(bool onednn, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                    const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-                   int64_t ldc) {
+                   int64_t ldc, float* a_sums = nullptr) {
   const int64_t chunks = std::clamp<int64_t>(K / (kLongK / 2), 2, 8);
   Tensor partial = Tensor::empty({chunks - 1, M, N});  // chunks 1.. (M, N) each
   float* P = partial.data();
+  Tensor sums = a_sums ? Tensor::zeros({chunks, M}) : Tensor();  // each chunk's row sums
   run_pieces(chunks, [&](int64_t c) {
     const int64_t k0 = K * c / chunks, kn = K * (c + 1) / chunks - k0;
     const float* a = A + (ta ? k0 * lda : k0);  // op(A) (M, K): its columns k0..
     const float* b = B + (tb ? k0 : k0 * ldb);  // op(B) (K, N): its rows k0..
-    if (c == 0) return sgemm_serial(onednn, ta, tb, M, N, kn, alpha, a, lda, b, ldb, beta, C, ldc);
-    sgemm_serial(onednn, ta, tb, M, N, kn, alpha, a, lda, b, ldb, 0.0f, P + (c - 1) * M * N, N);
+    if (c == 0)
+      sgemm_serial(onednn, ta, tb, M, N, kn, alpha, a, lda, b, ldb, beta, C, ldc);
+    else
+      sgemm_serial(onednn, ta, tb, M, N, kn, alpha, a, lda, b, ldb, 0.0f, P + (c - 1) * M * N, N);
+    if (a_sums) accumulate_rows(sums.data() + c * M, a, lda, kn, M);
   });
+  if (a_sums) {
+    std::fill_n(a_sums, M, 0.0f);
+    for (int64_t c = 0; c < chunks; ++c) accumulate(a_sums, sums.data() + c * M, M);
+  }
   parallel_for(M, std::max<int64_t>(1, (int64_t{1} << 15) / (N * chunks)),
                [&](int64_t r0, int64_t r1) {
                  for (int64_t r = r0; r < r1; ++r)
@@ -218,6 +229,25 @@ void sgemm_split_k(bool onednn, bool ta, bool tb, int64_t M, int64_t N, int64_t 
 // work's before and after over all M rows, outside the product: threaded by rows.
 void all_rows(const std::function<void(int64_t, int64_t)>& f, int64_t M) {
   if (f) parallel_for(M, 16, [&](int64_t r0, int64_t r1) { f(r0, r1 - r0); });
+}
+
+// Whether a product that is not small enough for libxsmm runs on oneDNN (else OpenBLAS).
+bool onednn_product(int64_t M, int64_t N, int64_t K) {
+#ifdef DAPA_HAVE_ONEDNN
+  return M * N * K >= kLargeProductWork;
+#else
+  (void)M, (void)N, (void)K;
+  return false;
+#endif
+}
+
+// Whether sgemm_tiled runs a product on oneDNN or OpenBLAS split along K (and not on
+// libxsmm, which takes the small ones whole).
+bool splits_k(int64_t M, int64_t N, int64_t K) {
+#ifdef DAPA_HAVE_LIBXSMM
+  if (M * N * K < kLargeProductWork) return false;
+#endif
+  return K >= kLongK && K >= 4 * std::max(M, N);
 }
 
 // sgemm with work on C's rows around it (gemm.h, RowWork; null: none).
@@ -246,14 +276,10 @@ void sgemm_tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
   // on pieces that depend on the shape alone, spread over our threads: every product
   // gives the same bits for any thread count, so a run may change its thread count and
   // stay reproducible.
-#ifdef DAPA_HAVE_ONEDNN
-  const bool onednn = M * N * K >= kLargeProductWork;
-#else
-  const bool onednn = false;
-#endif
+  const bool onednn = onednn_product(M, N, K);
   // Otherwise tiles of the output's longer side: at most 8, of at least 16 rows or
   // columns; one below 2^16 multiply-adds. Row tiles do their rows' work around them.
-  const bool split_k = K >= kLongK && K >= 4 * std::max(M, N), by_rows = M >= N && !split_k;
+  const bool split_k = splits_k(M, N, K), by_rows = M >= N && !split_k;
   if (!by_rows && !before_done) all_rows(w.before, M);
   if (split_k) {
     sgemm_split_k(onednn, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -371,10 +397,23 @@ Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
 
 LinearGrads linear_backward(const Tensor& gy, const Tensor& x, const Tensor& weight, bool need_x,
                             bool need_weight, bool need_bias) {
-  LinearGrads g;                                           // gy: (R, out), x: (R, in)
-  if (need_x) g.x = matmul(gy, weight);                    // (R, in)
+  LinearGrads g;                         // gy: (R, out), x: (R, in)
+  if (need_x) g.x = matmul(gy, weight);  // (R, in)
+  const int64_t out = weight.shape()[0];
+  if (need_weight && need_bias && gy.ndim() == 2 && x.ndim() == 2 &&
+      gy.shape()[0] == x.shape()[0] && splits_k(out, x.shape()[1], gy.shape()[0])) {
+    // The weight gradient's product runs in chunks of gy's rows: the bias gradient, gy's
+    // column sums, is summed chunk by chunk behind it (sgemm_split_k).
+    const Tensor a = gy.contiguous(), b = x.contiguous();
+    g.weight = Tensor::empty({out, b.shape()[1]});  // (out, in)
+    g.bias = Tensor::empty({out});
+    sgemm_split_k(onednn_product(out, b.shape()[1], a.shape()[0]), true, false, out, b.shape()[1],
+                  a.shape()[0], 1.0f, a.data(), out, b.data(), b.shape()[1], 0.0f, g.weight.data(),
+                  b.shape()[1], g.bias.data());
+    return g;
+  }
   if (need_weight) g.weight = matmul(gy, x, true, false);  // (out, in)
-  if (need_bias) g.bias = sum_to(gy, {weight.shape()[0]});
+  if (need_bias) g.bias = sum_to(gy, {out});
   return g;
 }
 

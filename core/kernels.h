@@ -21,6 +21,8 @@ void add_inplace(Tensor& acc, const Tensor& x);  // acc += x, same shape, acc co
 // acc[i] += x[i] for i < n, at the CPU's vector width (an exact add: the same bits on
 // every machine); the raw loop behind add_inplace, sum_to and the linear layers' epilogue.
 void accumulate(float* acc, const float* x, int64_t n);
+// accumulate(acc, x + r ld, n) for r = 0 .. rows - 1, in that order (column sums).
+void accumulate_rows(float* acc, const float* x, int64_t ld, int64_t rows, int64_t n);
 // Repeats x along broadcast axes to `shape` (the backward of a reduction).
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 // Sums x over the axes that broadcasting expanded, giving `shape` (the backward of a
