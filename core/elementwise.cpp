@@ -96,6 +96,16 @@ DAPA_VECTOR_CLONES void accumulate(float* __restrict acc, const float* __restric
   for (int64_t i = 0; i < n; ++i) acc[i] += x[i];
 }
 
+DAPA_VECTOR_CLONES double sum_of_squares(const float* x, int64_t n) {
+  double lanes[8] = {};
+  const int64_t whole = n - n % 8;
+  for (int64_t i = 0; i < whole; i += 8)
+    for (int l = 0; l < 8; ++l) lanes[l] += static_cast<double>(x[i + l]) * x[i + l];
+  for (int64_t i = whole; i < n; ++i) lanes[i - whole] += static_cast<double>(x[i]) * x[i];
+  return ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+         ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+}
+
 DAPA_VECTOR_CLONES void accumulate_rows(float* __restrict acc, const float* __restrict x,
                                         int64_t ld, int64_t rows, int64_t n) {
   for (int64_t r = 0; r < rows; ++r)

@@ -23,6 +23,10 @@ void add_inplace(Tensor& acc, const Tensor& x);  // acc += x, same shape, acc co
 void accumulate(float* acc, const float* x, int64_t n);
 // accumulate(acc, x + r ld, n) for r = 0 .. rows - 1, in that order (column sums).
 void accumulate_rows(float* acc, const float* x, int64_t ld, int64_t rows, int64_t n);
+// The sum of x[i]^2 for i < n in double, in 8 lanes (element i to lane i mod 8, each lane
+// in order) folded in a fixed order: the same bits on every clone and machine (the
+// gradient norm that clipping scales by).
+double sum_of_squares(const float* x, int64_t n);
 // Repeats x along broadcast axes to `shape` (the backward of a reduction).
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 // Sums x over the axes that broadcasting expanded, giving `shape` (the backward of a

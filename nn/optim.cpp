@@ -71,7 +71,7 @@ double Optimizer::clip_grad_norm(double max_norm) {
   parallel_for(static_cast<int64_t>(have.size()), 1, [&](int64_t b, int64_t e) {
     for (int64_t k = b; k < e; ++k) {
       const Tensor& g = params_[have[k]].param->grad();
-      squares[k] = ConstArrayMap(g.data(), g.numel()).cast<double>().square().sum();
+      squares[k] = sum_of_squares(g.data(), g.numel());
     }
   });
   double sq = 0.0;

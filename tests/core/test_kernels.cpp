@@ -77,6 +77,21 @@ TEST(AdamWUpdate, EveryElementIsTheFormula) {
   EXPECT_EQ(differing, 0) << "of " << n << " elements";
 }
 
+// Whole numbers whose squares and every partial sum are exact in double (below 2^53) but
+// not in float: the exact total whatever the order, so a float accumulator, a lost
+// element in the vector body or the tail would show.
+TEST(SumOfSquares, ExactForWholeNumbers) {
+  for (int64_t n : {0, 1, 7, 8, 9, 1003}) {
+    std::vector<float> x(static_cast<size_t>(n));
+    double expected = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      x[i] = static_cast<float>(10000 + i);
+      expected += static_cast<double>(x[i]) * x[i];
+    }
+    EXPECT_EQ(sum_of_squares(x.data(), n), expected) << "n = " << n;
+  }
+}
+
 TEST(Gemm, KnownProduct) {
   Tensor a = Tensor::from({1, 2, 3, 4, 5, 6}, {2, 3});
   Tensor b = Tensor::from({7, 8, 9, 10, 11, 12}, {3, 2});
