@@ -221,12 +221,10 @@ DAPA_VECTOR_CLONES MaxAt subtract_row_max(float* z, int64_t n) {
 
 }  // namespace
 
-namespace {
-using RowStats = SoftmaxRowStats;  // what softmax_row_again takes
 // The exps are a plain loop (vectorised at the clone's width; rows padded with -inf to
 // whole blocks of 16, the attention's scratch PaddedScores, leave it no scalar tail:
 // exp(-inf) is 0), then summed in lane_sum's order and scaled.
-DAPA_VECTOR_CLONES RowStats softmax_row_stats(const float* x, float* y, int64_t n) {
+DAPA_VECTOR_CLONES SoftmaxRowStats softmax_row(const float* x, float* y, int64_t n) {
   const float m = lane_max(x, n);
   for (int64_t i = 0; i < n; ++i) y[i] = fast_exp<false>(x[i] - m);  // x[i] <= m
   const float inverse = 1.0f / lane_sum_of(y, n);
@@ -234,16 +232,14 @@ DAPA_VECTOR_CLONES RowStats softmax_row_stats(const float* x, float* y, int64_t 
   return {m, inverse};
 }
 
-// The probabilities of softmax_row_stats again, from the same scores and its statistics:
-// the same operations in the same order, so the same bits, in one pass.
-DAPA_VECTOR_CLONES void softmax_row_again(const float* x, RowStats stats, float* y, int64_t n) {
+namespace {
+// The probabilities of softmax_row again, from the same scores and its statistics: the
+// same operations in the same order, so the same bits, in one pass.
+DAPA_VECTOR_CLONES void softmax_row_again(const float* x, SoftmaxRowStats stats, float* y,
+                                          int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = fast_exp<false>(x[i] - stats.max) * stats.inverse_sum;
 }
 }  // namespace
-
-SoftmaxRowStats softmax_row(const float* x, float* y, int64_t n) {
-  return softmax_row_stats(x, y, n);
-}
 
 DAPA_VECTOR_CLONES void softmax_row_backward(const float* y, const float* g, float* gx, int64_t n,
                                              float scale) {
@@ -286,7 +282,7 @@ AttentionResult attention(const Tensor& qkv_in, int64_t heads, bool causal) {
       s.compute(d, q);
       for (int64_t row = 0; row < d.T; ++row) {
         const int64_t at = i * d.T + row;
-        const RowStats stats = softmax_row_stats(s.row(row), p.data() + row * s.Tp, s.pass(row));
+        const SoftmaxRowStats stats = softmax_row(s.row(row), p.data() + row * s.Tp, s.pass(row));
         r.row_max.data()[at] = stats.max;
         r.inverse_sum.data()[at] = stats.inverse_sum;
       }

@@ -408,7 +408,8 @@ LinearGrads linear_backward(const Tensor& gy, const Tensor& x, const Tensor& wei
   LinearGrads g;                         // gy: (R, out), x: (R, in)
   if (need_x) g.x = matmul(gy, weight);  // (R, in)
   const int64_t out = weight.shape()[0];
-  if (need_weight && need_bias && gy.ndim() == 2 && x.ndim() == 2 &&
+  // (Shapes that do not fit take the checked path below, which names them.)
+  if (need_weight && need_bias && gy.ndim() == 2 && x.ndim() == 2 && gy.shape()[1] == out &&
       gy.shape()[0] == x.shape()[0] && splits_k(out, x.shape()[1], gy.shape()[0])) {
     // The weight gradient's product runs in chunks of gy's rows: the bias gradient, gy's
     // column sums, is summed chunk by chunk behind it (sgemm_split_k).

@@ -160,6 +160,35 @@ TEST(Gemm, LongKProductsMatchNaive) {
   expect_strided_scaled_products_match_naive(40, 3, 7000, 4e-3f);
 }
 
+// A linear layer's backward at a weight gradient's shape that splits along its rows (R =
+// 7,000, 8 chunks of uneven length): dW = gy^T x against the double reference, and the
+// bias gradient, summed chunk by chunk behind that product, against gy's column sums in
+// double; at 1 and 2 threads, the same bits. A gy whose width is not the layer's output
+// is a ShapeError, not a read past its rows.
+TEST(Gemm, LinearBackwardSumsTheBiasBehindTheSplitWeightGradient) {
+  const int64_t R = 7000, in = 16, out = 64;
+  Tensor gy = randn({R, out}, 41), x = randn({R, in}, 42), w = randn({out, in}, 43);
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    LinearGrads g = linear_backward(gy, x, w, false, true, true);
+    set_num_threads(max_threads());
+    return g;
+  };
+  LinearGrads g = run(1);
+  EXPECT_TRUE(tensors_close(g.weight, naive_matmul(gy, x, true, false), 4e-3));
+  Tensor sums = Tensor::empty({out});
+  for (int64_t j = 0; j < out; ++j) {
+    double s = 0;
+    for (int64_t r = 0; r < R; ++r) s += gy.at({r, j});
+    sums.at({j}) = static_cast<float>(s);
+  }
+  EXPECT_TRUE(tensors_close(g.bias, sums, 4e-3));
+  LinearGrads two = run(std::min(2, max_threads()));
+  EXPECT_EQ(two.weight.to_vector(), g.weight.to_vector());
+  EXPECT_EQ(two.bias.to_vector(), g.bias.to_vector());
+  EXPECT_THROW(linear_backward(randn({R, out / 2}, 44), x, w, false, true, true), ShapeError);
+}
+
 // RowWork: every row of C gets `before` once ahead of the product that reads it (here it
 // forms the row of A) and `after` once behind it (here it doubles the row of C), for a
 // product tiled by rows, one tiled by columns, one split along K and a small one.
