@@ -3,6 +3,7 @@
 // step) holding no more memory after its first round.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <vector>
 
 #include "core/allocator.h"
@@ -10,9 +11,10 @@
 namespace dapa {
 namespace {
 
-// Sizes in units of 128 KiB: well above the smallest cached block (64 KiB), and a step
-// of the pattern test takes 132 MiB, which a 32-bit process (armhf) can spare.
-constexpr size_t kUnit = size_t{128} << 10;
+// Sizes in units of 2 MiB, a huge page: segments of whole pages hold exactly what their
+// first request asked for, so the tests' arithmetic is the blocks'. A step of the
+// pattern test takes 64 MiB, which a 32-bit process (armhf) can spare.
+constexpr size_t kUnit = size_t{2} << 20;
 
 char* take(size_t bytes) {
   return static_cast<char*>(tensor_alloc(bytes));
@@ -34,45 +36,45 @@ class SegmentAllocator : public ::testing::Test {
 
 TEST_F(SegmentAllocator, SplitsAFreeBlockAndMergesThePiecesBack) {
   const int64_t cached0 = allocator_stats().cached_bytes;
-  char* a = take(40 * kUnit);
-  tensor_free(a, 40 * kUnit);
-  EXPECT_EQ(allocator_stats().cached_bytes, cached0 + static_cast<int64_t>(40 * kUnit));
-  char* b = take(10 * kUnit);  // the front of the free block
-  char* c = take(30 * kUnit);  // what was left of it
+  char* a = take(4 * kUnit);
+  tensor_free(a, 4 * kUnit);
+  EXPECT_EQ(allocator_stats().cached_bytes, cached0 + static_cast<int64_t>(4 * kUnit));
+  char* b = take(kUnit);      // the front of the free block
+  char* c = take(3 * kUnit);  // what was left of it
   EXPECT_EQ(b, a);
-  EXPECT_EQ(c, a + 10 * kUnit);
+  EXPECT_EQ(c, a + kUnit);
   EXPECT_EQ(allocator_stats().cached_bytes, cached0);
-  tensor_free(b, 10 * kUnit);
-  tensor_free(c, 30 * kUnit);  // merges with b's block on its left
-  char* d = take(40 * kUnit);  // so the whole run is one block again
+  tensor_free(b, kUnit);
+  tensor_free(c, 3 * kUnit);  // merges with b's block on its left
+  char* d = take(4 * kUnit);  // so the whole run is one block again
   EXPECT_EQ(d, a);
-  tensor_free(d, 40 * kUnit);
+  tensor_free(d, 4 * kUnit);
 }
 
 TEST_F(SegmentAllocator, TakesTheSmallestFreeBlockThatFits) {
-  char* big = take(48 * kUnit);
-  char* small = take(36 * kUnit);
-  tensor_free(big, 48 * kUnit);
-  tensor_free(small, 36 * kUnit);
-  char* x = take(35 * kUnit);
+  char* big = take(6 * kUnit);
+  char* small = take(4 * kUnit);
+  tensor_free(big, 6 * kUnit);
+  tensor_free(small, 4 * kUnit);
+  char* x = take(3 * kUnit);
   EXPECT_EQ(x, small);
-  char* y = take(40 * kUnit);
+  char* y = take(5 * kUnit);
   EXPECT_EQ(y, big);
-  tensor_free(x, 35 * kUnit);
-  tensor_free(y, 40 * kUnit);
+  tensor_free(x, 3 * kUnit);
+  tensor_free(y, 5 * kUnit);
 }
 
 TEST_F(SegmentAllocator, GivesBackOnlyWholeFreeSegments) {
-  char* a = take(44 * kUnit);
-  char* b = take(52 * kUnit);
-  tensor_free(a, 44 * kUnit);
-  char* part = take(20 * kUnit);  // a's segment stays partly in use
+  char* a = take(4 * kUnit);
+  char* b = take(5 * kUnit);
+  tensor_free(a, 4 * kUnit);
+  char* part = take(2 * kUnit);  // a's segment stays partly in use
   ASSERT_EQ(part, a);
-  tensor_free(b, 52 * kUnit);
+  tensor_free(b, 5 * kUnit);
   const int64_t before = held();
   release_cached_memory();
-  EXPECT_EQ(held(), before - static_cast<int64_t>(52 * kUnit));
-  tensor_free(part, 20 * kUnit);
+  EXPECT_EQ(held(), before - static_cast<int64_t>(5 * kUnit));
+  tensor_free(part, 2 * kUnit);
 }
 
 // A step's pattern in miniature: activations saved through the forward, then a
@@ -82,15 +84,15 @@ TEST_F(SegmentAllocator, ARepeatedStepHoldsNoMoreAfterItsFirstRound) {
   auto step = [] {
     std::vector<std::pair<char*, size_t>> saved;
     for (int layer = 0; layer < 4; ++layer)
-      for (size_t mb : {33, 99, 132}) saved.push_back({take(mb * kUnit), mb * kUnit});
+      for (size_t units : {1, 3, 4}) saved.push_back({take(units * kUnit), units * kUnit});
     for (int layer = 3; layer >= 0; --layer) {
-      // A 132-unit activation goes; a 99-unit and a 33-unit gradient come in its place.
+      // A 4-unit activation goes; a 3-unit and a 1-unit gradient come in its place.
       auto [act, act_bytes] = saved[layer * 3 + 2];
       tensor_free(act, act_bytes);
-      char* g1 = take(99 * kUnit);
-      char* g2 = take(33 * kUnit);
-      tensor_free(g1, 99 * kUnit);
-      tensor_free(g2, 33 * kUnit);
+      char* g1 = take(3 * kUnit);
+      char* g2 = take(kUnit);
+      tensor_free(g1, 3 * kUnit);
+      tensor_free(g2, kUnit);
       for (int i : {0, 1}) tensor_free(saved[layer * 3 + i].first, saved[layer * 3 + i].second);
     }
   };
@@ -102,9 +104,27 @@ TEST_F(SegmentAllocator, ARepeatedStepHoldsNoMoreAfterItsFirstRound) {
     EXPECT_EQ(held(), after_first) << "round " << round + 2;
   }
   // The gradients fitted in the freed activations: nothing beyond the forward's
-  // 4 x (33 + 99 + 132) units was ever taken from the system.
-  EXPECT_LE(after_first - allocator_stats().live_bytes,
-            static_cast<int64_t>(4 * 264 * kUnit) + (int64_t{1} << 20));
+  // 4 x (1 + 3 + 4) units was ever taken from the system.
+  EXPECT_LE(after_first - allocator_stats().live_bytes, static_cast<int64_t>(4 * 8 * kUnit));
+}
+
+// A request of a huge page or more gets a segment of whole pages, aligned to one, and
+// what it leaves of the last page is a free block for the next requests.
+TEST_F(SegmentAllocator, HugeSegmentsAreWholeAlignedPagesWithTheRestFree) {
+  const int64_t cached0 = allocator_stats().cached_bytes;
+  char* a = take(kUnit + kUnit / 2);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a) % kUnit, 0u);
+  EXPECT_EQ(allocator_stats().cached_bytes, cached0 + static_cast<int64_t>(kUnit / 2));
+  char* b = take(kUnit / 4);  // from the page's free half
+  EXPECT_EQ(b, a + kUnit + kUnit / 2);
+  tensor_free(a, kUnit + kUnit / 2);
+  tensor_free(b, kUnit / 4);
+  EXPECT_EQ(allocator_stats().cached_bytes, cached0 + static_cast<int64_t>(2 * kUnit));
+  // Below a huge page, a new segment is the request's size: nothing left over to cache.
+  release_cached_memory();
+  char* c = take(kUnit / 2);
+  EXPECT_EQ(allocator_stats().cached_bytes, cached0);
+  tensor_free(c, kUnit / 2);
 }
 
 TEST_F(SegmentAllocator, SmallBlocksCountAsLive) {
