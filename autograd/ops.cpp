@@ -286,7 +286,8 @@ Var activation_linear(const Var& h, Pointwise& f, const Var& weight, const Var& 
   // f(h), formed tile by tile just before the product reads it, while it is in cache.
   Tensor a = Tensor::empty(h2.shape());  // a: (R, hidden)
   const RowWork form_a{[&](int64_t r0, int64_t n) {
-                         rows->value(h2.data() + r0 * hidden, a.data() + r0 * hidden, n * hidden);
+                         value_prefetched(*rows, h2.data() + r0 * hidden, a.data() + r0 * hidden,
+                                          n * hidden);
                        },
                        {}};
   Tensor y =

@@ -95,6 +95,10 @@ struct ValueAndDerivative {
 };
 ValueAndDerivative apply_with_derivative(const ElementwiseFunction& f, const Tensor& x);
 
+// y = f(x) on a run of n values on this thread, block by block, each block's successor
+// prefetched: for x that is not in cache (a layer's activations, formed long before).
+void value_prefetched(const RowFunction& f, const float* x, float* y, int64_t n);
+
 // x <- f(x) and, when g is defined, g <- g * f'(x), elementwise in one threaded pass
 // through blocks that stay in L1: for a backward that needs f(x) as a matrix and f'(x)
 // only as a factor of the gradient, neither becomes a tensor of its own. The bits are

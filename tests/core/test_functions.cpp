@@ -1,8 +1,8 @@
 // The registry of elementwise functions (core/functions.h): every double reference
 // against values computed independently (PyTorch in float64 for every registered
 // function, tests/golden/ops.h5; mpmath to 30 digits for some), every float kernel
-// against its reference over a wide range, the one-pass value-and-derivative against
-// the value kernel, NaN propagation, names and errors.
+// against its reference over a wide range, the one-pass value-and-derivative and the
+// block-by-block passes against the value kernel, NaN propagation, names and errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -84,6 +84,16 @@ TEST(Functions, KernelsMatchTheirReferences) {
     ValueAndDerivative vd = apply_with_derivative(f, x);
     EXPECT_EQ(vd.value.to_vector(), y) << f.name << ": the one-pass value differs";
     std::vector<float> d = vd.derivative.to_vector();
+    // The block-by-block passes (several blocks and a ragged tail) give the same bits.
+    const FunctionRows rows(f);
+    std::vector<float> blocked(xs.size()), in_place = xs, g(xs.size(), 3.0f);
+    value_prefetched(rows, xs.data(), blocked.data(), static_cast<int64_t>(xs.size()));
+    EXPECT_EQ(blocked, y) << f.name << ": value_prefetched differs";
+    value_in_place_scaling_gradient(rows, in_place.data(), g.data(),
+                                    static_cast<int64_t>(xs.size()));
+    EXPECT_EQ(in_place, y) << f.name << ": the in-place value differs";
+    for (size_t i = 0; i < xs.size(); ++i)
+      ASSERT_EQ(g[i], 3.0f * d[i]) << f.name << ": the scaled gradient at " << xs[i];
     for (size_t i = 0; i < xs.size(); ++i) {
       double v = f.reference(xs[i]), dv = f.reference_derivative(xs[i]);
       ASSERT_NEAR(y[i], v, 5e-6 * std::abs(v) + 1e-5) << f.name << " at " << xs[i];
