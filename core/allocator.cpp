@@ -21,12 +21,12 @@ constexpr size_t kAlign = 64;
 constexpr size_t kCacheMin = 64 * 1024;        // smaller blocks: malloc is fine
 constexpr size_t kSplitMin = 64 * 1024;        // smaller leftovers stay with their block
 constexpr size_t kCacheMax = size_t{1} << 31;  // never hold more than 2 GiB unused
-// Segments of at least this size are whole 2 MiB pages, offered to the kernel for
-// transparent huge pages (madvise; most systems enable them only on request). A layer's
-// activations (6.5 MB on vit-nano) then take 4 TLB entries instead of 1,600, and a pass
-// over them no longer stalls at every 4 KiB boundary, where the hardware prefetcher
-// stops: GELU's passes over the MLP's hidden activations ran 35% of their time on their
-// loads (docs/results.md).
+// Segments of at least this size start on a 2 MiB boundary, and their whole 2 MiB pages
+// are offered to the kernel for transparent huge pages (madvise; most systems enable
+// them only on request; the tail stays in small pages, so no memory goes to rounding).
+// A layer's activations (6.5 MB on vit-nano) then take 4 TLB entries instead of 1,600:
+// passes over them no longer miss the TLB (a two-level walk under a hypervisor) every
+// 4 KiB (docs/results.md).
 constexpr size_t kHugePage = size_t{2} << 20;
 
 // A run of one segment's bytes, in use or free; neighbours in address order, so that a
@@ -123,18 +123,15 @@ void* tensor_alloc(size_t bytes) {
   }
   std::lock_guard<std::mutex> lock(c.mutex);
   Block* b = take_cached(c, size);
-  if (!b) {  // a new segment of this size, or of whole huge pages with the rest free
+  if (!b) {  // a new segment of exactly this size
     const bool huge = size >= kHugePage;
-    const size_t segment = huge ? (size + kHugePage - 1) / kHugePage * kHugePage : size;
-    char* p = static_cast<char*>(std::aligned_alloc(huge ? kHugePage : kAlign, segment));
+    char* p = static_cast<char*>(std::aligned_alloc(huge ? kHugePage : kAlign, size));
     if (!p) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
-    if (huge) ::madvise(p, segment, MADV_HUGEPAGE);  // advice only: failure changes nothing
+    if (huge) ::madvise(p, size / kHugePage * kHugePage, MADV_HUGEPAGE);  // advice: may fail
 #endif
-    b = new Block{p, segment, false, nullptr, nullptr};
+    b = new Block{p, size, false, nullptr, nullptr};
     c.blocks.emplace(p, b);
-    mark_free(c, b);
-    b = take_cached(c, size);  // this segment: no other free block fits
   }
   c.live += static_cast<int64_t>(b->size);
   c.peak = std::max(c.peak, c.live);

@@ -11,9 +11,8 @@
 namespace dapa {
 namespace {
 
-// Sizes in units of 2 MiB, a huge page: segments of whole pages hold exactly what their
-// first request asked for, so the tests' arithmetic is the blocks'. A step of the
-// pattern test takes 64 MiB, which a 32-bit process (armhf) can spare.
+// Sizes in units of 2 MiB, a huge page (segments of a unit or more start on one). A step
+// of the pattern test takes 64 MiB, which a 32-bit process (armhf) can spare.
 constexpr size_t kUnit = size_t{2} << 20;
 
 char* take(size_t bytes) {
@@ -108,23 +107,15 @@ TEST_F(SegmentAllocator, ARepeatedStepHoldsNoMoreAfterItsFirstRound) {
   EXPECT_LE(after_first - allocator_stats().live_bytes, static_cast<int64_t>(4 * 8 * kUnit));
 }
 
-// A request of a huge page or more gets a segment of whole pages, aligned to one, and
-// what it leaves of the last page is a free block for the next requests.
-TEST_F(SegmentAllocator, HugeSegmentsAreWholeAlignedPagesWithTheRestFree) {
+// A request of a huge page or more gets a segment of exactly its size, starting on a
+// huge page (whose whole pages are madvised); nothing is left over to cache.
+TEST_F(SegmentAllocator, HugeSegmentsStartOnAHugePageAndHoldTheRequestExactly) {
   const int64_t cached0 = allocator_stats().cached_bytes;
   char* a = take(kUnit + kUnit / 2);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(a) % kUnit, 0u);
-  EXPECT_EQ(allocator_stats().cached_bytes, cached0 + static_cast<int64_t>(kUnit / 2));
-  char* b = take(kUnit / 4);  // from the page's free half
-  EXPECT_EQ(b, a + kUnit + kUnit / 2);
-  tensor_free(a, kUnit + kUnit / 2);
-  tensor_free(b, kUnit / 4);
-  EXPECT_EQ(allocator_stats().cached_bytes, cached0 + static_cast<int64_t>(2 * kUnit));
-  // Below a huge page, a new segment is the request's size: nothing left over to cache.
-  release_cached_memory();
-  char* c = take(kUnit / 2);
   EXPECT_EQ(allocator_stats().cached_bytes, cached0);
-  tensor_free(c, kUnit / 2);
+  tensor_free(a, kUnit + kUnit / 2);
+  EXPECT_EQ(allocator_stats().cached_bytes, cached0 + static_cast<int64_t>(kUnit + kUnit / 2));
 }
 
 TEST_F(SegmentAllocator, SmallBlocksCountAsLive) {
