@@ -125,8 +125,11 @@ void* tensor_alloc(size_t bytes) {
   Block* b = take_cached(c, size);
   if (!b) {  // a new segment of exactly this size
     const bool huge = size >= kHugePage;
-    char* p = static_cast<char*>(std::aligned_alloc(huge ? kHugePage : kAlign, size));
-    if (!p) throw std::bad_alloc();
+    // posix_memalign: aligned_alloc wants the size a multiple of the alignment (and
+    // AddressSanitizer holds it to that).
+    void* raw = nullptr;
+    if (::posix_memalign(&raw, huge ? kHugePage : kAlign, size) != 0) throw std::bad_alloc();
+    char* p = static_cast<char*>(raw);
 #ifdef MADV_HUGEPAGE
     if (huge) ::madvise(p, size / kHugePage * kHugePage, MADV_HUGEPAGE);  // advice: may fail
 #endif
