@@ -152,6 +152,20 @@ TEST(Gemm, StridedScaledProductsMatchNaive) {
   expect_strided_scaled_products_match_naive(37, 29, 19, 1e-4f);
 }
 
+// More small shapes on one thread than the cache of libxsmm kernels keeps (it starts
+// again when half of its 256 entries are taken), each product run twice (the second
+// from the cache): every one matches the naive product.
+TEST(Gemm, ManySmallShapesMatchNaive) {
+  for (int64_t M = 1; M <= 70; ++M)
+    for (int64_t K : {3, 16}) {
+      const int64_t N = 1 + (M * 7 + K) % 23;
+      Tensor a = randn({M, K}, 60 + M), b = randn({K, N}, 61 + K);
+      for (int round = 0; round < 2; ++round)
+        ASSERT_TRUE(tensors_close(matmul(a, b), naive_matmul(a, b, false, false), 1e-4))
+            << M << "x" << N << "x" << K << " round " << round;
+    }
+}
+
 // A K long against the output (a weight gradient's shape) splits into chunks of K whose
 // products C adds in order; the first takes the caller's alpha and beta. 2,000 and
 // 7,000: 3 and the most, 8, chunks of uneven length.
