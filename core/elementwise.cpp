@@ -106,6 +106,17 @@ DAPA_VECTOR_CLONES double sum_of_squares(const float* x, int64_t n) {
          ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
 }
 
+DAPA_VECTOR_CLONES void add_bias_rows(float* __restrict y, const float* __restrict bias,
+                                      const float* __restrict residual, int64_t rows, int64_t n) {
+  if (!residual) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < n; ++i) y[r * n + i] += bias[i];
+    return;
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < n; ++i) y[r * n + i] = (y[r * n + i] + bias[i]) + residual[r * n + i];
+}
+
 DAPA_VECTOR_CLONES void accumulate_rows(float* __restrict acc, const float* __restrict x,
                                         int64_t ld, int64_t rows, int64_t n) {
   for (int64_t r = 0; r < rows; ++r)

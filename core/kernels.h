@@ -21,6 +21,10 @@ void add_inplace(Tensor& acc, const Tensor& x);  // acc += x, same shape, acc co
 // acc[i] += x[i] for i < n, at the CPU's vector width (an exact add: the same bits on
 // every machine); the raw loop behind add_inplace, sum_to and the linear layers' epilogue.
 void accumulate(float* acc, const float* x, int64_t n);
+// A linear layer's epilogue on rows of y (rows, n), contiguous: y = y + bias, then
+// + residual (rows, n) when not null, in one pass: the bits of accumulate(y, bias) per
+// row followed by accumulate(y, residual).
+void add_bias_rows(float* y, const float* bias, const float* residual, int64_t rows, int64_t n);
 // accumulate(acc, x + r ld, n) for r = 0 .. rows - 1, in that order (column sums).
 void accumulate_rows(float* acc, const float* x, int64_t ld, int64_t rows, int64_t n);
 // The sum of x[i]^2 for i < n in double, in 8 lanes (element i to lane i mod 8, each lane
