@@ -165,33 +165,21 @@ ValueAndDerivative apply_with_derivative(const ElementwiseFunction& f, const Ten
   });
 }
 
-namespace {
-constexpr int64_t kBlock = 512;  // 2 KiB of floats
-
-// Asks for the block of x after the one at `at` to be brought into cache while that one
-// is computed. The functions' passes run over activations that left the caches long ago
-// (a layer's, saved in the forward), and the hardware's prefetcher, which stops at
-// every 4 KiB boundary, left them waiting on about a quarter of their loads.
-inline void prefetch_next_block(const float* x, int64_t at, int64_t n) {
-  const int64_t end = std::min(n, at + 2 * kBlock);
-  for (int64_t i = at + kBlock; i < end; i += 16) __builtin_prefetch(x + i);  // one per line
-}
-}  // namespace
-
 void value_prefetched(const RowFunction& f, const float* x, float* y, int64_t n) {
-  for (int64_t at = 0; at < n; at += kBlock) {
-    prefetch_next_block(x, at, n);
-    f.value(x + at, y + at, std::min(kBlock, n - at));
+  for (int64_t at = 0; at < n; at += kPrefetchAhead) {
+    const int64_t m = std::min(kPrefetchAhead, n - at);
+    prefetch_floats(x + at + m, std::min(kPrefetchAhead, n - at - m));  // the next block
+    f.value(x + at, y + at, m);
   }
 }
 
 // Cloned for its own loops (the product and the copy run at the CPU's width).
 DAPA_VECTOR_CLONES void value_in_place_scaling_gradient(const RowFunction& f, float* x, float* g,
                                                         int64_t n) {
-  alignas(64) float value[kBlock], derivative[kBlock];
-  for (int64_t at = 0; at < n; at += kBlock) {
-    const int64_t m = std::min(kBlock, n - at);
-    prefetch_next_block(x, at, n);
+  alignas(64) float value[kPrefetchAhead], derivative[kPrefetchAhead];
+  for (int64_t at = 0; at < n; at += kPrefetchAhead) {
+    const int64_t m = std::min(kPrefetchAhead, n - at);
+    prefetch_floats(x + at + m, std::min(kPrefetchAhead, n - at - m));  // the next block
     // Into the buffers first: the kernels do not promise to allow y == x.
     f.value_and_derivative(x + at, value, derivative, m);
     if (g)

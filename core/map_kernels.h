@@ -11,6 +11,16 @@ namespace dapa {
 
 constexpr int64_t kElementwiseGrain = 1 << 15;  // elements per thread before threading pays
 
+// Passes over data that left the caches long ago (a layer's activations saved in the
+// forward, the residual stream and its gradient) ask for what they read about 2 KiB
+// ahead: the hardware's prefetcher stops at every 4 KiB boundary, and GELU's passes
+// waited on a quarter of their loads without this (docs/results.md).
+constexpr int64_t kPrefetchAhead = 512;  // floats
+// Asks for x[0, n) to be brought into cache, one request per 64-byte line.
+inline void prefetch_floats(const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) __builtin_prefetch(x + i);
+}
+
 // out = f(x) chunk by chunk: f(ConstArrayMap in, ArrayMap out).
 template <class F>
 Tensor map_flat(const Tensor& x, F f) {

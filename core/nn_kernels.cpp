@@ -125,17 +125,29 @@ void check_layer_norm_shapes(const char* op, const Shape& x, const Tensor& weigh
     shape_error(op, x, weight.shape(), "weight and bias must be (C,) for input (..., C)");
 }
 
+namespace {
+// Row i + ahead of x (rows of `width`, up to row `end`), about kPrefetchAhead floats on.
+inline void prefetch_row_ahead(const float* x, int64_t width, int64_t i, int64_t end) {
+  const int64_t ahead = std::max<int64_t>(1, kPrefetchAhead / width);
+  if (i + ahead < end) prefetch_floats(x + (i + ahead) * width, width);
+}
+}  // namespace
+
 void layer_norm_rows(const float* x, const float* w, const float* b, float eps, int64_t width,
                      int64_t r0, int64_t rows, float* y, float* mean, float* rstd) {
-  for (int64_t i = r0; i < r0 + rows; ++i)
+  for (int64_t i = r0; i < r0 + rows; ++i) {
+    prefetch_row_ahead(x, width, i, r0 + rows);
     layer_norm_row(x + i * width, w, b, eps, width, y + i * width, mean + i, rstd + i);
+  }
 }
 
 void layer_norm_rows_again(const float* x, const float* w, const float* b, int64_t width,
                            int64_t r0, int64_t rows, const float* mean, const float* rstd,
                            float* y) {
-  for (int64_t i = r0; i < r0 + rows; ++i)
+  for (int64_t i = r0; i < r0 + rows; ++i) {
+    prefetch_row_ahead(x, width, i, r0 + rows);
     layer_norm_row_again(x + i * width, w, b, width, mean[i], rstd[i], y + i * width);
+  }
 }
 
 LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
@@ -169,10 +181,13 @@ LayerNormGrads layer_norm_backward(const Tensor& gy, const Tensor& x, const Tens
       nblocks, std::max<int64_t>(1, row_grain(width) / block), [&](int64_t b0, int64_t b1) {
         std::vector<float> xhat(width), gxhat(width);
         for (int64_t blk = b0; blk < b1; ++blk)
-          for (int64_t i = blk * block; i < std::min(rows, (blk + 1) * block); ++i)
+          for (int64_t i = blk * block; i < std::min(rows, (blk + 1) * block); ++i) {
+            prefetch_row_ahead(px, width, i, rows);
+            prefetch_row_ahead(pg, width, i, rows);
             layer_norm_row_backward(px + i * width, pg + i * width, wc.data(), pm[i], ps[i], width,
                                     xhat.data(), gxhat.data(), g.x.data() + i * width,
                                     &gw_part(0, blk), &gb_part(0, blk));
+          }
       });
   for (int64_t blk = 0; blk < nblocks; ++blk) {
     g.weight.array() += gw_part.col(blk);
