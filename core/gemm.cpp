@@ -68,13 +68,14 @@ libxsmm_smmfunction small_kernel(const SmallKernelKey& key) {
         int64_t{key.ldc}, int64_t{key.flags}, int64_t{key.beta != 0.0f}})
     h = (h ^ static_cast<uint64_t>(v)) * 0x100000001b3ull;  // FNV-1a over the fields,
   h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ull;              // then splitmix64's finaliser
-  size_t slot = (h ^ (h >> 32)) % kSlots;
+  const size_t home = (h ^ (h >> 32)) % kSlots;
+  size_t slot = home;
   for (; table[slot].used; slot = (slot + 1) % kSlots)
     if (table[slot].key == key) return table[slot].kernel;
   if (filled == kSlots / 2) {  // half full: start again rather than probe long runs
     table = {};
     filled = 0;
-    slot = (h ^ (h >> 32)) % kSlots;
+    slot = home;
   }
   const float one = 1.0f;
   table[slot] = {key,
@@ -410,11 +411,12 @@ Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
   const RowWork with_bias{work.before, [&](int64_t r0, int64_t rows) {
                             float* y0 = py + r0 * out;
                             const float* r = pr ? pr + r0 * out : nullptr;
-                            if (pb && !work.after)  // both in one pass
-                              return add_bias_rows(y0, pb, r, rows, out);
-                            if (pb) add_bias_rows(y0, pb, nullptr, rows, out);
+                            // Bias and residual in one pass unless `after` goes between.
+                            const bool together = pb && !work.after;
+                            if (pb) add_bias_rows(y0, pb, together ? r : nullptr, rows, out);
                             if (work.after) work.after(r0, rows);
-                            if (r) accumulate(y0, r, rows * out);  // residual + y, as add()
+                            if (r && !together)
+                              accumulate(y0, r, rows * out);  // residual + y, as add()
                           }};
   matmul_into(x, weight, false, true, 0.0f, y, &with_bias);
   return y;

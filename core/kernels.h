@@ -19,7 +19,8 @@ Tensor mul(const Tensor& a, const Tensor& b);
 Tensor scale(const Tensor& x, float s);
 void add_inplace(Tensor& acc, const Tensor& x);  // acc += x, same shape, acc contiguous
 // acc[i] += x[i] for i < n, at the CPU's vector width (an exact add: the same bits on
-// every machine); the raw loop behind add_inplace, sum_to and the linear layers' epilogue.
+// every machine); the raw loop behind add_inplace, sum_to and a linear layer's residual
+// when add_bias_rows cannot take it.
 void accumulate(float* acc, const float* x, int64_t n);
 // A linear layer's epilogue on rows of y (rows, n), contiguous: y = y + bias, then
 // + residual (rows, n) when not null, in one pass: the bits of accumulate(y, bias) per
