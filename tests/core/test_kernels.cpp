@@ -1,6 +1,8 @@
 // Kernels against known answers and naive double-precision loops.
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -164,6 +166,27 @@ TEST(Gemm, ManySmallShapesMatchNaive) {
         ASSERT_TRUE(tensors_close(matmul(a, b), naive_matmul(a, b, false, false), 1e-4))
             << M << "x" << N << "x" << K << " round " << round;
     }
+}
+
+// linear_forward's epilogue on each tile, y = residual + (x W^T + b), bit for bit: in one
+// pass (add_bias_rows) when no `after` work goes between the bias and the residual, in
+// two otherwise (here an `after` that only counts the rows it is given).
+TEST(Gemm, LinearForwardAddsTheBiasAndTheResidualAsTwoAddsWould) {
+  const int64_t R = 300, in = 40, out = 24;
+  Tensor x = randn({R, in}, 70), w = randn({out, in}, 71), b = randn({out}, 72);
+  Tensor res = randn({R, out}, 73);
+  const Tensor product = matmul(x, w, false, true);  // the same product, bit for bit
+  for (bool with_after : {false, true}) {
+    std::atomic<int64_t> after_rows{0};
+    RowWork work;
+    if (with_after) work.after = [&](int64_t, int64_t rows) { after_rows += rows; };
+    Tensor y = linear_forward(x, w, b, work, res);
+    EXPECT_EQ(after_rows, with_after ? R : 0);
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t j = 0; j < out; ++j)
+        ASSERT_EQ(y.at({r, j}), res.at({r, j}) + (product.at({r, j}) + b.at({j})))
+            << r << "," << j << (with_after ? " with after" : "");
+  }
 }
 
 // A K long against the output (a weight gradient's shape) splits into chunks of K whose
