@@ -235,9 +235,13 @@ H5Store::H5Store(const std::string& name, const void* image, size_t size) : path
   });
 }
 
-H5Store::~H5Store() = default;  // in memory or read only: closing does no I/O that can fail
+// In memory or read only: closing does no I/O that can fail. The open datasets go first.
+H5Store::~H5Store() {
+  row_sources_.clear();
+}
 
 void H5Store::close() {
+  row_sources_.clear();
   if (!file_) return;
   if (!writing_) return file_.reset();
   std::vector<char> image = guarded(path_, "finish the file", [&] {
@@ -331,14 +335,32 @@ std::string H5Store::dataset_type(const std::string& name) const {
   });
 }
 
+// A dataset read_rows serves: opened and checked once, with its file space.
+struct RowSource {
+  H5::DataSet ds;
+  H5::DataSpace file_space;
+  Shape shape;
+  int64_t row_size;
+};
+
 void H5Store::read_rows(const std::string& name, const std::vector<int64_t>& rows,
                         uint8_t* out) const {
   guarded(path_, "read rows of '" + name + "'", [&] {
-    H5::DataSet ds = file_->openDataSet(name);
-    require_bytes(path_, name, ds);
-    Shape shape = checked_shape(path_, name, ds);
-    if (shape.empty()) fail(path_, "dataset '" + name + "' has no rows");
-    int64_t row_size = shape_numel(shape) / std::max<int64_t>(shape[0], 1);
+    std::unique_ptr<RowSource>& source = row_sources_[name];
+    if (!source) {
+      // No chunk cache: rows are read at random, and the default's 1 MiB per open
+      // dataset would hold chunks that are rarely asked for again.
+      H5::DSetAccPropList dapl;
+      H5Pset_chunk_cache(dapl.getId(), 0, 0, 1.0);
+      H5::DataSet ds = file_->openDataSet(name, dapl);
+      require_bytes(path_, name, ds);
+      Shape shape = checked_shape(path_, name, ds);
+      if (shape.empty()) fail(path_, "dataset '" + name + "' has no rows");
+      const int64_t row_size = shape_numel(shape) / std::max<int64_t>(shape[0], 1);
+      source.reset(new RowSource{ds, ds.getSpace(), shape, row_size});
+    }
+    const Shape& shape = source->shape;
+    const int64_t row_size = source->row_size;
     // Sort the rows (duplicates read once), read each run of consecutive rows into a
     // memory space of the run's own shape, then put each row where it was asked for.
     // HDF5 1.10 maps a file selection onto the chunks element by element unless the
@@ -356,7 +378,7 @@ void H5Store::read_rows(const std::string& name, const std::vector<int64_t>& row
     for (int64_t o : order)
       if (distinct.empty() || distinct.back() != rows[o]) distinct.push_back(rows[o]);
     std::vector<uint8_t> sorted(distinct.size() * row_size);
-    H5::DataSpace file_space = ds.getSpace();
+    H5::DataSpace& file_space = source->file_space;
     std::vector<hsize_t> start(shape.size(), 0), count(shape.begin(), shape.end());
     for (size_t i = 0; i < distinct.size();) {
       size_t j = i + 1;
@@ -365,7 +387,8 @@ void H5Store::read_rows(const std::string& name, const std::vector<int64_t>& row
       count[0] = static_cast<hsize_t>(j - i);
       file_space.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
       H5::DataSpace mem_space(static_cast<int>(count.size()), count.data());
-      ds.read(sorted.data() + i * row_size, H5::PredType::NATIVE_UINT8, mem_space, file_space);
+      source->ds.read(sorted.data() + i * row_size, H5::PredType::NATIVE_UINT8, mem_space,
+                      file_space);
       i = j;
     }
     size_t d = 0;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -33,6 +34,8 @@ namespace dapa {
 struct H5Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+struct RowSource;  // h5.cpp
 
 class H5Store {
  public:
@@ -61,7 +64,8 @@ class H5Store {
   // The element type as numpy spells it ("uint8", "int32", "float32", ...), or "other".
   std::string dataset_type(const std::string& name) const;
   // Rows (first-axis entries) `rows` of an unsigned-byte dataset, in that order, into
-  // out (rows.size() x row size bytes): one read, for streaming batches from disk.
+  // out (rows.size() x row size bytes), for streaming batches from disk. The dataset is
+  // opened and checked on the first call for its name and kept open for the next ones.
   void read_rows(const std::string& name, const std::vector<int64_t>& rows, uint8_t* out) const;
 
   void write_tensor(const std::string& name, const Tensor& t);
@@ -96,6 +100,8 @@ class H5Store {
   std::string path_;
   std::unique_ptr<H5::H5File> file_;
   bool writing_ = false;
+  // read_rows's open datasets by name (checked once; closed before the file).
+  mutable std::map<std::string, std::unique_ptr<RowSource>> row_sources_;
 };
 
 // Writes an HDF5 file atomically (core/atomic_file.h): `fill` writes into a temporary

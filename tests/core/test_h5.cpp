@@ -66,12 +66,17 @@ TEST(H5Store, ReadRowsPutsEveryRowWhereItWasAskedFor) {
     s.close();
   }
   H5Store s(path, H5Store::Mode::Read);
-  std::vector<int64_t> asked = {17, 3, 4, 5, 3999, 17, 0, 6, 2000, 1999, 2001, 4};
-  std::vector<uint8_t> out(asked.size() * width);
-  s.read_rows("x", asked, out.data());
-  for (size_t k = 0; k < asked.size(); ++k)
-    for (int64_t c = 0; c < width; ++c)
-      ASSERT_EQ(out[k * width + c], data[asked[k] * width + c]) << "row " << asked[k];
+  // The second call reads from the dataset the first one opened.
+  for (std::vector<int64_t> asked :
+       {std::vector<int64_t>{17, 3, 4, 5, 3999, 17, 0, 6, 2000, 1999, 2001, 4},
+        std::vector<int64_t>{2500, 1, 2500, 3998, 3999}}) {
+    std::vector<uint8_t> out(asked.size() * width);
+    s.read_rows("x", asked, out.data());
+    for (size_t k = 0; k < asked.size(); ++k)
+      for (int64_t c = 0; c < width; ++c)
+        ASSERT_EQ(out[k * width + c], data[asked[k] * width + c]) << "row " << asked[k];
+  }
+  std::vector<uint8_t> out(2 * width);
   EXPECT_THROW(s.read_rows("x", {1, rows}, out.data()), H5Error);
   std::remove(path.c_str());
 }
@@ -224,6 +229,28 @@ TEST(H5Hostile, ChecksumsDetectFlippedDataBytes) {
     std::string e = error_of([&] { H5Store(path, H5Store::Mode::Read).read_tensor("w"); });
     EXPECT_NE(e.find(detector), std::string::npos) << rows << " rows: " << e;
   }
+}
+
+// read_rows keeps its dataset open between calls and HDF5 caches no chunk of it: every
+// read of a row checks its chunk again, so a byte flipped after the first read is found.
+TEST(H5Hostile, ReadRowsChecksEveryRead) {
+  std::string path = temp_path("rows_flipped.h5");
+  const int64_t rows = 4000, width = 8;
+  std::vector<uint8_t> data(rows * width, 7);
+  data[1234 * width + 3] = 99;  // the byte to find and flip
+  write_h5_atomically(path, [&](H5Store& s) { s.write_bytes("x", data, {rows, width}); });
+  H5Store s(path, H5Store::Mode::Read);
+  std::vector<uint8_t> out(width);
+  s.read_rows("x", {1234}, out.data());
+  EXPECT_EQ(out[3], 99);
+  std::vector<char> bytes = file_bytes(path);
+  auto it = std::find(bytes.begin(), bytes.end(), static_cast<char>(99));
+  ASSERT_NE(it, bytes.end());
+  *it ^= 1;
+  write_bytes_to(path, bytes);
+  std::string e = error_of([&] { s.read_rows("x", {1234}, out.data()); });
+  EXPECT_NE(e.find("Fletcher32 checksum"), std::string::npos) << e;
+  std::remove(path.c_str());
 }
 
 TEST(H5Hostile, CorruptMetadataAnywhereGivesH5ErrorOrTheRightValues) {
