@@ -1,6 +1,6 @@
 // Fused multi-head self-attention on a qkv projection; see kernels.h. Each (batch,
-// head) pair is independent: threads split them, and every product is a strided sgemm
-// straight on the qkv buffer (row stride 3C), so no head is ever permuted or copied.
+// head) pair is independent: threads share them out (parallel_items), and every product is a
+// strided sgemm straight on the qkv buffer (row stride 3C), so no head is ever permuted or copied.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -271,13 +271,13 @@ AttentionResult attention(const Tensor& qkv_in, int64_t heads, bool causal) {
   Tensor qkv = qkv_in.contiguous();
   AttentionResult r{Tensor::empty({d.B, d.T, d.C}), Tensor::empty({d.B, d.H, d.T}),
                     Tensor::empty({d.B, d.H, d.T})};
-  parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
+  parallel_items(d.B * d.H, [&](const auto& next) {
     PaddedScores s(rows);
     // p: (T, Tp), one head's probabilities. Causal: row r attends to positions 0..r only;
     // the rest of its probabilities are 0 (exps of -inf, or never written), which also
     // zeroes their gradients in backward (dS = P * (...)).
     std::vector<float> p(d.T * s.Tp, 0.0f);
-    for (int64_t i = i0; i < i1; ++i) {
+    for (int64_t i; (i = next()) >= 0;) {
       const float* q = qkv.data() + d.qkv_offset(i);
       s.compute(d, q);
       for (int64_t row = 0; row < d.T; ++row) {
@@ -304,14 +304,14 @@ Tensor attention_backward(const Tensor& gout_in, const Tensor& qkv_in, const Ten
   Tensor gqkv = Tensor::empty(qkv.shape());
   if (out_again) *out_again = Tensor::empty(gout.shape());
   const float scale = d.scale();
-  parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
+  parallel_items(d.B * d.H, [&](const auto& next) {
     // One head's probabilities p, formed again as the forward formed them, and dL/dscores
     // gs: (T, Tp) each, 0 past what a row sees (the padding stays finite: 0 times a finite
     // dot).
     PaddedScores s(rows);
     const int64_t Tp = s.Tp;
     std::vector<float> p(d.T * Tp, 0.0f), gs(d.T * Tp, 0.0f);
-    for (int64_t i = i0; i < i1; ++i) {
+    for (int64_t i; (i = next()) >= 0;) {
       const float* q = qkv.data() + d.qkv_offset(i);
       s.compute(d, q);
       for (int64_t row = 0; row < d.T; ++row) {
@@ -343,10 +343,10 @@ TableAttentionResult attention_with_exp(const Tensor& qkv_in, int64_t heads, boo
                          Tensor::empty({d.B, d.H, d.T}),
                          std::vector<int32_t>(static_cast<size_t>(d.B * d.H * d.T)),
                          keep_scores ? Tensor::empty({d.B * d.H * rows.per_head()}) : Tensor()};
-  parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
+  parallel_items(d.B * d.H, [&](const auto& next) {
     // One head's shifted scores z and table values e: (T, T) each.
     std::vector<float> z(d.T * d.T), e(d.T * d.T, 0.0f);
-    for (int64_t i = i0; i < i1; ++i) {
+    for (int64_t i; (i = next()) >= 0;) {
       const float* q = qkv.data() + d.qkv_offset(i);
       float* inverse_sum = r.inverse_sum.data() + i * d.T;  // (T), saved, as row_max, argmax
       head_scores(d, q, z.data(), d.T);
@@ -383,12 +383,12 @@ Tensor attention_with_exp_backward(const Tensor& gout_in, const Tensor& qkv_in,
   Tensor row_max = row_max_in.contiguous(), inverse_sum = inverse_sum_in.contiguous();
   Tensor gqkv = Tensor::empty(qkv.shape());
   if (out_again) *out_again = Tensor::empty(gout.shape());
-  parallel_for(d.B * d.H, 1, [&](int64_t i0, int64_t i1) {
+  parallel_items(d.B * d.H, [&](const auto& next) {
     // One head's shifted scores z, table values e, derivatives de and dL/dscores: (T, T)
     // each; and dOut / S (T, D).
     std::vector<float> z(d.T * d.T), e(d.T * d.T, 0.0f), de(d.T * d.T, 0.0f), gs(d.T * d.T);
     std::vector<float> gout_over_sum(d.T * d.D);
-    for (int64_t i = i0; i < i1; ++i) {
+    for (int64_t i; (i = next()) >= 0;) {
       const float* q = qkv.data() + d.qkv_offset(i);
       const float* inv = inverse_sum.data() + i * d.T;
       head_scores(d, q, z.data(), d.T);  // z = s - max as the forward shifted it: the same bits

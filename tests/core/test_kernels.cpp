@@ -314,6 +314,43 @@ TEST(Gemm, SameBitsForAnyThreadCountAtTheModelShapes) {
   set_num_threads(before);
 }
 
+// Every item runs once, at any thread count; a thread that falls behind keeps the front
+// of its share and the other takes over the rest, from the back.
+TEST(ParallelItems, EveryItemOnceAndASlowThreadsLastItemsGoToTheOther) {
+  const int before = num_threads();
+  for (int threads = 1; threads <= std::min(4, max_threads()); ++threads) {
+    set_num_threads(threads);
+    for (int64_t n : {0, 1, 2, 3, 17, 100, 1001}) {
+      std::vector<std::atomic<int>> runs(static_cast<size_t>(n));
+      parallel_items(n, [&](const auto& next) {
+        for (int64_t i; (i = next()) >= 0;) runs[static_cast<size_t>(i)]++;
+      });
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(runs[static_cast<size_t>(i)].load(), 1) << threads << " threads, item " << i;
+    }
+  }
+  if (max_threads() >= 2) {
+    set_num_threads(2);
+    const int64_t n = 40;
+    std::vector<int> ran_on(n, -1);
+    parallel_items(n, [&](const auto& next) {
+      const int self = omp_get_thread_num();
+      for (int64_t i; (i = next()) >= 0;) {
+        ran_on[static_cast<size_t>(i)] = self;
+        std::this_thread::sleep_for(std::chrono::milliseconds(self == 0 ? 10 : 1));
+      }
+    });
+    // Thread 0 ran a prefix of its share 0..19 (at least item 0), thread 1 everything
+    // after it: its own share and the back of thread 0's.
+    const auto first_of_1 = std::find(ran_on.begin(), ran_on.end(), 1) - ran_on.begin();
+    EXPECT_GE(first_of_1, 1);
+    EXPECT_LT(first_of_1, 20) << "thread 1 took nothing from the slow thread 0";
+    for (int64_t i = 0; i < n; ++i)
+      EXPECT_EQ(ran_on[static_cast<size_t>(i)], i < first_of_1 ? 0 : 1) << "item " << i;
+  }
+  set_num_threads(before);
+}
+
 // Steps that sleep: the CPU share is ~0, as for a descheduled thread, so the governor
 // probes; the step time at each thread count decides.
 // `twos_after_switch`: steps run on two threads after the first switch to one.
