@@ -88,13 +88,15 @@ void parallel_items(int64_t n, Worker&& worker) {
   };
   std::unique_ptr<Share[]> shares(new Share[static_cast<size_t>(threads)]);
   auto pack = [](uint64_t front, uint64_t back) { return front << 32 | back; };
+  auto front_of = [](uint64_t range) { return range >> 32; };
+  auto back_of = [](uint64_t range) { return range & 0xffffffffu; };
   for (int64_t t = 0; t < threads; ++t)
     shares[t].range.store(pack(n * t / threads, n * (t + 1) / threads), std::memory_order_relaxed);
   // An item from share t, from its front or back; -1 when it is empty.
   auto claim = [&](int64_t t, bool front) -> int64_t {
     uint64_t r = shares[t].range.load(std::memory_order_relaxed);
     for (;;) {
-      const uint64_t f = r >> 32, b = r & 0xffffffffu;
+      const uint64_t f = front_of(r), b = back_of(r);
       if (f >= b) return -1;
       const uint64_t next = front ? pack(f + 1, b) : pack(f, b - 1);
       if (shares[t].range.compare_exchange_weak(r, next, std::memory_order_relaxed))
@@ -111,8 +113,8 @@ void parallel_items(int64_t n, Worker&& worker) {
         uint64_t most = 0;
         for (int64_t t = 0; t < threads; ++t) {
           const uint64_t r = shares[t].range.load(std::memory_order_relaxed);
-          const uint64_t f = r >> 32, b = r & 0xffffffffu;
-          if (b > f && b - f > most) most = b - f, victim = t;
+          if (back_of(r) > front_of(r) && back_of(r) - front_of(r) > most)
+            most = back_of(r) - front_of(r), victim = t;
         }
         if (victim < 0) return -1;
         if (int64_t i = claim(victim, false); i >= 0) return i;
