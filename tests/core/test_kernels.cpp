@@ -45,10 +45,10 @@ Tensor naive_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   return c;
 }
 
-// AdamW's update by the formula, one float operation at a time, uncontracted (so a
-// target with fused multiply-add rounds as every other), with the correctly rounded sqrt.
-__attribute__((optimize("fp-contract=off"))) void adamw_by_formula(float& w, float& m, float& v,
-                                                                   float g, const AdamWStep& s) {
+// AdamW's update by the formula, one float operation at a time, uncontracted (this file
+// is compiled with -ffp-contract=off: tests/CMakeLists.txt; so a target with fused
+// multiply-add rounds as every other), with the correctly rounded sqrt.
+void adamw_by_formula(float& w, float& m, float& v, float g, const AdamWStep& s) {
   m = s.beta1 * m + (1.0f - s.beta1) * g;
   v = s.beta2 * v + (1.0f - s.beta2) * (g * g);
   w = w * s.decay - s.lr * (m / s.bc1) / (std::sqrt(v / s.bc2) + s.eps);
