@@ -8,6 +8,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #ifdef DAPA_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
@@ -200,8 +201,8 @@ template <class Piece>
 void run_pieces(int64_t count, Piece piece) {
   std::atomic<bool> failed{false};
   std::string error;
-  parallel_for(count, 1, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
+  parallel_items(count, [&](const auto& next) {
+    for (int64_t i; (i = next()) >= 0;) {
       try {
         piece(i);
       } catch (const std::exception& e) {
@@ -273,6 +274,33 @@ bool splits_k(int64_t M, int64_t N, int64_t K) {
   return K >= kLongK && K >= 4 * std::max(M, N);
 }
 
+// Where the tiles of a product's longer side (side rows or columns) start, and side at
+// the end; by the shape alone, so every thread count computes the same tiles, and the
+// same bits. One tile for a small product; else the side's two halves, each cut into
+// tiles that halve toward the half's end (1/2, 1/4, 1/8, 1/16 and 1/16 of it; none under
+// 16; one tile below 32). run_pieces gives each thread its share of tiles front to back, and the
+// faster thread takes over the other's last, smallest tiles: this VM's two vCPUs differ by 10-20%
+// in speed, and with 8 equal tiles the faster one idled for about 10% of the products' time (an
+// LD_PRELOAD shim timing each thread's part of every region). Equal tiles handed to whichever
+// thread is free instead balance as well but move rows away from the thread whose L2 holds them
+// (docs/results.md).
+std::vector<int64_t> tile_starts(int64_t side, bool small) {
+  constexpr int kTilesPerHalf = 5;
+  std::vector<int64_t> starts{0};
+  if (!small && side >= 32)
+    for (int64_t half = 0; half < 2; ++half) {
+      const int64_t end = side * (half + 1) / 2;
+      int64_t at = side * half / 2;
+      for (int t = 1; t < kTilesPerHalf && (end - at) / 2 >= 16; ++t) {
+        at += (end - at) / 2;
+        starts.push_back(at);
+      }
+      if (half == 0) starts.push_back(end);
+    }
+  starts.push_back(side);
+  return starts;
+}
+
 // sgemm with work on C's rows around it (gemm.h, RowWork; null: none).
 void sgemm_tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
@@ -308,10 +336,10 @@ void sgemm_tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
     sgemm_split_k(onednn, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return all_rows(w.after, M);
   }
-  int64_t side = by_rows ? M : N;
-  int64_t tiles = M * N * K < (int64_t{1} << 16) ? 1 : std::clamp<int64_t>(side / 16, 1, 8);
-  run_pieces(tiles, [&](int64_t t) {
-    int64_t b = side * t / tiles, n = side * (t + 1) / tiles - b;
+  const int64_t side = by_rows ? M : N;
+  const std::vector<int64_t> starts = tile_starts(side, M * N * K < (int64_t{1} << 16));
+  run_pieces(static_cast<int64_t>(starts.size()) - 1, [&](int64_t t) {
+    const int64_t b = starts[t], n = starts[t + 1] - b;
     const float* a = by_rows ? A + (ta ? b : b * lda) : A;
     const float* bm = by_rows ? B : B + (tb ? b * ldb : b);
     float* c = by_rows ? C + b * ldc : C + b;
