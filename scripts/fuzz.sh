@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer harnesses (tests/fuzz; clang with ASan + UBSan, in build-fuzz/)
-# and runs each for SECONDS (default 60), starting from the committed seed corpora.
-# Any crash, sanitizer report, leak, timeout or allocation above the limit fails the run;
-# libFuzzer leaves the input that did it in build-fuzz/findings/.
+# Builds the libFuzzer harnesses (tests/fuzz; clang with ASan + UBSan, in the sanitizer
+# tree build-sanitize/: scripts/build-sanitize.sh) and runs each for SECONDS (default 60),
+# starting from the committed seed corpora. Any crash, sanitizer report, leak, timeout or
+# allocation above the limit fails the run; libFuzzer leaves the input that did it in
+# build-sanitize/findings/.
 #   scripts/fuzz.sh [SECONDS] [NAME...]      NAME: idx dataset checkpoint table_h5 table_json
 #                                            text (default: every fuzz_* harness built)
 #   scripts/fuzz.sh --make-seeds             rewrite tests/fuzz/corpus from the writers
@@ -11,7 +12,7 @@
 # (default: one per core).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-build="$root/build-fuzz"
+build="$root/build-sanitize"
 seconds=60
 if [[ "${1:-}" =~ ^[0-9]+$ ]]; then seconds="$1"; shift; fi
 make_seeds=0
@@ -19,8 +20,7 @@ if [ "${1:-}" = "--make-seeds" ]; then make_seeds=1; shift; fi
 names=("$@")
 
 "$root/scripts/install-deps.sh"
-CC=clang CXX=clang++ BUILD_TYPE=RelWithDebInfo TARGET=fuzzers "$root/scripts/build.sh" "$build" \
-  -DDAPA_FUZZ=ON -DDAPA_BUILD_TESTS=OFF -DDAPA_BUILD_BENCH=OFF -DDAPA_ONEDNN=OFF
+TARGET=fuzzers "$root/scripts/build-sanitize.sh"
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
@@ -38,7 +38,7 @@ if [ ${#names[@]} -eq 0 ]; then
   done
 fi
 mkdir -p "$build/findings"
-# fuzz_one NAME: runs one harness; its log goes to build-fuzz/fuzz_NAME.log.
+# fuzz_one NAME: runs one harness; its log goes to build-sanitize/fuzz_NAME.log.
 fuzz_one() {
   local name="$1" corpus="$build/corpus/$1"  # the working corpus grows here, not in the repository
   mkdir -p "$corpus"

@@ -2,7 +2,7 @@
 # Installs dependencies, builds, and runs every test with ctest; non-zero on any failure.
 #   scripts/test.sh              Release build in build/
 #   scripts/test.sh --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer build in build-sanitize/
-#                                (clang)
+#                                (clang; scripts/build-sanitize.sh)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -20,10 +20,7 @@ done
 
 if [ "$sanitize" = 1 ]; then
   build="$root/build-sanitize"
-  # clang, not GCC: GCC took 18 of CI's minutes for this tree (its UBSan instrumentation
-  # of CLI11's header-only code alone: 68 s per file that parses flags), clang 8.5.
-  CC=clang CXX=clang++ BUILD_TYPE=RelWithDebInfo ./scripts/build.sh "$build" -DDAPA_SANITIZE=ON \
-    -DDAPA_BUILD_BENCH=OFF
+  ./scripts/build-sanitize.sh
   # Any sanitizer report fails the test that triggered it.
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
