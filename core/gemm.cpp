@@ -328,8 +328,8 @@ void sgemm_tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
   // gives the same bits for any thread count, so a run may change its thread count and
   // stay reproducible.
   const bool onednn = onednn_product(M, N, K);
-  // Otherwise tiles of the output's longer side: at most 8, of at least 16 rows or
-  // columns; one below 2^16 multiply-adds. Row tiles do their rows' work around them.
+  // Otherwise tiles of the output's longer side (tile_starts; one below 2^16
+  // multiply-adds). Row tiles do their rows' work around them.
   const bool split_k = splits_k(M, N, K), by_rows = M >= N && !split_k;
   if (!by_rows && !before_done) all_rows(w.before, M);
   if (split_k) {
